@@ -54,7 +54,8 @@ class Param:
         if kind == "float":
             value = _as_float(value, path)
         elif kind == "int":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value) or value != int(value)):
                 raise ConfigError(f"must be an integer, got {value!r}", path)
             value = int(value)
         elif kind == "bool":
