@@ -1,0 +1,41 @@
+# Two set-up commands: `make demo` and `make test`. Both create and reuse .venv themselves.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_CONFIG := configs/rosenbrock.yaml
+
+.PHONY: demo test bench lint examples clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/optiviz run $(DEMO_CONFIG) -o demo.gif
+	@echo "wrote demo.gif  (try: $(BIN)/optiviz list, $(BIN)/optiviz init > mine.yaml)"
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -n auto
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/render.py
+	$(BIN)/python bench/sampling.py
+	$(BIN)/python bench/batch.py
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check optiviz tests bench
+
+examples: $(VENV)/.installed
+	$(BIN)/optiviz batch configs --out-dir examples/gallery -j 2
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis demo.gif

@@ -1,0 +1,76 @@
+"""Batch scaling: `optiviz batch DIR -j 1 --force` against `-j 2 --force`, whole processes.
+
+Writes 8 small configs (four test functions, two optimizer sets) to a temporary folder,
+renders them once to warm the disk caches, then times each command as a separate process and
+prints both times and the ratio. Target on a 2-core machine: >= 1.7x.
+
+    python bench/batch.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FUNCTIONS = (("rosenbrock", "[-1.5, 2.0]"), ("beale", "[1.0, 1.5]"),
+             ("himmelblau", "[-1.0, -1.0]"), ("booth", "[-6.0, 6.0]"))
+OPTIMIZER_SETS = (
+    "[{name: sgd, lr: 0.0002}, {name: momentum, lr: 0.0002}, {name: adam, lr: 0.05}]",
+    "[{name: rmsprop, lr: 0.01}, {name: adagrad, lr: 0.2}, {name: nadam, lr: 0.05}]",
+)
+CONFIG = """\
+function: {function}
+start: {start}
+steps: 120
+optimizers: {optimizers}
+render: {{width: 480, height: 270, fps: 20, frames: 60, hold: 0.5}}
+"""
+
+
+def write_configs(folder: Path) -> None:
+    for function, start in FUNCTIONS:
+        for index, optimizers in enumerate(OPTIMIZER_SETS):
+            text = CONFIG.format(function=function, start=start, optimizers=optimizers)
+            (folder / f"{function}-{index}.yaml").write_text(text)
+
+
+def timed_batch(folder: Path, out_dir: Path, jobs: int) -> float:
+    command = [sys.executable, "-m", "optiviz", "batch", str(folder), "-j", str(jobs), "--force",
+               "--out-dir", str(out_dir)]
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="best of N timings per setting")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="optiviz-bench-batch-"))
+    try:
+        configs = work / "configs"
+        configs.mkdir()
+        write_configs(configs)
+        timed_batch(configs, work / "warm", 2)
+        serial = min(timed_batch(configs, work / "j1", 1) for _ in range(args.repeat))
+        parallel = min(timed_batch(configs, work / "j2", 2) for _ in range(args.repeat))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"batch of {len(FUNCTIONS) * len(OPTIMIZER_SETS)} configs on {os.cpu_count()} cores "
+          f"(best of {args.repeat}, whole processes)")
+    print(f"  -j 1: {serial:6.2f} s")
+    print(f"  -j 2: {parallel:6.2f} s")
+    print(f"  speed-up -j 2 vs -j 1: {serial / parallel:.2f}x (target >= 1.7x)")
+
+
+if __name__ == "__main__":
+    main()

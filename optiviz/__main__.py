@@ -1,0 +1,3 @@
+from optiviz.cli import main
+
+main()

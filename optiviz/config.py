@@ -1,0 +1,661 @@
+"""YAML experiment files -> validated, frozen :class:`~optiviz.experiment.Experiment`.
+
+The file is read with PyYAML's safe composer, so every value keeps the line it came from. Validation
+code anywhere below raises :class:`ConfigError` with a key path only (``("optimizers", 2, "betaz")``);
+:func:`load` adds the file name and the line of that key, so users read
+``exp.yaml:7: optimizers[2].betaz: unknown key; did you mean 'betas'?``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from optiviz.errors import ConfigError, KeyPath, OptivizError, closest
+from optiviz.experiment import (
+    Experiment,
+    OptimizerConfig,
+    RenderConfig,
+    SamplingConfig,
+    ScheduleConfig,
+)
+from optiviz.registry import Param, in_range, nonnegative, positive, validate_params
+
+TOP_LEVEL_KEYS = ("title", "description", "function", "start", "steps", "seed", "optimizers", "render",
+                  "sampling")
+OPTIMIZER_ENTRY_KEYS = ("name", "label", "schedule", "noise", "batch_size", "color")
+SCHEDULE_KEYS = ("name", "warmup_steps", "warmup_start_factor")
+MAX_STEPS = 10_000_000
+# Refuse experiments whose recorded arrays would take more than this share of available memory.
+MEMORY_SHARE = 0.5
+
+
+def _even(v: Any) -> str | None:
+    return None if v % 2 == 0 else "must be even (video encoders need even dimensions)"
+
+
+def _at_least(low: float) -> Callable[[Any], str | None]:
+    return lambda v: None if v >= low else f"must be >= {low}"
+
+
+def _both(*checks: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        for c in checks:
+            problem = c(v)
+            if problem:
+                return problem
+        return None
+
+    return check
+
+
+RENDER_PARAMS: tuple[Param, ...] = (
+    Param("output", None, "str", "output file; its extension picks the format (gif mp4 webm png svg pdf)",
+          nullable=True),
+    Param("width", 960, "int", "width in pixels", _both(_at_least(64), _even)),
+    Param("height", 540, "int", "height in pixels", _both(_at_least(64), _even)),
+    Param("dpi", 100, "int", "dots per inch: scales fonts and lines", in_range(20, 600)),
+    Param("fps", 30, "int", "frames per second", in_range(1, 50)),
+    Param("frames", None, "int", "frames in the animation (default: every step, at most 300)",
+          _at_least(1), nullable=True),
+    Param("hold", 1.5, "float", "seconds the last frame stays", in_range(0, 60)),
+    Param("loop", True, "bool", "loop the animation (GIF)"),
+    Param("theme", "light", "choice", "colour theme", choices=("light", "dark")),
+    Param("view", "contour", "choice", "landscape view", choices=("contour", "surface")),
+    Param("panels", None, "any", "panels: any of landscape, loss, lr (default: landscape + loss for "
+          "<= 12 runs)", nullable=True),
+    Param("levels", 30, "int", "contour levels", in_range(2, 500)),
+    Param("domain", None, "any", "plot domain [[xmin, xmax], [ymin, ymax]] (default: the function's)",
+          nullable=True),
+    Param("trail", None, "int", "steps of tail drawn behind each head (default: whole path)", positive,
+          nullable=True),
+    Param("title", None, "str", "figure title (default: the experiment title)", nullable=True),
+    Param("orbit", False, "bool", "surface view: slow camera orbit"),
+    Param("elev", 35.0, "float", "surface view: camera elevation (degrees)", in_range(-90, 90)),
+    Param("azim", -60.0, "float", "surface view: camera azimuth (degrees)"),
+)
+PANELS = ("landscape", "loss", "lr")
+
+
+# --------------------------------------------------------------------------------------------
+# YAML with line numbers
+
+
+class _Located:
+    """A parsed YAML document plus the line of every key path in it."""
+
+    def __init__(self, data: Any, lines: dict[KeyPath, int]):
+        self.data = data
+        self.lines = lines
+
+    def line_of(self, path: KeyPath) -> int | None:
+        path = tuple(path)
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path)
+
+
+def _compose(text: str, file: str) -> _Located:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"invalid YAML: {problem}", file=file,
+                          line=mark.line + 1 if mark else None) from None
+    finally:
+        loader.dispose()
+    lines: dict[KeyPath, int] = {}
+    if node is None:
+        return _Located({}, lines)
+
+    def build(n: yaml.Node, path: KeyPath) -> Any:
+        lines.setdefault(path, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in n.value:
+                key = loader.construct_object(key_node, deep=True)
+                if isinstance(key, (list, dict)):
+                    raise ConfigError("a key must be a name", path, file=file,
+                                      line=key_node.start_mark.line + 1)
+                if key in out:
+                    raise ConfigError("duplicate key", path + (key,), file=file,
+                                      line=key_node.start_mark.line + 1)
+                lines[path + (key,)] = key_node.start_mark.line + 1
+                out[key] = build(value_node, path + (key,))
+            return out
+        if isinstance(n, yaml.SequenceNode):
+            return [build(item, path + (i,)) for i, item in enumerate(n.value)]
+        return loader.construct_object(n, deep=True)
+
+    try:
+        return _Located(build(node, ()), lines)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=file,
+                          line=mark.line + 1 if mark else None) from None
+
+
+_PATH_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]|\.")
+
+
+def _parse_key_path(text: str) -> KeyPath:
+    """``optimizers[0].lr`` -> ("optimizers", 0, "lr")."""
+    path: list[Any] = []
+    pos = 0
+    while pos < len(text):
+        match = _PATH_TOKEN.match(text, pos)
+        if not match:
+            raise ConfigError(f"--set {text!r}: cannot parse the key path")
+        if match.group(1):
+            path.append(match.group(1))
+        elif match.group(2):
+            path.append(int(match.group(2)))
+        pos = match.end()
+    if not path:
+        raise ConfigError(f"--set {text!r}: empty key path")
+    return tuple(path)
+
+
+def apply_override(data: dict, assignment: str) -> None:
+    """Apply one ``--set key.path=value`` (value parsed as YAML) to the raw document."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. steps=500")
+    key_text, value_text = assignment.split("=", 1)
+    path = _parse_key_path(key_text.strip())
+    try:
+        value = yaml.safe_load(value_text) if value_text.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {assignment!r}: the value is not valid YAML") from None
+    target: Any = data
+    for i, part in enumerate(path[:-1]):
+        if isinstance(part, int):
+            if not isinstance(target, list) or not -len(target) <= part < len(target):
+                raise ConfigError(f"--set {assignment!r}: no item {part} here", path[: i + 1])
+            target = target[part]
+        else:
+            if not isinstance(target, dict):
+                raise ConfigError(f"--set {assignment!r}: not a mapping", path[:i])
+            target = target.setdefault(part, {})
+    last = path[-1]
+    if isinstance(last, int):
+        if not isinstance(target, list) or not -len(target) <= last < len(target):
+            raise ConfigError(f"--set {assignment!r}: no item {last} here", path)
+        target[last] = value
+    else:
+        if not isinstance(target, dict):
+            raise ConfigError(f"--set {assignment!r}: not a mapping", path[:-1])
+        target[last] = value
+
+
+# --------------------------------------------------------------------------------------------
+# Section validators: each takes the raw value and its key path, raises ConfigError(path=...)
+
+
+def _mapping(value: Any, path: KeyPath, what: str = "a mapping") -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"must be {what}, got {_show(value)}", path)
+    return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(value: Any, path: KeyPath) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"must be a number, got {_show(value)}", path)
+    if not math.isfinite(value):
+        raise ConfigError(f"must be finite, got {value!r}", path)
+    return float(value)
+
+
+def _integer(value: Any, path: KeyPath, *, low: int | None = None) -> int:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or value != int(value)):
+        raise ConfigError(f"must be an integer, got {_show(value)}", path)
+    value = int(value)
+    if low is not None and value < low:
+        raise ConfigError(f"must be >= {low}, got {value}", path)
+    return value
+
+
+def _box(value: Any, path: KeyPath) -> tuple[tuple[float, float], tuple[float, float]]:
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value)):
+        raise ConfigError(f"must be [[xmin, xmax], [ymin, ymax]], got {_show(value)}", path)
+    box = tuple(
+        (_number(v[0], path + (i, 0)), _number(v[1], path + (i, 1))) for i, v in enumerate(value)
+    )
+    for i, (low, high) in enumerate(box):
+        if not low < high:
+            raise ConfigError(f"must have min < max, got {list(box[i])}", path + (i,))
+    return box  # type: ignore[return-value]
+
+
+def _starts(value: Any, path: KeyPath, function: Any, seed: int) -> tuple[np.ndarray, str]:
+    if isinstance(value, dict):
+        kinds = [k for k in ("random", "grid") if k in value]
+        if len(kinds) != 1:
+            raise ConfigError("must be [x, y], a list of points, {random: N} or {grid: [nx, ny]}", path)
+        kind = kinds[0]
+        allowed = (kind, "box", "seed")
+        for key in value:
+            if key not in allowed:
+                guess = closest(str(key), allowed)
+                raise ConfigError("unknown key", path + (key,), suggestion=guess[0] if guess else None)
+        box = _box(value["box"], path + ("box",)) if "box" in value else function.domain
+        (x0, x1), (y0, y1) = box
+        if kind == "random":
+            count = _integer(value["random"], path + ("random",), low=1)
+            start_seed = _integer(value.get("seed", seed), path + ("seed",), low=0)
+            rng = np.random.default_rng(start_seed)
+            points = np.column_stack((rng.uniform(x0, x1, count), rng.uniform(y0, y1, count)))
+        else:
+            grid = value["grid"]
+            if isinstance(grid, (int, float)) and not isinstance(grid, bool):
+                grid = [grid, grid]
+            if not isinstance(grid, list) or len(grid) != 2:
+                raise ConfigError(f"must be [nx, ny], got {_show(grid)}", path + ("grid",))
+            nx = _integer(grid[0], path + ("grid", 0), low=1)
+            ny = _integer(grid[1], path + ("grid", 1), low=1)
+            xs = np.linspace(x0, x1, nx) if nx > 1 else np.array([(x0 + x1) / 2])
+            ys = np.linspace(y0, y1, ny) if ny > 1 else np.array([(y0 + y1) / 2])
+            gx, gy = np.meshgrid(xs, ys)
+            points = np.column_stack((gx.ravel(), gy.ravel()))
+        return points.astype(np.float64), kind
+    if isinstance(value, (list, tuple)) and value and not isinstance(value[0], (list, tuple)):
+        value = [value]
+        single = True
+    else:
+        single = False
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(
+            f"must be [x, y], a list of points, {{random: N}} or {{grid: [nx, ny]}}, got {_show(value)}",
+            path)
+    points = []
+    for i, point in enumerate(value):
+        where = path if single else path + (i,)
+        if not isinstance(point, (list, tuple)) or len(point) != 2:
+            raise ConfigError(f"a start must be a 2-D point [x, y], got {_show(point)}", where)
+        points.append([_number(point[0], where + (0,)), _number(point[1], where + (1,))])
+    return np.array(points, dtype=np.float64), "points"
+
+
+def _schedule(value: Any, path: KeyPath, steps: int) -> ScheduleConfig:
+    from optiviz.schedules import SCHEDULES
+
+    if isinstance(value, str):
+        value = {"name": value}
+    value = _mapping(value, path, "a schedule name or mapping")
+    name = value.get("name")
+    warmup = _integer(value.get("warmup_steps", 0), path + ("warmup_steps",), low=0)
+    start_factor = value.get("warmup_start_factor", 0.01)
+    start_factor = _number(start_factor, path + ("warmup_start_factor",))
+    if not 0 < start_factor <= 1:
+        raise ConfigError(f"must be in (0, 1], got {start_factor}", path + ("warmup_start_factor",))
+    if name is None:
+        if "name" in value:
+            raise ConfigError("must be a schedule name", path + ("name",))
+        extra = [k for k in value if k not in SCHEDULE_KEYS]
+        if extra:
+            raise ConfigError("needs a schedule 'name' for these keys", path + (extra[0],))
+        if warmup == 0:
+            raise ConfigError("needs a 'name' (or warmup_steps)", path)
+        return ScheduleConfig(None, {}, warmup, start_factor)
+    spec = SCHEDULES.get(name, path + ("name",))
+    given = {k: v for k, v in value.items() if k not in SCHEDULE_KEYS}
+    given = _fill_length_params(spec.params, given, steps - warmup)
+    params = validate_params(spec.params, given, path, ignore=SCHEDULE_KEYS)
+    if getattr(spec, "check", None) is not None:
+        spec.check(params, path)
+    return ScheduleConfig(SCHEDULES.canonical(name), params, warmup, start_factor)
+
+
+def _fill_length_params(params: Iterable[Param], given: dict, length: int) -> dict:
+    """Schedules whose length defaults to "the whole run" (t_max, total_steps, ...) get it."""
+    given = dict(given)
+    for p in params:
+        if p.name in ("t_max", "total_steps", "total_iters") and p.name not in given:
+            if p.required or p.default is None:
+                given[p.name] = max(int(length), 1)
+    return given
+
+
+def _optimizer(value: Any, path: KeyPath, *, steps: int, function: Any, index: int,
+               nested: bool = False) -> OptimizerConfig:
+    from optiviz.optimizers import OPTIMIZERS
+
+    if isinstance(value, str):
+        value = {"name": value}
+    value = _mapping(value, path, "a mapping with at least a 'name'")
+    if "name" not in value:
+        raise ConfigError("missing required key 'name'", path)
+    spec = OPTIMIZERS.get(value["name"], path + ("name",))
+    name = OPTIMIZERS.canonical(value["name"])
+    entry_keys = OPTIMIZER_ENTRY_KEYS + (("inner",) if name == "lookahead" else ())
+    given = {k: v for k, v in value.items() if k not in entry_keys}
+    hyper = validate_params([p for p in spec.params if p.name != "inner"], given, path,
+                            ignore=entry_keys, what="key")
+    if "lr" in hyper and not hyper["lr"] > 0:
+        # torch accepts lr = 0, but a run that cannot move is never what a user meant.
+        raise ConfigError(f"must be > 0, got {hyper['lr']!r}", path + ("lr",))
+    inner = None
+    if name == "lookahead":
+        from optiviz.optimizers.base import InnerOptimizer
+
+        if "inner" not in value:
+            raise ConfigError("missing required key 'inner' (the optimizer lookahead wraps)", path)
+        inner = _optimizer(value["inner"], path + ("inner",), steps=steps, function=function,
+                           index=index, nested=True)
+        if inner.name == "lookahead":
+            raise ConfigError("lookahead cannot wrap lookahead", path + ("inner", "name"))
+        hyper["inner"] = InnerOptimizer(OPTIMIZERS.get(inner.name), inner.hyper)
+    check = getattr(spec, "check", None)
+    if check is not None:
+        try:
+            check(hyper)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, path + exc.path, suggestion=exc.suggestion) from None
+    label = value.get("label")
+    if label is not None and not isinstance(label, (str, int, float)):
+        raise ConfigError(f"must be a string, got {_show(label)}", path + ("label",))
+    label = str(label) if label is not None else _default_label(name, hyper, inner)
+    color = value.get("color")
+    if color is not None:
+        from matplotlib.colors import is_color_like
+
+        if not isinstance(color, str) or not is_color_like(color):
+            raise ConfigError(f"must be a colour name or #rrggbb, got {_show(color)}", path + ("color",))
+    noise = _number(value.get("noise", 0.0), path + ("noise",))
+    if noise < 0:
+        raise ConfigError(f"must be >= 0, got {noise}", path + ("noise",))
+    batch_size = value.get("batch_size", "full")
+    if batch_size == "full" or batch_size is None:
+        batch_size = None
+    else:
+        batch_size = _integer(batch_size, path + ("batch_size",), low=1)
+        n = getattr(function, "n_samples", None)
+        if n is None:
+            raise ConfigError("needs a dataset objective (function: {name: linear_regression} or "
+                              "logistic_regression)", path + ("batch_size",))
+        if batch_size > n:
+            raise ConfigError(f"must be <= the {n} samples of the dataset, got {batch_size}",
+                              path + ("batch_size",))
+    schedule = None
+    if "schedule" in value and value["schedule"] is not None:
+        if nested:
+            raise ConfigError("put the schedule on the lookahead entry, not on its inner optimizer",
+                              path + ("schedule",))
+        schedule = _schedule(value["schedule"], path + ("schedule",), steps)
+        if schedule.name == "onecycle" and schedule.params.get("cycle_momentum", False):
+            target = spec if inner is None else OPTIMIZERS.get(inner.name)
+            if target.momentum_key is None:
+                raise ConfigError(f"onecycle cycles momentum, which {target.name} does not have; set "
+                                  "cycle_momentum: false", path + ("schedule", "name"))
+        if "lr" not in (inner.hyper if inner is not None else hyper):
+            raise ConfigError(f"{name} has no learning rate to schedule", path + ("schedule",))
+        if schedule.name == "onecycle" and schedule.params.get("total_steps", steps) < steps:
+            raise ConfigError(f"total_steps must be >= steps ({steps}); torch raises past it",
+                              path + ("schedule", "total_steps"))
+    return OptimizerConfig(name=name, label=label, hyper=hyper, schedule=schedule, noise=noise,
+                           batch_size=batch_size, inner=inner, color=color)
+
+
+DISPLAY_NAMES = {
+    "sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW",
+    "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam", "adadelta": "Adadelta",
+    "rprop": "Rprop", "asgd": "ASGD", "lbfgs": "L-BFGS", "gd": "GD", "momentum": "Momentum",
+    "nag": "NAG", "newton": "Newton", "lion": "Lion", "lookahead": "Lookahead",
+}
+
+
+def _default_label(name: str, hyper: dict, inner: OptimizerConfig | None) -> str:
+    """A legend label that tells runs apart: display name, variant, lr."""
+    if inner is not None:
+        return f"Lookahead({inner.label})"
+    display = DISPLAY_NAMES.get(name, name)
+    if name == "sgd" and hyper.get("momentum"):
+        display = "Nesterov" if hyper.get("nesterov") else f"SGD momentum={hyper['momentum']:g}"
+    elif hyper.get("amsgrad"):
+        display = "AMSGrad"
+    elif name == "newton" and hyper.get("damping", "none") != "none":
+        display = f"Newton ({hyper['damping']})"
+    if "lr" in hyper and name not in ("newton", "lbfgs"):
+        return f"{display} lr={hyper['lr']:g}"
+    return display
+
+
+def _render(value: Any, path: KeyPath) -> RenderConfig:
+    value = _mapping(value if value is not None else {}, path)
+    params = validate_params(RENDER_PARAMS, value, path)
+    if params["panels"] is not None:
+        panels = params["panels"]
+        if isinstance(panels, str):
+            panels = [panels]
+        if not isinstance(panels, list) or not panels:
+            raise ConfigError(f"must be a list of {', '.join(PANELS)}", path + ("panels",))
+        for i, panel in enumerate(panels):
+            if panel not in PANELS:
+                guess = closest(str(panel), PANELS)
+                raise ConfigError(f"unknown panel {panel!r} (valid: {', '.join(PANELS)})",
+                                  path + ("panels", i), suggestion=guess[0] if guess else None)
+        if "landscape" not in panels:
+            raise ConfigError("must include 'landscape'", path + ("panels",))
+        params["panels"] = tuple(dict.fromkeys(panels))
+    if params["domain"] is not None:
+        params["domain"] = _box(params["domain"], path + ("domain",))
+    if params["output"] is not None:
+        from optiviz.render.writers import WRITERS
+
+        suffix = Path(params["output"]).suffix.lower().lstrip(".")
+        if suffix not in WRITERS:
+            raise ConfigError(f"unknown output format {('.' + suffix) if suffix else '(no extension)'} "
+                              f"(valid: {', '.join('.' + w for w in WRITERS.names())})",
+                              path + ("output",))
+    return RenderConfig(**params)
+
+
+def _estimate_bytes(runs: int, steps: int) -> int:
+    # positions (2) + loss + lr per run and step, float64, plus the engine's working copies.
+    return runs * (steps + 1) * 4 * 8 + runs * 64 * 8
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for row in fh:
+                if row.startswith("MemAvailable:"):
+                    return int(row.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points
+
+
+def parse_experiment(data: Any, *, name: str = "experiment", source: Path | None = None,
+                     errors: list[ConfigError] | None = None) -> Experiment:
+    """Validate a raw document. With ``errors`` given, collect independent errors instead of
+    stopping at the first (used by ``optiviz validate``); the result is then meaningless if any."""
+
+    def attempt(fn: Callable[[], Any], default: Any = None) -> Any:
+        if errors is None:
+            return fn()
+        try:
+            return fn()
+        except ConfigError as exc:
+            errors.append(exc)
+            return default
+
+    data = _mapping(data, (), "a mapping of keys (title, function, start, optimizers, ...)")
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            guess = closest(str(key), TOP_LEVEL_KEYS)
+            attempt(lambda key=key, guess=guess: _raise(ConfigError(
+                "unknown key" + ("" if guess else f" (valid: {', '.join(TOP_LEVEL_KEYS)})"),
+                (key,), suggestion=guess[0] if guess else None)))
+    title = data.get("title")
+    if title is not None and not isinstance(title, str):
+        attempt(lambda: _raise(ConfigError(f"must be a string, got {_show(title)}", ("title",))))
+        title = None
+    seed = attempt(lambda: _integer(data.get("seed", 0), ("seed",), low=0), 0)
+    render = attempt(lambda: _render(data.get("render"), ("render",)), RenderConfig())
+
+    if "sampling" in data:
+        for key in ("function", "start", "steps", "optimizers"):
+            if key in data:
+                attempt(lambda key=key: _raise(ConfigError(
+                    "not used by a sampling experiment (it has a 'sampling' section)", (key,))))
+        from optiviz import sampling
+
+        section = attempt(lambda: _mapping(data["sampling"], ("sampling",)), None)
+        sampling_config: SamplingConfig | None = None
+        if section is not None:
+            sampling_config = attempt(lambda: sampling.validate(section, seed=seed,
+                                                                path=("sampling",)))
+        return Experiment(name=name, title=title, source=source, render=render, seed=seed,
+                          sampling=sampling_config)
+
+    from optiviz.functions import make_function
+
+    if "optimizers" not in data:
+        raise_or_collect = ConfigError("missing 'optimizers' (or a 'sampling' section)", ())
+        attempt(lambda: _raise(raise_or_collect))
+    if "function" not in data:
+        attempt(lambda: _raise(ConfigError("missing 'function' (e.g. function: rosenbrock)", ())))
+    function = None
+    if "function" in data:
+        function = attempt(lambda: make_function(data["function"], seed=seed, path=("function",)))
+    steps = attempt(lambda: _integer(data.get("steps", 200), ("steps",), low=1), 1)
+    if steps is not None and steps > MAX_STEPS:
+        attempt(lambda: _raise(ConfigError(f"must be <= {MAX_STEPS:,}, got {steps:,}", ("steps",))))
+        steps = 1
+    starts, start_kind = None, "points"
+    if function is not None:
+        if "start" not in data:
+            attempt(lambda: _raise(ConfigError(
+                "missing 'start' (e.g. start: [-1.5, 2] or start: {random: 50})", ())))
+        else:
+            result = attempt(lambda: _starts(data["start"], ("start",), function, seed))
+            if result is not None:
+                starts, start_kind = result
+    optimizers: list[OptimizerConfig] = []
+    raw = data.get("optimizers")
+    if raw is not None:
+        if isinstance(raw, dict) or isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not raw:
+            attempt(lambda: _raise(ConfigError("must be a non-empty list of optimizers",
+                                               ("optimizers",))))
+            raw = []
+        for i, entry in enumerate(raw):
+            if function is None:
+                break
+            opt = attempt(lambda i=i, entry=entry: _optimizer(
+                entry, ("optimizers", i), steps=steps, function=function, index=i))
+            if opt is not None:
+                optimizers.append(opt)
+    if starts is not None and optimizers:
+        runs = len(optimizers) * len(starts)
+        need = _estimate_bytes(runs, steps)
+        have = _available_memory()
+        if need > MEMORY_SHARE * have:
+            attempt(lambda: _raise(ConfigError(
+                f"{runs:,} runs x {steps:,} steps need about {need / 2**30:.1f} GiB, more than "
+                f"half of the {have / 2**30:.1f} GiB available; use fewer starts or steps",
+                ("steps",))))
+    if errors:
+        return Experiment(name=name, title=title, source=source, render=render, seed=seed)
+    return Experiment(name=name, title=title, source=source, render=render, seed=seed,
+                      function=function, function_spec=data.get("function"), starts=starts,
+                      start_kind=start_kind, steps=steps, optimizers=tuple(optimizers))
+
+
+def _raise(error: ConfigError) -> None:
+    raise error
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("no such file", file=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("is a folder, not a config file", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
+
+
+def _locate(error: ConfigError, located: _Located | None, file: str,
+            overridden: Sequence[KeyPath] = ()) -> ConfigError:
+    if error.file is None:
+        error.file = file
+    if error.line is None and located is not None and error.path:
+        if any(error.path[: len(o)] == o for o in overridden):
+            return error
+        error.line = located.line_of(error.path)
+    return error
+
+
+def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
+    """Read, override (``--set``) and validate one experiment file."""
+    path = Path(path)
+    file = str(path)
+    located = None
+    overridden: list[KeyPath] = []
+    try:
+        text = _read(path)
+        located = _compose(text, file)
+        data = located.data
+        for assignment in overrides:
+            if not isinstance(data, dict):
+                break
+            apply_override(data, assignment)
+            overridden.append(_parse_key_path(assignment.split("=", 1)[0].strip()))
+        return parse_experiment(data, name=path.stem, source=path)
+    except ConfigError as exc:
+        raise _locate(exc, located, file, overridden) from None
+
+
+def validate_files(paths: Iterable[str | Path]) -> list[ConfigError]:
+    """Check configs without running them; every independent error of every file."""
+    found: list[ConfigError] = []
+    for path in paths:
+        path = Path(path)
+        file = str(path)
+        located = None
+        errors: list[ConfigError] = []
+        try:
+            located = _compose(_read(path), file)
+            parse_experiment(located.data, name=path.stem, source=path, errors=errors)
+        except ConfigError as exc:
+            errors.append(exc)
+        except OptivizError as exc:
+            errors.append(ConfigError(str(exc)))
+        found.extend(_locate(e, located, file) for e in errors)
+    return found
+
+
+def with_render(experiment: Experiment, **changes: Any) -> Experiment:
+    """A copy with some render keys changed (e.g. ``output`` from ``-o``)."""
+    known = {f.name for f in fields(RenderConfig)}
+    unknown = set(changes) - known
+    if unknown:
+        raise ValueError(f"unknown render keys {sorted(unknown)}")
+    return replace(experiment, render=replace(experiment.render, **changes))

@@ -1,0 +1,181 @@
+"""Per-coordinate adaptive step sizes: Adagrad, RMSprop, Adadelta (torch.optim)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from optiviz.optimizers.base import (
+    MAXIMIZE,
+    OptimizerSpec,
+    Oracle,
+    ema_square_,
+    eps_param,
+    gradient,
+    lerp_,
+    lr_param,
+    weight_decay_param,
+)
+from optiviz.registry import Param, in_range, nonnegative
+
+
+class AdagradState(NamedTuple):
+    step: int
+    sum: np.ndarray  # running sum of squared gradients
+
+
+def init_adagrad(params: np.ndarray, hyper: dict) -> AdagradState:
+    initial = hyper["initial_accumulator_value"]
+    return AdagradState(0, np.full_like(params, initial, dtype=np.float64))
+
+
+def step_adagrad(params: np.ndarray, state: AdagradState, hyper: dict, oracle: Oracle):
+    """One ``torch.optim.Adagrad.step()`` (Duchi et al. 2011):
+
+        clr = lr / (1 + (t−1)·lr_decay);  S ← S + g²
+        θ ← θ − clr·g/(sqrt(S) + eps)
+    """
+    step = state.step + 1
+    grad = gradient(params, hyper, oracle, hyper["weight_decay"])
+    clr = hyper["lr"] / (1 + (float(step) - 1) * hyper["lr_decay"])
+    total = state.sum
+    total += grad * grad
+    std = np.sqrt(total)
+    std += hyper["eps"]
+    grad *= -clr
+    grad /= std
+    return params + grad, AdagradState(step, total)
+
+
+ADAGRAD = OptimizerSpec(
+    name="adagrad",
+    params=(
+        lr_param(1e-2),
+        Param("lr_decay", 0.0, doc="lr ← lr/(1 + (t−1)·lr_decay)", check=nonnegative),
+        weight_decay_param(),
+        Param(
+            "initial_accumulator_value", 0.0, doc="starting value of the sum", check=nonnegative
+        ),
+        eps_param(1e-10),
+        MAXIMIZE,
+    ),
+    init=init_adagrad,
+    step=step_adagrad,
+    summary="Adagrad (Duchi, Hazan & Singer 2011)",
+    torch="torch.optim.Adagrad",
+)
+
+
+class RMSpropState(NamedTuple):
+    square_avg: np.ndarray  # v
+    grad_avg: np.ndarray | None  # ḡ, centered only
+    momentum_buffer: np.ndarray | None  # starts at 0 (unlike SGD's)
+
+
+def init_rmsprop(params: np.ndarray, hyper: dict) -> RMSpropState:
+    zeros = np.zeros_like(params, dtype=np.float64)
+    return RMSpropState(
+        zeros,
+        zeros.copy() if hyper["centered"] else None,
+        zeros.copy() if hyper["momentum"] > 0 else None,
+    )
+
+
+def step_rmsprop(params: np.ndarray, state: RMSpropState, hyper: dict, oracle: Oracle):
+    """One ``torch.optim.RMSprop.step()`` (Hinton 2012; centered: Graves 2013):
+
+        v ← α·v + (1−α)·g²;  d = sqrt(v) + eps
+        (centered: ḡ ← lerp(ḡ, g, 1−α), d = sqrt(v − ḡ²) + eps)
+        μ > 0:  b ← μ·b + g/d,  θ ← θ − lr·b;   else  θ ← θ − lr·g/d
+    """
+    alpha, momentum = hyper["alpha"], hyper["momentum"]
+    grad = gradient(params, hyper, oracle, hyper["weight_decay"])
+    square_avg = ema_square_(state.square_avg, grad, alpha)
+    grad_avg = state.grad_avg
+    if hyper["centered"]:
+        if grad_avg is None:  # centered switched on by a caller after init
+            grad_avg = np.zeros_like(grad)
+        grad_avg = lerp_(grad_avg, grad, 1.0 - alpha)
+        avg = square_avg + ((-1.0) * grad_avg) * grad_avg
+        np.sqrt(avg, out=avg)
+    else:
+        avg = np.sqrt(square_avg)
+    avg += hyper["eps"]
+    buffer = state.momentum_buffer
+    if momentum > 0:
+        if buffer is None:
+            buffer = np.zeros_like(grad)
+        buffer *= momentum
+        buffer += grad / avg
+        new_params = params + (-hyper["lr"]) * buffer
+    else:
+        grad *= -hyper["lr"]
+        grad /= avg
+        new_params = params + grad
+    return new_params, RMSpropState(square_avg, grad_avg, buffer)
+
+
+RMSPROP = OptimizerSpec(
+    name="rmsprop",
+    params=(
+        lr_param(1e-2),
+        Param("alpha", 0.99, doc="smoothing constant α of the squared-gradient average",
+              check=in_range(0.0, 1.0)),
+        eps_param(1e-8),
+        weight_decay_param(),
+        Param("momentum", 0.0, doc="momentum factor μ", check=nonnegative),
+        Param("centered", False, kind="bool", doc="normalize by the variance estimate v − ḡ²"),
+        MAXIMIZE,
+    ),
+    init=init_rmsprop,
+    step=step_rmsprop,
+    summary="RMSprop (Hinton 2012)",
+    torch="torch.optim.RMSprop",
+    momentum_key="momentum",
+)
+
+
+class AdadeltaState(NamedTuple):
+    square_avg: np.ndarray  # v, average of g²
+    acc_delta: np.ndarray  # u, average of Δ²
+
+
+def init_adadelta(params: np.ndarray, hyper: dict) -> AdadeltaState:
+    zeros = np.zeros_like(params, dtype=np.float64)
+    return AdadeltaState(zeros, zeros.copy())
+
+
+def step_adadelta(params: np.ndarray, state: AdadeltaState, hyper: dict, oracle: Oracle):
+    """One ``torch.optim.Adadelta.step()`` (Zeiler 2012):
+
+        v ← ρ·v + (1−ρ)·g²;  Δ = sqrt(u + eps)/sqrt(v + eps)·g
+        u ← ρ·u + (1−ρ)·Δ²;  θ ← θ − lr·Δ
+    """
+    rho, eps = hyper["rho"], hyper["eps"]
+    grad = gradient(params, hyper, oracle, hyper["weight_decay"])
+    square_avg = ema_square_(state.square_avg, grad, rho)
+    std = square_avg + eps
+    np.sqrt(std, out=std)
+    delta = state.acc_delta + eps
+    np.sqrt(delta, out=delta)
+    delta /= std
+    delta *= grad
+    acc_delta = ema_square_(state.acc_delta, delta, rho)
+    return params + (-hyper["lr"]) * delta, AdadeltaState(square_avg, acc_delta)
+
+
+ADADELTA = OptimizerSpec(
+    name="adadelta",
+    params=(
+        lr_param(1.0),
+        Param("rho", 0.9, doc="decay ρ of both running averages", check=in_range(0.0, 1.0)),
+        eps_param(1e-6),
+        weight_decay_param(),
+        MAXIMIZE,
+    ),
+    init=init_adadelta,
+    step=step_adadelta,
+    summary="Adadelta (Zeiler 2012)",
+    torch="torch.optim.Adadelta",
+)

@@ -1,0 +1,141 @@
+"""The optimizer contract and the small pieces every update rule shares.
+
+An optimizer is two functions over explicit state, as in optax:
+
+    init(params (N,2), hyper) -> state
+    step(params (N,2), state, hyper, oracle) -> (new_params (N,2), new_state)
+
+``step`` performs exactly one torch ``optimizer.step()`` for all N runs at once with whole-array
+NumPy operations, in torch's order of floating-point operations (REFERENCE.md §1), so that a run
+matches torch in float64 (with ``ATEN_CPU_CAPABILITY=default``) bit for bit or to ~1e-15.
+
+Ownership: ``step`` never modifies ``params`` nor ``hyper``; it returns a fresh params array. The
+state belongs to the optimizer: its buffers never alias ``params`` and ``step`` may update them in
+place (torch's ``mul_``/``add_`` order is kept) before returning the state.
+
+Cross-field validation: a spec's ``check(hyper)`` raises
+``ConfigError(message, path=(key,))`` for combinations no single ``Param.check`` can see (SGD's
+``nesterov`` without momentum, ...). The config loader calls it after
+``registry.validate_params`` and prefixes the path with ``optimizers[i]``; ``init`` calls it too,
+so a spec used directly is validated as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+from optiviz.registry import Param, in_range, nonnegative, positive
+
+
+class Oracle(Protocol):
+    """The objective as the engine exposes it; noise and mini-batches live inside it."""
+
+    def value(self, params: np.ndarray) -> np.ndarray: ...  # (N,2) -> (N,)
+
+    def grad(self, params: np.ndarray) -> np.ndarray: ...  # (N,2) -> (N,2)
+
+    def value_and_grad(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def hessian(self, params: np.ndarray) -> np.ndarray: ...  # (N,2) -> (N,2,2)
+
+
+InitFn = Callable[[np.ndarray, dict], Any]
+StepFn = Callable[[np.ndarray, Any, dict, Oracle], tuple[np.ndarray, Any]]
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """A registered optimizer: hyperparameters (torch's names and defaults), init and step."""
+
+    name: str
+    params: tuple[Param, ...]
+    init: InitFn
+    step: StepFn
+    summary: str
+    torch: str | None = None
+    momentum_key: str | None = None  # "momentum" | "betas" | None: what OneCycle writes
+    position: Callable[[np.ndarray, Any], np.ndarray] | None = None  # None: params
+    check: Callable[[dict], None] | None = None  # cross-field checks, raise ConfigError
+
+
+class InnerOptimizer(NamedTuple):
+    """An optimizer wrapped by another (Lookahead's fast optimizer) with its hyperparameters.
+
+    The config loader builds it from ``inner: {name: sgd, lr: 0.001}``; the engine writes
+    scheduled values into ``hyper``."""
+
+    spec: OptimizerSpec
+    hyper: dict
+
+
+# Parameters shared by many optimizers ---------------------------------------------------------
+
+def lr_param(default: float) -> Param:
+    return Param("lr", default, doc="learning rate", check=nonnegative)
+
+
+def weight_decay_param(default: float = 0.0, doc: str = "L2 penalty λ: g ← g + λ·θ") -> Param:
+    return Param("weight_decay", default, doc=doc, check=nonnegative)
+
+
+def eps_param(default: float) -> Param:
+    return Param("eps", default, doc="term added for numerical stability", check=positive)
+
+
+def betas_param(default: tuple[float, float] = (0.9, 0.999)) -> Param:
+    return Param(
+        "betas",
+        default,
+        kind="floats",
+        length=2,
+        doc="decay rates of the first and second moment averages",
+        check=in_range(0.0, 1.0, high_open=True),
+    )
+
+
+MAXIMIZE = Param("maximize", False, kind="bool", doc="ascend instead of descend: g <- -g")
+
+
+# Shared numerics -------------------------------------------------------------------------------
+
+def gradient(
+    params: np.ndarray, hyper: dict, oracle: Oracle, weight_decay: float = 0.0
+) -> np.ndarray:
+    """The gradient torch feeds its update: ``g <- -g`` if maximize, then ``g <- g + λ·θ``.
+
+    Always a new array the caller may modify in place (the oracle's result is never touched)."""
+    grad = oracle.grad(params)
+    grad = np.negative(grad) if hyper.get("maximize", False) else np.array(grad, dtype=np.float64)
+    if weight_decay != 0:
+        grad += weight_decay * params
+    return grad
+
+
+def lerp_(average: np.ndarray, target: np.ndarray, weight: float) -> np.ndarray:
+    """In place ``average <- lerp(average, target, w)`` = ``β·average + (1−β)·target`` for w = 1−β,
+    in torch's two forms: ``a + w·(b − a)`` when ``|w| < 0.5``, else ``b − (b − a)·(1 − w)``."""
+    difference = target - average
+    if abs(weight) < 0.5:
+        difference *= weight
+        average += difference
+    else:
+        difference *= 1.0 - weight
+        np.subtract(target, difference, out=average)
+    return average
+
+
+def ema_square_(average: np.ndarray, grad: np.ndarray, decay: float) -> np.ndarray:
+    """In place ``v <- decay·v + ((1 − decay)·g)·g``, torch's
+    ``v.mul_(decay).addcmul_(g, g, value=1 − decay)``."""
+    average *= decay
+    average += ((1.0 - decay) * grad) * grad
+    return average
+
+
+def bias_correction(beta: float, step: int) -> float:
+    """``1 − β^t`` in Python floats, as torch computes it from its float step counter."""
+    return 1.0 - beta ** float(step)

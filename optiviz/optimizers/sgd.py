@@ -1,0 +1,76 @@
+"""Stochastic gradient descent with momentum (torch.optim.SGD)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from optiviz.errors import ConfigError
+from optiviz.optimizers.base import (
+    MAXIMIZE,
+    OptimizerSpec,
+    Oracle,
+    gradient,
+    lr_param,
+    weight_decay_param,
+)
+from optiviz.registry import Param, nonnegative
+
+
+class SGDState(NamedTuple):
+    momentum_buffer: np.ndarray | None  # None until the first step with momentum != 0
+
+
+def check_sgd(hyper: dict) -> None:
+    """Nesterov momentum needs momentum > 0 and dampening = 0 (torch raises ValueError)."""
+    if hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
+        raise ConfigError("nesterov requires momentum > 0 and dampening = 0", ("nesterov",))
+
+
+def init_sgd(params: np.ndarray, hyper: dict) -> SGDState:
+    check_sgd(hyper)
+    return SGDState(momentum_buffer=None)
+
+
+def step_sgd(params: np.ndarray, state: SGDState, hyper: dict, oracle: Oracle):
+    """One ``torch.optim.SGD.step()``:
+
+        g ← g + λ·θ
+        b ← g (first step)  |  b ← μ·b + (1−τ)·g
+        g ← g + μ·b (nesterov)  |  g ← b
+        θ ← θ − lr·g
+    """
+    grad = gradient(params, hyper, oracle, hyper["weight_decay"])
+    momentum = hyper["momentum"]
+    buffer = state.momentum_buffer
+    if momentum != 0:
+        if buffer is None:
+            buffer = grad.copy()
+        else:
+            buffer *= momentum
+            buffer += (1.0 - hyper["dampening"]) * grad
+        if hyper["nesterov"]:
+            grad += momentum * buffer
+        else:
+            grad = buffer
+    return params + (-hyper["lr"]) * grad, SGDState(buffer)
+
+
+SGD = OptimizerSpec(
+    name="sgd",
+    params=(
+        lr_param(1e-3),
+        Param("momentum", 0.0, doc="momentum factor μ", check=nonnegative),
+        Param("dampening", 0.0, doc="dampening τ of the momentum update"),
+        weight_decay_param(),
+        Param("nesterov", False, kind="bool", doc="Nesterov momentum"),
+        MAXIMIZE,
+    ),
+    init=init_sgd,
+    step=step_sgd,
+    summary="SGD with optional (Nesterov) momentum (Robbins & Monro 1951; Sutskever et al. 2013)",
+    torch="torch.optim.SGD",
+    momentum_key="momentum",
+    check=check_sgd,
+)

@@ -1,0 +1,118 @@
+"""Optimizers that move by the sign of a gradient statistic: Rprop (torch) and Lion."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from optiviz.optimizers.base import (
+    MAXIMIZE,
+    OptimizerSpec,
+    Oracle,
+    betas_param,
+    gradient,
+    lr_param,
+    weight_decay_param,
+)
+from optiviz.registry import Param
+
+
+class RpropState(NamedTuple):
+    prev: np.ndarray  # last gradient used (0 after a sign flip)
+    step_size: np.ndarray  # Δ per coordinate
+
+
+def _increasing_pair(value: tuple) -> str | None:
+    return None if 0 < value[0] <= value[1] else "must satisfy 0 < first <= second"
+
+
+def _etas(value: tuple) -> str | None:
+    return None if 0 < value[0] < 1 < value[1] else "must satisfy 0 < eta_minus < 1 < eta_plus"
+
+
+def init_rprop(params: np.ndarray, hyper: dict) -> RpropState:
+    return RpropState(
+        np.zeros_like(params, dtype=np.float64), np.full_like(params, hyper["lr"], dtype=np.float64)
+    )
+
+
+def step_rprop(params: np.ndarray, state: RpropState, hyper: dict, oracle: Oracle):
+    """One ``torch.optim.Rprop.step()`` (Rprop− of Riedmiller & Braun 1993, no backtracking):
+
+        s = sign(g·prev);  Δ ← clip(Δ·(η+ if s > 0, η− if s < 0, 1 otherwise), Δmin, Δmax)
+        g ← 0 where s < 0;  θ ← θ − sign(g)·Δ;  prev ← g
+
+    ``lr`` only sets the initial Δ; the gradient magnitude is never used.
+    """
+    eta_minus, eta_plus = hyper["etas"]
+    step_min, step_max = hyper["step_sizes"]
+    grad = gradient(params, hyper, oracle)
+    sign = np.sign(grad * state.prev)
+    flipped = sign < 0
+    factor = np.where(sign > 0, eta_plus, np.where(flipped, eta_minus, 1.0))
+    step_size = state.step_size
+    step_size *= factor
+    np.clip(step_size, step_min, step_max, out=step_size)
+    grad[flipped] = 0.0
+    update = (-1.0 * np.sign(grad)) * step_size
+    return params + update, RpropState(grad, step_size)
+
+
+RPROP = OptimizerSpec(
+    name="rprop",
+    params=(
+        lr_param(1e-2),
+        Param("etas", (0.5, 1.2), kind="floats", length=2, doc="(η−, η+) step-size factors",
+              check=_etas),
+        Param("step_sizes", (1e-6, 50.0), kind="floats", length=2, doc="(Δmin, Δmax)",
+              check=_increasing_pair),
+        MAXIMIZE,
+    ),
+    init=init_rprop,
+    step=step_rprop,
+    summary="Rprop, resilient backpropagation (Riedmiller & Braun 1993)",
+    torch="torch.optim.Rprop",
+)
+
+
+class LionState(NamedTuple):
+    exp_avg: np.ndarray  # m
+
+
+def init_lion(params: np.ndarray, hyper: dict) -> LionState:
+    return LionState(np.zeros_like(params, dtype=np.float64))
+
+
+def step_lion(params: np.ndarray, state: LionState, hyper: dict, oracle: Oracle):
+    """One Lion step (Chen et al. 2023), as lion-pytorch writes it:
+
+        c = β1·m + (1−β1)·g
+        θ ← θ·(1 − lr·λ);  θ ← θ − lr·sign(c)
+        m ← β2·m + (1−β2)·g
+    """
+    beta1, beta2 = hyper["betas"]
+    lr, decay = hyper["lr"], hyper["weight_decay"]
+    grad = gradient(params, hyper, oracle)
+    exp_avg = state.exp_avg
+    direction = exp_avg * beta1 + grad * (1.0 - beta1)
+    new_params = params * (1.0 - lr * decay) if decay != 0 else params.copy()
+    new_params += (-lr) * np.sign(direction)
+    exp_avg *= beta2
+    exp_avg += grad * (1.0 - beta2)
+    return new_params, LionState(exp_avg)
+
+
+LION = OptimizerSpec(
+    name="lion",
+    params=(
+        lr_param(1e-4),
+        betas_param((0.9, 0.99)),
+        weight_decay_param(doc="decoupled decay θ ← θ(1 − lr·λ)"),
+        MAXIMIZE,
+    ),
+    init=init_lion,
+    step=step_lion,
+    summary="Lion, evolved sign momentum (Chen et al. 2023)",
+    momentum_key="betas",
+)

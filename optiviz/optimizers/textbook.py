@@ -1,0 +1,94 @@
+"""Textbook forms that torch does not ship: plain gradient descent, EMA momentum, Sutskever NAG.
+
+They are exactly the update rules printed in lecture notes, so their trajectories differ from
+torch's SGD variants in the ways REFERENCE.md §3 spells out (first buffer, look-ahead point)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from optiviz.optimizers.base import MAXIMIZE, OptimizerSpec, Oracle, gradient, lr_param
+from optiviz.registry import Param, in_range
+
+
+def init_gd(params: np.ndarray, hyper: dict) -> tuple:
+    return ()
+
+
+def step_gd(params: np.ndarray, state: tuple, hyper: dict, oracle: Oracle):
+    """Gradient descent: θ ← θ − lr·∇f(θ)."""
+    return params - hyper["lr"] * gradient(params, hyper, oracle), state
+
+
+GD = OptimizerSpec(
+    name="gd",
+    params=(lr_param(1e-3), MAXIMIZE),
+    init=init_gd,
+    step=step_gd,
+    summary="gradient descent θ ← θ − lr·∇f(θ) (Cauchy 1847)",
+)
+
+
+class VelocityState(NamedTuple):
+    velocity: np.ndarray  # v, starts at 0
+
+
+def init_velocity(params: np.ndarray, hyper: dict) -> VelocityState:
+    return VelocityState(np.zeros_like(params, dtype=np.float64))
+
+
+def step_momentum(params: np.ndarray, state: VelocityState, hyper: dict, oracle: Oracle):
+    """EMA momentum with β = ``momentum``: v ← β·v + (1−β)·g,  θ ← θ − lr·v,  v0 = 0.
+
+    Equals torch ``SGD(lr=lr·(1−β), momentum=β)`` up to rounding (REFERENCE §3.1a), not torch
+    ``SGD(momentum=β, dampening=β)`` whose first buffer is g rather than (1−β)·g."""
+    beta = hyper["momentum"]
+    grad = gradient(params, hyper, oracle)
+    velocity = state.velocity
+    velocity *= beta
+    velocity += (1.0 - beta) * grad
+    return params - hyper["lr"] * velocity, VelocityState(velocity)
+
+
+MOMENTUM = OptimizerSpec(
+    name="momentum",
+    params=(
+        lr_param(1e-3),
+        Param("momentum", 0.9, doc="EMA factor β of v ← β·v + (1−β)·g",
+              check=in_range(0.0, 1.0, high_open=True)),
+        MAXIMIZE,
+    ),
+    init=init_velocity,
+    step=step_momentum,
+    summary="momentum as an EMA of gradients, v ← βv + (1−β)g (Polyak 1964)",
+    momentum_key="momentum",
+)
+
+
+def step_nag(params: np.ndarray, state: VelocityState, hyper: dict, oracle: Oracle):
+    """Sutskever et al. (2013) Nesterov momentum, recording θ (not torch's look-ahead point):
+
+        v ← μ·v + lr·∇f(θ − μ·v);  θ ← θ − v
+    """
+    mu = hyper["momentum"]
+    velocity = state.velocity
+    velocity *= mu
+    grad = gradient(params - velocity, hyper, oracle)
+    velocity += hyper["lr"] * grad
+    return params - velocity, VelocityState(velocity)
+
+
+NAG = OptimizerSpec(
+    name="nag",
+    params=(
+        lr_param(1e-3),
+        Param("momentum", 0.9, doc="momentum factor μ", check=in_range(0.0, 1.0, high_open=True)),
+        MAXIMIZE,
+    ),
+    init=init_velocity,
+    step=step_nag,
+    summary="Nesterov accelerated gradient, Sutskever form (Nesterov 1983)",
+    momentum_key="momentum",
+)

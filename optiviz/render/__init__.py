@@ -1,0 +1,85 @@
+"""Rendering: experiment + result -> animation or still, by the output's extension.
+
+``render(experiment, result, output)`` builds a Scene (``landscape.build_scene`` for optimizer
+experiments, ``sampling.build_scene`` for sampling ones), then either blits every frame into an
+animation writer or saves the final frame as a still. Matplotlib is imported only here, lazily.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from optiviz.errors import OptivizError
+
+__all__ = ["render", "check_output"]
+
+
+def check_output(path: Path) -> None:
+    """Fail early (before any computing) if ``path`` has an unknown extension, is a folder, or
+    its folder (or the nearest existing parent, when it will be created) is not writable."""
+    from optiviz.render.writers import output_format
+
+    path = Path(path)
+    output_format(path)
+    if path.is_dir():
+        raise OptivizError(f"output {str(path)!r} is a folder, not a file")
+    parent = path.parent.resolve()
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OptivizError(f"cannot create the output folder: {str(parent)!r} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OptivizError(f"cannot write to {str(parent)!r} (permission denied)")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OptivizError(f"cannot overwrite {str(path)!r} (permission denied)")
+
+
+def build_scene(experiment: Any, result: Any) -> Any:
+    """The scene for ``result``: sampling scenes for sampling experiments, optimizer scenes
+    (landscape, particle clouds, surface) otherwise."""
+    if experiment.kind == "sampling":
+        from optiviz.render.sampling import build_scene as build_sampling_scene
+
+        return build_sampling_scene(experiment, result)
+    from optiviz.render.landscape import build_scene as build_optimizer_scene
+
+    return build_optimizer_scene(experiment, result)
+
+
+def render(experiment: Any, result: Any, output: Path, *, quiet: bool = False) -> Path:
+    """Draw ``result`` of ``experiment`` into ``output`` (gif, mp4, webm, png, svg, pdf).
+
+    The file appears atomically: on any error or interruption the previous ``output`` is
+    untouched and no temporary file remains. Returns ``output``.
+    """
+    import matplotlib
+
+    from optiviz.render.animate import animate, hold_repeats
+    from optiviz.render.writers import atomic_output, output_format
+
+    output = Path(output)
+    check_output(output)
+    chosen = output_format(output)
+    settings = experiment.render
+    with matplotlib.rc_context({"svg.hashsalt": "optiviz", "path.simplify": False}):
+        scene = build_scene(experiment, result)
+        figure = scene.figure
+        with atomic_output(output) as temporary:
+            if not chosen.animated:
+                scene.update(scene.n_frames - 1)
+                chosen.writer.save(figure, temporary)
+                return output
+            width, height = (int(v) for v in figure.bbox.size)
+            writer = chosen.writer(temporary, width, height, fps=settings.fps,
+                                   loop=settings.loop,
+                                   background=matplotlib.colors.to_hex(figure.get_facecolor()))
+            try:
+                animate(scene, writer, hold=hold_repeats(settings.hold, settings.fps),
+                        quiet=quiet)
+                writer.finish()
+            except BaseException:
+                writer.abort()
+                raise
+    return output

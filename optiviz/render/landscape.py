@@ -1,0 +1,582 @@
+"""Optimizer scenes: paths racing over a contour map, the loss/lr side panels, the many-starts
+particle cloud and the 3-D surface view. ``build_scene(experiment, trajectories)`` picks one.
+
+The renderer never recomputes numerics: paths, losses and learning rates come from the
+:class:`~optiviz.trajectories.Trajectories`; only the background map evaluates
+``function.value`` on a grid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from optiviz.errors import ConfigError
+from optiviz.render.animate import select_frames
+from optiviz.render.scene import ANIMATED_Z, GrowingLine, freeze_layout, new_figure
+from optiviz.render.theme import Theme, font_size, get_theme, rc_params, style_axes
+
+PANELS = ("landscape", "loss", "lr")
+MAX_RUNS_WITH_LOSS_PANEL = 12
+CLOUD_MIN_STARTS = 10  # more starts per optimizer than this: one particle cloud per optimizer
+GRID_POINTS = 240  # background map resolution per axis, at most
+
+POINT_MARKERS = {  # kind -> (marker, size) for known points of the function
+    "global minimum": ("*", 15),
+    "local minimum": ("*", 10),
+    "saddle": ("D", 6),
+    "maximum": ("^", 7),
+}
+
+
+def build_scene(experiment: Any, trajectories: Any) -> Any:
+    """The scene for an optimizer experiment, chosen by ``render.view`` and the number of starts."""
+    import matplotlib
+
+    render = experiment.render
+    theme = get_theme(render.theme)
+    size = font_size(render.width, render.height, render.dpi)
+    with matplotlib.rc_context(rc_params(theme, size)):
+        if render.view == "surface":
+            return SurfaceScene(experiment, trajectories, theme, size)
+        if render.view != "contour":
+            raise ConfigError(f"unknown view {render.view!r} (valid: contour, surface)",
+                              ("render", "view"))
+        if is_cloud(experiment, trajectories):
+            return CloudScene(experiment, trajectories, theme, size)
+        return LandscapeScene(experiment, trajectories, theme, size)
+
+
+def is_cloud(experiment: Any, trajectories: Any) -> bool:
+    """Many starts are drawn as particle clouds: random/grid starts, or more than
+    ``CLOUD_MIN_STARTS`` starts per optimizer."""
+    starts = len(np.unique(trajectories.run_start))
+    return experiment.start_kind in ("random", "grid") or starts > CLOUD_MIN_STARTS
+
+
+def chosen_panels(experiment: Any, runs: int) -> tuple[str, ...]:
+    """``render.panels`` validated, or the default: the loss panel when there are few runs."""
+    panels = experiment.render.panels
+    if panels is None:
+        return ("landscape", "loss") if runs <= MAX_RUNS_WITH_LOSS_PANEL else ("landscape",)
+    for i, name in enumerate(panels):
+        if name not in PANELS:
+            raise ConfigError(f"unknown panel {name!r} (valid: {', '.join(PANELS)})",
+                              ("render", "panels", i))
+    if "landscape" not in panels:
+        raise ConfigError("must include 'landscape'", ("render", "panels"))
+    return tuple(panels)
+
+
+def domain_of(experiment: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    return experiment.render.domain or experiment.function.domain
+
+
+def title_of(experiment: Any) -> str:
+    function = experiment.function
+    return experiment.render.title or experiment.title or getattr(function, "title", "") or ""
+
+
+def run_colors(experiment: Any, trajectories: Any, theme: Theme) -> list[str]:
+    """One colour per optimizer entry (the user's ``color`` wins), indexed by run_optimizer."""
+    chosen = [getattr(o, "color", None) for o in experiment.optimizers]
+    count = max(len(chosen), int(np.max(trajectories.run_optimizer)) + 1)
+    return theme.run_colors(count, chosen)
+
+
+def landscape_grid(function: Any, domain: Any, points: int = GRID_POINTS):
+    """``(X, Y, Z, shown)``: the function on a grid and what is coloured, ``log10(f - min + d)``
+    when the function spans decades (``d`` keeps the minimum finite), ``f`` otherwise."""
+    (x0, x1), (y0, y1) = domain
+    x, y = np.meshgrid(np.linspace(x0, x1, points), np.linspace(y0, y1, points))
+    with np.errstate(all="ignore"):
+        z = np.asarray(function.value(x, y), dtype=float) * np.ones_like(x)
+    finite = np.isfinite(z)
+    if not finite.any():
+        raise ConfigError("the function is not finite anywhere in the shown domain",
+                          ("render", "domain"))
+    z = np.where(finite, z, np.nanmax(np.where(finite, z, np.nan)))
+    return x, y, z, shown_values(z, getattr(function, "log_scale", False), z.min(), z.max())
+
+
+def grid_points(render: Any) -> int:
+    """Map resolution: about one sample per 2.5 pixels (contours stay smooth), 80 to 240."""
+    return int(np.clip(max(render.width, render.height) / 2.5, 80, GRID_POINTS))
+
+
+def shown_values(z: np.ndarray, log_scale: bool, low: float, high: float) -> np.ndarray:
+    """The colour/height coordinate of values ``z`` given the map's value range [low, high]."""
+    if not log_scale:
+        return z
+    offset = max((high - low) * 1e-6, 1e-12)
+    with np.errstate(all="ignore"):
+        return np.log10(np.maximum(z - low, 0.0) + offset)
+
+
+def draw_map(ax: Any, experiment: Any, grid: Any, theme: Theme, *,
+             point_scale: float = 1.0, hollow: bool = False) -> None:
+    """Filled contours, thin contour lines and the known minima / saddles (all static);
+    ``hollow`` markers let particles gathered on a minimum show through."""
+    x, y, _, shown = grid
+    levels = np.linspace(shown.min(), shown.max(), max(int(experiment.render.levels), 2) + 1)
+    ax.contourf(x, y, shown, levels=levels, cmap=theme.colormap(), zorder=0, antialiased=True)
+    ax.contour(x, y, shown, levels=levels[1:-1:2], colors=theme.contour_line,
+               linewidths=0.45, alpha=0.55, zorder=1)
+    (x0, x1), (y0, y1) = domain_of(experiment)
+    for point in getattr(experiment.function, "points", ()):
+        if not (x0 <= point.x <= x1 and y0 <= point.y <= y1):
+            continue
+        marker, size = POINT_MARKERS.get(point.kind, ("o", 6))
+        ax.plot([point.x], [point.y], marker=marker, markersize=size * point_scale,
+                color="none" if hollow else theme.marker_face,
+                markeredgecolor=theme.marker_edge, markeredgewidth=0.9, linestyle="none",
+                zorder=3)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_autoscale_on(False)
+
+
+def clip_to(points: np.ndarray, domain: Any, inset: float = 0.01) -> np.ndarray:
+    """Points pulled inside the domain (a diverged run's ✕ sits where it left the frame)."""
+    (x0, x1), (y0, y1) = domain
+    dx, dy = (x1 - x0) * inset, (y1 - y0) * inset
+    return np.column_stack([np.clip(points[:, 0], x0 + dx, x1 - dx),
+                            np.clip(points[:, 1], y0 + dy, y1 - dy)])
+
+
+def last_finite(positions: np.ndarray, diverged_step: np.ndarray) -> np.ndarray:
+    """Each run's last finite position (its final one if it never diverged)."""
+    index = np.where(diverged_step >= 0, np.maximum(diverged_step - 1, 0), positions.shape[1] - 1)
+    return positions[np.arange(positions.shape[0]), index]
+
+
+def emptiest_corner(ax: Any, x: np.ndarray, y: np.ndarray,
+                    avoid: tuple[str, ...] = ()) -> str:
+    """The legend location whose quarter of ``ax`` holds the fewest of the points (x, y),
+    leaving out the corners in ``avoid`` (where the step counter is)."""
+    xy = np.column_stack([np.ravel(x), np.ravel(y)])
+    xy = xy[np.all(np.isfinite(xy), axis=1)]
+    u, v = ax.transLimits.transform(ax.transScale.transform(xy)).T if xy.size else ([], [])
+    u, v = np.asarray(u), np.asarray(v)
+    inside = (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
+    u, v = u[inside], v[inside]
+    corners = {
+        "upper right": (u > 0.5) & (v > 0.5),
+        "upper left": (u < 0.5) & (v > 0.5),
+        "lower right": (u > 0.5) & (v < 0.5),
+        "lower left": (u < 0.5) & (v < 0.5),
+    }
+    allowed = [name for name in corners if name not in avoid]
+    return min(allowed, key=lambda name: int(corners[name].sum()))
+
+
+def loss_axis(loss: np.ndarray, function: Any) -> tuple[np.ndarray, str, str]:
+    """What the loss panel plots: ``(values, label, scale)``. Positive losses on a log axis; when
+    some loss is <= 0 and the minimum is known, the gap ``f - f*`` on a log axis; otherwise the
+    loss on a symmetric-log axis (an unbounded-below run falls through decades honestly)."""
+    finite = loss[np.isfinite(loss)]
+    if finite.size and finite.min() > 0:
+        return loss, "loss", "log"
+    minimum = getattr(function, "minimum", None)
+    if minimum is not None and finite.size and finite.min() >= minimum:
+        gap = np.maximum(loss - minimum, 1e-16)
+        return gap, "f − f*", "log"
+    return loss, "loss", "symlog"
+
+
+def value_limits(values: np.ndarray, scale: str) -> tuple[float, float]:
+    """Axis limits that show every start and every finite value up to 10x the worst start
+    (a diverging run's last huge values would otherwise flatten everything else)."""
+    finite = values[np.isfinite(values)]
+    if scale == "log":
+        finite = finite[finite > 0]
+    if not finite.size:
+        return (1e-3, 1.0) if scale == "log" else (-1.0, 1.0)
+    start = values[:, 0][np.isfinite(values[:, 0])]
+    high = finite.max()
+    if start.size and scale == "log" and start.max() * 10 > finite.min():
+        high = min(high, start.max() * 10)
+    low = finite.min()
+    if scale == "log":
+        return low / 2, (high * 2 if high > low else low * 10)
+    if scale == "symlog":
+        return (low * 2 if low < 0 else low / 2), (high * 2 if high > 0 else high / 2)
+    pad = (high - low) * 0.05 or 1.0
+    return low - pad, high + pad
+
+
+def symlog_threshold(values: np.ndarray) -> float:
+    """Linear range of a symlog axis: the typical starting loss magnitude."""
+    start = np.abs(values[:, 0][np.isfinite(values[:, 0])])
+    start = start[start > 0]
+    return float(np.median(start)) if start.size else 1.0
+
+
+class LandscapeScene:
+    """Paths over a contour map, plus the optional loss and lr panels on the right."""
+
+    def __init__(self, experiment: Any, trajectories: Any, theme: Theme, size: float):
+        render = experiment.render
+        self.steps = select_frames(trajectories.steps, render.frames)
+        self.n_frames = len(self.steps)
+        self.total_steps = trajectories.steps
+        self.panels = chosen_panels(experiment, trajectories.runs)
+        self.figure = figure = new_figure(render.width, render.height, render.dpi,
+                                          theme.background)
+        figure.set_layout_engine("constrained", h_pad=0.06, w_pad=0.06)
+        side = [p for p in self.panels if p != "landscape"]
+        if side:
+            grid = figure.add_gridspec(len(side), 2, width_ratios=[1.45, 1])
+            ax = figure.add_subplot(grid[:, 0])
+            side_axes = [figure.add_subplot(grid[i, 1]) for i in range(len(side))]
+        else:
+            ax = figure.add_subplot()
+            side_axes = []
+        self.ax = ax
+        for a in [ax, *side_axes]:
+            style_axes(a, theme, size)
+
+        domain = domain_of(experiment)
+        function = experiment.function
+        draw_map(ax, experiment, landscape_grid(function, domain, grid_points(render)), theme)
+        ax.set_xlabel(getattr(function, "xlabel", "x") or "x", labelpad=2)
+        ax.set_ylabel(getattr(function, "ylabel", "y") or "y", labelpad=2)
+        title = title_of(experiment)
+        if title:
+            figure.suptitle(title, color=theme.foreground, fontsize=size * 1.2,
+                            fontweight="bold")
+
+        colors = run_colors(experiment, trajectories, theme)
+        positions = trajectories.positions
+        self.color = [colors[int(o)] for o in trajectories.run_optimizer]
+        self.diverged_step = trajectories.diverged_step
+        crosses = clip_to(last_finite(positions, self.diverged_step), domain)
+        self.paths, self.heads, self.crosses = [], [], []
+        line_width = 1.6 if trajectories.runs <= MAX_RUNS_WITH_LOSS_PANEL else 1.0
+        for r in range(trajectories.runs):
+            color = self.color[r]
+            self.paths.append(GrowingLine(ax, positions[r, :, 0], positions[r, :, 1],
+                                          trail=render.trail, color=color, linewidth=line_width,
+                                          solid_capstyle="round", solid_joinstyle="round"))
+            ax.plot(positions[r, 0, 0], positions[r, 0, 1], marker="o", markersize=6,
+                    markerfacecolor="none", markeredgecolor=color, markeredgewidth=1.4,
+                    linestyle="none", zorder=4)
+            (head,) = ax.plot([], [], marker="o", markersize=7, color=color,
+                              markeredgecolor=theme.background, markeredgewidth=1.0,
+                              linestyle="none", animated=True, zorder=ANIMATED_Z + 1)
+            (cross,) = ax.plot([crosses[r, 0]], [crosses[r, 1]], marker="X", markersize=11,
+                               color=color, markeredgecolor=theme.background,
+                               markeredgewidth=1.2, linestyle="none", animated=True,
+                               zorder=ANIMATED_Z + 2, visible=False)
+            self.heads.append(head)
+            self.crosses.append(cross)
+        self.counter = ax.text(
+            0.02, 0.975, "", transform=ax.transAxes, ha="left", va="top", animated=True,
+            fontsize=size * 0.9, color=theme.foreground, zorder=ANIMATED_Z + 3, family="monospace",
+            bbox={"boxstyle": "round,pad=0.25", "facecolor": theme.panel, "alpha": 0.85,
+                  "edgecolor": "none"},
+        )
+
+        self.side: list[SidePanel] = []
+        for name, side_ax in zip(side, side_axes, strict=True):
+            panel_class = LossPanel if name == "loss" else LrPanel
+            self.side.append(panel_class(side_ax, experiment, trajectories, self.color, theme))
+        for side_ax in side_axes[:-1]:
+            side_ax.tick_params(labelbottom=False)
+        if side_axes:
+            side_axes[-1].set_xlabel("step", labelpad=1)
+
+        # the legend sits on the map, in the corner the paths visit least
+        handles = self.legend_handles(trajectories, theme)
+        # known minima and saddles count as much as a stretch of path: keep them visible
+        marks = np.array([(p.x, p.y) for p in getattr(function, "points", ())] * 20).reshape(-1, 2)
+        location = emptiest_corner(ax, np.concatenate([positions[..., 0].ravel(), marks[:, 0]]),
+                                   np.concatenate([positions[..., 1].ravel(), marks[:, 1]]),
+                                   avoid=("upper left",))
+        legend = ax.legend(handles=handles, loc=location, handlelength=1.4,
+                                  borderpad=0.4, labelspacing=0.3, ncols=1 + len(handles) // 7,
+                                  fancybox=False, framealpha=1.0)
+        legend.set_zorder(ANIMATED_Z + 5)
+        legend.get_frame().set_linewidth(0.6)
+        self.overlays = [legend]
+        freeze_layout(figure)
+
+    def legend_handles(self, trajectories: Any, theme: Theme) -> list[Any]:
+        from matplotlib.lines import Line2D
+
+        handles, seen = [], set()
+        for r in range(trajectories.runs):
+            label = str(trajectories.label[r])
+            if label in seen:
+                continue
+            seen.add(label)
+            handles.append(Line2D([], [], color=self.color[r], linewidth=2, marker="o",
+                                  markersize=5, markeredgecolor=theme.background, label=label))
+        return handles
+
+    def restage(self, frame: int) -> bool:
+        stop = int(self.steps[frame]) + 1
+        folded = [path.fold(stop) for path in self.paths]
+        for panel in self.side:
+            folded.append(panel.restage(stop))
+        return any(folded)
+
+    def update(self, frame: int) -> Sequence[Any]:
+        step = int(self.steps[frame])
+        artists: list[Any] = []
+        for path in self.paths:
+            artists.append(path.show(step + 1))
+        for r, (head, cross) in enumerate(zip(self.heads, self.crosses, strict=True)):
+            point = self.paths[r].x[step], self.paths[r].y[step]
+            head.set_data([point[0]], [point[1]])
+            head.set_visible(bool(np.isfinite(point).all()))
+            cross.set_visible(bool(0 <= self.diverged_step[r] <= step))
+            artists += [head, cross]
+        width = len(str(self.total_steps))
+        self.counter.set_text(f"step {step:>{width}d}/{self.total_steps}")
+        artists.append(self.counter)
+        for panel in self.side:
+            artists += panel.update(step)
+        return artists
+
+
+class SidePanel:
+    """A per-step panel to the right of the map, with a cursor at the current step."""
+
+    def __init__(self, ax: Any, theme: Theme, steps: int):
+        self.ax = ax
+        ax.grid(True, color=theme.muted, linewidth=0.4, alpha=0.35)
+        ax.set_xlim(0, max(steps, 1))
+        self.cursor = ax.axvline(0, color=theme.muted, linewidth=0.9, animated=True,
+                                 zorder=ANIMATED_Z - 1)
+
+    def restage(self, stop: int) -> bool:
+        return False
+
+    def update(self, step: int) -> list[Any]:
+        self.cursor.set_xdata([step, step])
+        return [self.cursor]
+
+
+
+class LossPanel(SidePanel):
+    """Loss (or ``f - f*``) vs step, log y when positive, revealed step by step."""
+
+    def __init__(self, ax: Any, experiment: Any, trajectories: Any, colors: list[str],
+                 theme: Theme):
+        super().__init__(ax, theme, trajectories.steps)
+        values, label, scale = loss_axis(trajectories.loss, experiment.function)
+        if scale == "symlog":
+            ax.set_yscale("symlog", linthresh=symlog_threshold(values))
+        else:
+            ax.set_yscale(scale)
+        ax.set_ylim(*value_limits(values, scale))
+        ax.set_ylabel(label, labelpad=1)
+        steps = np.arange(trajectories.steps + 1, dtype=float)
+        self.lines = [GrowingLine(ax, steps, values[r], color=colors[r], linewidth=1.3)
+                      for r in range(trajectories.runs)]
+        ax.set_autoscale_on(False)
+
+    def restage(self, stop: int) -> bool:
+        return any([line.fold(stop) for line in self.lines])
+
+    def update(self, step: int) -> list[Any]:
+        return super().update(step) + [line.show(step + 1) for line in self.lines]
+
+
+class LrPanel(SidePanel):
+    """Each run's learning-rate schedule (known in advance, so drawn whole) and the cursor."""
+
+    def __init__(self, ax: Any, experiment: Any, trajectories: Any, colors: list[str],
+                 theme: Theme):
+        super().__init__(ax, theme, trajectories.steps)
+        lr = trajectories.lr
+        steps = np.arange(1, trajectories.steps + 1)
+        finite = lr[np.isfinite(lr)]
+        positive = finite[finite > 0]
+        log = bool(positive.size and positive.max() / positive.min() > 100)
+        if log:
+            ax.set_yscale("log")
+            ax.set_ylim(positive.min() / 1.5, positive.max() * 1.5)
+        elif finite.size:
+            low, high = min(finite.min(), 0.0), finite.max()
+            ax.set_ylim(low, high * 1.1 if high > low else low + 1.0)
+        for r in range(trajectories.runs):
+            ax.plot(steps, lr[r], color=colors[r], linewidth=1.2, zorder=2)
+        ax.set_ylabel("lr", labelpad=1)
+        ax.set_autoscale_on(False)
+
+
+class CloudScene:
+    """Many starts: one subplot per optimizer, each run a particle (no lines)."""
+
+    def __init__(self, experiment: Any, trajectories: Any, theme: Theme, size: float):
+        render = experiment.render
+        self.steps = select_frames(trajectories.steps, render.frames)
+        self.n_frames = len(self.steps)
+        self.total_steps = trajectories.steps
+        self.positions = trajectories.positions
+        self.diverged_step = trajectories.diverged_step
+        self.figure = figure = new_figure(render.width, render.height, render.dpi,
+                                          theme.background)
+        figure.set_layout_engine("constrained", h_pad=0.05, w_pad=0.05)
+        groups = np.unique(trajectories.run_optimizer)
+        columns = max(1, round(math.sqrt(len(groups) * render.width / render.height / 1.2)))
+        columns = min(columns, len(groups))
+        rows = math.ceil(len(groups) / columns)
+        colors = run_colors(experiment, trajectories, theme)
+        domain = domain_of(experiment)
+        grid = landscape_grid(experiment.function, domain, grid_points(render) // 2 + 40)
+        title = title_of(experiment)
+        if title:
+            figure.suptitle(title, color=theme.foreground, fontsize=size * 1.2,
+                            fontweight="bold")
+        self.groups: list[tuple[np.ndarray, Any, Any]] = []
+        marker_size = 3.5 if trajectories.runs / len(groups) <= 200 else 2.5
+        for i, group in enumerate(groups):
+            ax = figure.add_subplot(rows, columns, i + 1)
+            style_axes(ax, theme, size * 0.9)
+            draw_map(ax, experiment, grid, theme, point_scale=0.8, hollow=True)
+            runs = np.flatnonzero(trajectories.run_optimizer == group)
+            ax.set_title(str(trajectories.label[runs[0]]), fontsize=size, pad=3,
+                         color=theme.foreground)
+            if i % columns:
+                ax.tick_params(labelleft=False)
+            if i < len(groups) - columns:
+                ax.tick_params(labelbottom=False)
+            (cloud,) = ax.plot([], [], marker="o", markersize=marker_size, linestyle="none",
+                               color=colors[int(group)], markeredgecolor=theme.foreground,
+                               markeredgewidth=0.25, animated=True, zorder=ANIMATED_Z)
+            status = ax.text(0.03, 0.03, "", transform=ax.transAxes, ha="left", va="bottom",
+                             fontsize=size * 0.8, color=theme.foreground, animated=True,
+                             zorder=ANIMATED_Z + 1,
+                             bbox={"boxstyle": "round,pad=0.2", "facecolor": theme.panel,
+                                   "alpha": 0.85, "edgecolor": "none"})
+            self.groups.append((runs, cloud, status))
+        first_ax = self.groups[0][1].axes
+        self.counter = first_ax.text(
+            0.03, 0.97, "", transform=first_ax.transAxes, ha="left", va="top", animated=True,
+            fontsize=size * 0.85, family="monospace", color=theme.foreground,
+            zorder=ANIMATED_Z + 2,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": theme.panel, "alpha": 0.85,
+                  "edgecolor": "none"},
+        )
+        freeze_layout(figure)
+
+    def update(self, frame: int) -> Sequence[Any]:
+        step = int(self.steps[frame])
+        artists: list[Any] = []
+        for runs, cloud, status in self.groups:
+            points = self.positions[runs, step]
+            cloud.set_data(points[:, 0], points[:, 1])
+            lost = int(np.count_nonzero((self.diverged_step[runs] >= 0)
+                                        & (self.diverged_step[runs] <= step)))
+            status.set_text(f"{lost}/{len(runs)} diverged ✕" if lost else "")
+            status.set_visible(bool(lost))
+            artists += [cloud, status]
+        width = len(str(self.total_steps))
+        self.counter.set_text(f"step {step:>{width}d}/{self.total_steps}")
+        artists.append(self.counter)
+        return artists
+
+
+class SurfaceScene:
+    """The function as a 3-D surface with the paths on it; a fixed camera or a slow orbit."""
+
+    ORBIT_DEGREES = 120.0  # camera turn over the whole animation
+
+    def __init__(self, experiment: Any, trajectories: Any, theme: Theme, size: float):
+        from mpl_toolkits.mplot3d import Axes3D  # noqa: F401  registers the projection
+
+        render = experiment.render
+        self.render = render
+        self.steps = select_frames(trajectories.steps, render.frames)
+        self.n_frames = len(self.steps)
+        self.total_steps = trajectories.steps
+        self.figure = figure = new_figure(render.width, render.height, render.dpi,
+                                          theme.background)
+        ax = figure.add_axes((0.0, 0.0, 1.0, 0.92), projection="3d")
+        self.ax = ax
+        ax.set_facecolor(theme.panel)
+        for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+            axis.set_pane_color((0, 0, 0, 0))
+            axis.label.set_color(theme.foreground)
+            axis._axinfo["grid"]["color"] = theme.muted
+            axis._axinfo["grid"]["linewidth"] = 0.3
+        ax.tick_params(colors=theme.foreground, labelsize=size * 0.75, pad=0)
+        function = experiment.function
+        domain = domain_of(experiment)
+        x, y, z, shown = landscape_grid(function, domain, 90)
+        log = bool(getattr(function, "log_scale", False))
+        ax.plot_surface(x, y, shown, cmap=theme.colormap(), linewidth=0, antialiased=False,
+                        rcount=60, ccount=60, alpha=0.9, zorder=1)
+        (x0, x1), (y0, y1) = domain
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_zlim(shown.min(), shown.max())
+        ax.set_xlabel(getattr(function, "xlabel", "x") or "x", fontsize=size * 0.85)
+        ax.set_ylabel(getattr(function, "ylabel", "y") or "y", fontsize=size * 0.85)
+        ax.set_zlabel("log₁₀(f − min)" if log else "f", fontsize=size * 0.85)
+        ax.view_init(elev=render.elev, azim=render.azim)
+        title = title_of(experiment)
+        if title:
+            figure.suptitle(title, color=theme.foreground, fontsize=size * 1.2,
+                            fontweight="bold", y=0.98)
+
+        colors = run_colors(experiment, trajectories, theme)
+        heights = shown_values(trajectories.loss, log, z.min(), z.max())
+        heights = np.clip(heights, shown.min(), shown.max())
+        positions = trajectories.positions
+        inside = ((positions[..., 0] >= x0) & (positions[..., 0] <= x1)
+                  & (positions[..., 1] >= y0) & (positions[..., 1] <= y1))
+        self.xyz = np.stack([positions[..., 0], positions[..., 1],
+                             np.where(inside, heights, np.nan)], axis=-1)
+        self.trail = render.trail
+        self.lines, self.heads = [], []
+        for r in range(trajectories.runs):
+            color = colors[int(trajectories.run_optimizer[r])]
+            (line,) = ax.plot([], [], [], color=color, linewidth=1.6, animated=True,
+                              zorder=ANIMATED_Z)
+            (head,) = ax.plot([], [], [], marker="o", markersize=6, color=color,
+                              markeredgecolor=theme.background, linestyle="none",
+                              animated=True, zorder=ANIMATED_Z + 1)
+            self.lines.append(line)
+            self.heads.append(head)
+        self.counter = ax.text2D(0.02, 0.98, "", transform=ax.transAxes, ha="left", va="top",
+                                 animated=True, fontsize=size * 0.9, family="monospace",
+                                 color=theme.foreground)
+        handles, seen = [], set()
+        for r in range(trajectories.runs):
+            label = str(trajectories.label[r])
+            if label not in seen:
+                seen.add(label)
+                handles.append(self.lines[r])
+                self.lines[r].set_label(label)
+        self.legend = ax.legend(handles=handles, loc="upper right", handlelength=1.4,
+                                fancybox=False, framealpha=1.0)
+        self.overlays = [self.legend]
+
+    def restage(self, frame: int) -> bool:
+        if not self.render.orbit:
+            return False
+        turn = self.ORBIT_DEGREES * frame / max(self.n_frames - 1, 1)
+        self.ax.view_init(elev=self.render.elev, azim=self.render.azim + turn)
+        return True
+
+    def update(self, frame: int) -> Sequence[Any]:
+        step = int(self.steps[frame])
+        start = 0 if self.trail is None else max(0, step + 1 - self.trail)
+        artists: list[Any] = []
+        for r, (line, head) in enumerate(zip(self.lines, self.heads, strict=True)):
+            path = self.xyz[r, start: step + 1]
+            line.set_data_3d(path[:, 0], path[:, 1], path[:, 2])
+            point = self.xyz[r, step: step + 1]
+            head.set_data_3d(point[:, 0], point[:, 1], point[:, 2])
+            head.set_visible(bool(np.isfinite(point).all()))
+            artists += [line, head]
+        width = len(str(self.total_steps))
+        self.counter.set_text(f"step {step:>{width}d}/{self.total_steps}")
+        return artists + [self.counter]

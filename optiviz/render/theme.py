@@ -1,0 +1,122 @@
+"""Colours and type for light and dark themes, shared by every scene.
+
+Run colours come from the Okabe-Ito palette (distinguishable with every common colour-vision
+deficiency); the landscape colour map is a quiet ramp so that the runs stay the loudest thing in
+the frame. Scenes read a :class:`Theme` and call :func:`style_axes`; they never hard-code colours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from optiviz.errors import ConfigError
+
+# Okabe & Ito (2008), "Color Universal Design"; yellow last: it is the weakest on white.
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Everything a scene needs to colour a figure."""
+
+    name: str
+    background: str  # figure face
+    panel: str  # axes face
+    foreground: str  # text, ticks, spines
+    muted: str  # grid, secondary text
+    landscape: tuple[str, ...]  # colour-map stops, low values first
+    contour_line: str
+    runs: tuple[str, ...]
+    marker_face: str  # known minima, saddles
+    marker_edge: str
+
+    def colormap(self) -> Any:
+        from matplotlib.colors import LinearSegmentedColormap
+
+        return LinearSegmentedColormap.from_list(f"optiviz-{self.name}", self.landscape)
+
+    def run_colors(self, count: int, chosen: list[str | None] | None = None) -> list[str]:
+        """``count`` colours: the user's where given, the palette in order otherwise (cycling)."""
+        chosen = list(chosen or []) + [None] * count
+        palette = iter(self.runs * (count // len(self.runs) + 1))
+        return [c if c else next(palette) for c in chosen[:count]]
+
+
+THEMES = {
+    "light": Theme(
+        name="light",
+        background="#ffffff",
+        panel="#ffffff",
+        foreground="#222222",
+        muted="#8a8f98",
+        landscape=("#f7f9fc", "#dfe7f1", "#b9c8da", "#8ea3bd"),
+        contour_line="#5f6f84",
+        runs=OKABE_ITO,
+        marker_face="#ffffff",
+        marker_edge="#222222",
+    ),
+    "dark": Theme(
+        name="dark",
+        background="#14171c",
+        panel="#14171c",
+        foreground="#e6e6e6",
+        muted="#7d8590",
+        landscape=("#151a22", "#1e2835", "#2c3b4f", "#44586f"),
+        contour_line="#8fa3ba",
+        runs=("#56B4E9", "#E69F00", "#2FCB9A", "#FF7A45", "#E58CC0", "#F0E442", "#B9A5FF"),
+        marker_face="#14171c",
+        marker_edge="#f0f0f0",
+    ),
+}
+
+
+def get_theme(name: str) -> Theme:
+    """The theme called ``name`` (``light`` or ``dark``)."""
+    if name not in THEMES:
+        from optiviz.errors import closest
+
+        guess = closest(name, THEMES)
+        raise ConfigError(f"unknown theme {name!r}", ("render", "theme"),
+                          suggestion=guess[0] if guess else None)
+    return THEMES[name]
+
+
+def font_size(width: int, height: int, dpi: float = 100) -> float:
+    """Base font size in points for a frame of ``width`` x ``height`` pixels: about 10 pt at
+    640x480 and 100 dpi, growing slowly with the frame so that text stays legible in slides.
+    Text keeps its size in pixels whatever the dpi (points are 1/72 inch)."""
+    at_100_dpi = max(7.0, min(14.0, 0.0205 * min(width, 1.33 * height) + 0.5))
+    return at_100_dpi * 100 / dpi
+
+
+def style_axes(ax: Any, theme: Theme, size: float) -> None:
+    """Colours, ticks and spines of one 2-D axes in the theme."""
+    ax.set_facecolor(theme.panel)
+    for spine in ax.spines.values():
+        spine.set_color(theme.muted)
+        spine.set_linewidth(0.8)
+    ax.tick_params(colors=theme.foreground, labelsize=size * 0.85, length=3, width=0.6)
+    ax.xaxis.label.set_color(theme.foreground)
+    ax.yaxis.label.set_color(theme.foreground)
+    ax.xaxis.label.set_size(size)
+    ax.yaxis.label.set_size(size)
+    ax.title.set_color(theme.foreground)
+    ax.title.set_size(size)
+
+
+def rc_params(theme: Theme, size: float) -> dict[str, Any]:
+    """Matplotlib settings scenes are built under (fonts, text colour)."""
+    return {
+        "font.size": size,
+        "text.color": theme.foreground,
+        "axes.labelcolor": theme.foreground,
+        "legend.fontsize": size * 0.85,
+        "legend.frameon": True,
+        "legend.framealpha": 0.9,
+        "legend.facecolor": theme.panel,
+        "legend.edgecolor": theme.muted,
+        "legend.labelcolor": theme.foreground,
+        "path.simplify": False,  # keep every step of every path
+        "svg.hashsalt": "optiviz",
+    }

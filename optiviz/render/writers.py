@@ -1,0 +1,386 @@
+"""Output formats, chosen by the extension of the output path.
+
+Two kinds of writer live in :data:`WRITERS`:
+
+- *animation* writers (gif, mp4, webm) take RGB(A) frames one at a time through the protocol
+  ``writer = Writer(path, width, height, fps=..., loop=..., background=...)``,
+  ``writer.append(frame, repeat=1)`` (``frame`` is an ``(H, W, 3|4) uint8`` array, shown for
+  ``repeat`` frame periods), ``writer.finish()``, ``writer.abort()``;
+- *still* writers (png, svg, pdf) save a whole figure: ``Writer.save(figure, path)``.
+
+:func:`atomic_output` wraps either: it writes a temporary file in the target folder and renames
+it over the target only when everything succeeded, so Ctrl-C, SIGTERM or an error leave the
+previous output intact and no temporary file behind (SIGKILL can leave a hidden ``.*.tmp`` file
+but never a half-written target).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import struct
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from optiviz.errors import OptivizError
+from optiviz.registry import Registry
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One registered extension: its writer class and what ``optiviz list`` shows."""
+
+    extension: str
+    writer: type
+    animated: bool
+    doc: str
+
+
+WRITERS: Registry[OutputFormat] = Registry("output format")
+
+
+def register_writer(extension: str, doc: str, aliases: tuple[str, ...] = ()):
+    """Class decorator: register ``cls`` under ``extension``; ``cls.animated`` says which
+    protocol it follows."""
+
+    def decorator(cls: type) -> type:
+        WRITERS.add(extension, OutputFormat(extension, cls, bool(cls.animated), doc), aliases)
+        return cls
+
+    return decorator
+
+
+def output_format(path: Path) -> OutputFormat:
+    """The registered format of ``path`` (by extension, case-insensitive)."""
+    extension = Path(path).suffix.lower().lstrip(".")
+    return WRITERS.get(extension, ("render", "output"))
+
+
+# Atomic writes ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """Turn SIGTERM into ``SystemExit(143)`` while the block runs, so that cleanup handlers run
+    (a CI timeout then behaves like Ctrl-C). The previous handler is restored afterwards.
+    Outside the main thread signals cannot be handled and the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_exit(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, raise_exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def temporary_path(target: Path) -> Path:
+    """A hidden name next to ``target`` with the same extension (ffmpeg picks the muxer by it)."""
+    return target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path) -> Iterator[Path]:
+    """Yield a temporary path in ``target``'s folder; rename it onto ``target`` on success.
+
+    The folder is created if needed. On any exception (KeyboardInterrupt and SystemExit
+    included) the temporary file is removed and ``target`` is left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_path(target)
+    try:
+        with sigterm_as_exit():
+            yield temporary
+            os.replace(temporary, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+# GIF --------------------------------------------------------------------------------------------
+
+
+TRANSPARENT = 255  # palette index of "unchanged from the previous frame"
+
+
+def gif_palette(frames: list[np.ndarray], exact: int = 160, size: int = TRANSPARENT) -> Any:
+    """A palette of ``size`` colours (a Pillow "P" image) shared by every frame.
+
+    The ``exact`` most frequent colours of ``frames`` (background, contour bands, the solid
+    cores of run colours) are kept exactly, so flat areas stay flat and true; the remaining
+    slots are a median cut of the other colours (anti-aliased edges).
+    """
+    from PIL import Image
+
+    pixels = np.concatenate([f[..., :3].reshape(-1, 3) for f in frames])
+    packed = (pixels[:, 0].astype(np.uint32) << 16) | (pixels[:, 1].astype(np.uint32) << 8) \
+        | pixels[:, 2]
+    colors, counts = np.unique(packed, return_counts=True)
+    kept = colors[np.argsort(-counts, kind="stable")[: min(exact, size)]]
+    palette = [((c >> 16) & 255, (c >> 8) & 255, c & 255) for c in kept.tolist()]
+    rest = pixels[~np.isin(packed, kept)]
+    if rest.size and len(palette) < size:
+        strip = Image.fromarray(np.ascontiguousarray(rest[None, :, :]))
+        cut = strip.quantize(size - len(palette), method=Image.Quantize.MEDIANCUT,
+                             dither=Image.Dither.NONE)
+        used = len(cut.getcolors(size))
+        entries = np.asarray(cut.getpalette()[: 3 * used]).reshape(-1, 3)
+        palette += [tuple(e) for e in entries.tolist()]
+    image = Image.new("P", (1, 1))
+    image.putpalette([v for color in palette for v in color])
+    return image
+
+
+def gif_file_header(width: int, height: int, palette: bytes, loop: bool) -> bytes:
+    """GIF89a header, 256-entry global colour table and (if looping) the NETSCAPE2.0 loop."""
+    table = palette[:768].ljust(768, b"\0")
+    header = b"GIF89a" + struct.pack("<HHBBB", width, height, 0xF7, 0, 0) + table
+    if loop:
+        header += b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", 0) + b"\0"
+    return header
+
+
+def gif_frame(indices: np.ndarray, left: int, top: int, delay: int, transparent: bool) -> bytes:
+    """One frame: graphic control (delay in 1/100 s, keep the previous frame underneath,
+    optional transparent index) + image descriptor + LZW data (Pillow's encoder)."""
+    from PIL import Image
+
+    height, width = indices.shape
+    flags = (1 << 2) | (1 if transparent else 0)  # disposal 1: do not dispose
+    control = b"!\xf9\x04" + struct.pack("<BHB", flags, delay, TRANSPARENT) + b"\0"
+    descriptor = b"," + struct.pack("<HHHHB", left, top, width, height, 0) + b"\x08"
+    data = Image.fromarray(np.ascontiguousarray(indices), "P").tobytes("gif", "P", 8, 0)
+    return control + descriptor + data + b"\0"
+
+
+@register_writer("gif", "looping GIF: one global palette, changed rectangles only")
+class GifWriter:
+    """GIF with one global palette, written frame by frame by this module.
+
+    The palette (:func:`gif_palette`) comes from the first and the last frame (which holds every
+    path); frames are mapped to it without dithering. Each later frame stores only the rectangle
+    whose palette indices changed, with unchanged pixels inside it transparent (long runs of one
+    index compress well); frames identical after mapping are merged by adding their delays.
+    Until ``finish`` only each frame's changed RGBA rectangle is kept (the palette needs the last
+    frame), so memory grows with the moving area, not with whole frames.
+    """
+
+    animated: ClassVar[bool] = True
+
+    def __init__(self, path: Path, width: int, height: int, *, fps: float = 30, loop: bool = True,
+                 background: str = "#ffffff"):
+        self.path = Path(path)
+        self.size = (width, height)
+        self.fps = fps
+        self.loop = loop
+        self.first: np.ndarray | None = None
+        self.current: np.ndarray | None = None
+        self.changes: list[tuple[int, int, np.ndarray]] = []  # (top, left, RGBA patch)
+        self.repeats: list[int] = []
+
+    def append(self, frame: np.ndarray, repeat: int = 1) -> None:
+        frame = np.asarray(frame)
+        if frame.shape[2] == 3:
+            frame = np.concatenate([frame, np.full(frame.shape[:2] + (1,), 255, np.uint8)], 2)
+        if self.current is None:
+            self.first = np.array(frame)
+            self.current = np.array(frame)
+            self.changes.append((0, 0, self.first))
+            self.repeats.append(repeat)
+            return
+        changed = (np.ascontiguousarray(frame).view(np.uint32)[..., 0]
+                   != self.current.view(np.uint32)[..., 0])
+        rows = np.flatnonzero(changed.any(axis=1))
+        if rows.size == 0:
+            self.repeats[-1] += repeat
+            return
+        columns = np.flatnonzero(changed.any(axis=0))
+        box = np.s_[rows[0]: rows[-1] + 1, columns[0]: columns[-1] + 1]
+        patch = np.array(frame[box])
+        self.current[box] = patch
+        self.changes.append((int(rows[0]), int(columns[0]), patch))
+        self.repeats.append(repeat)
+
+    def finish(self) -> None:
+        from PIL import Image
+
+        if self.current is None:
+            raise OptivizError("no frames to write")
+        palette = gif_palette([self.first, self.current])
+        width, height = self.size
+        # frame i is due at starts[i] hundredths of a second; rounding the cumulative times (not
+        # each delay) keeps the total exact: 30 fps gives delays 3, 4, 3, 3, 4, 3 ...
+        starts = np.round(np.concatenate([[0], np.cumsum(self.repeats)]) * (100.0 / self.fps))
+        durations = np.diff(starts).astype(np.int64)
+        latest = np.zeros((height, width), np.uint8)  # palette indices of the newest frame
+        written: np.ndarray | None = None  # what a viewer shows after the frames written
+        pending = 0  # hundredths of a second the newest frame has been due
+        with open(self.path, "wb") as out:
+            out.write(gif_file_header(width, height, bytes(palette.getpalette()), self.loop))
+            for i, (top, left, patch) in enumerate(self.changes):
+                rgb = Image.frombuffer("RGBA", patch.shape[1::-1], np.ascontiguousarray(patch),
+                                       "raw", "RGBA", 0, 1).convert("RGB")
+                indices = np.asarray(rgb.quantize(palette=palette, dither=Image.Dither.NONE))
+                region = latest[top: top + indices.shape[0], left: left + indices.shape[1]]
+                if i and np.array_equal(region, indices):
+                    pending += durations[i]  # identical after mapping: one longer frame
+                    continue
+                if i and pending >= 2:
+                    written = self._write(out, latest, written, pending)
+                    pending = 0
+                # a frame due for under 2/100 s (browsers would show it for 1/10 s) is skipped
+                # and its time given to the next one
+                region[...] = indices
+                pending += durations[i]
+            self._write(out, latest, written, max(pending, 2))
+            out.write(b";")
+        self.abort()
+
+    @staticmethod
+    def _write(out: Any, latest: np.ndarray, written: np.ndarray | None, delay: int) -> np.ndarray:
+        """Write ``latest`` as the changes from ``written``; return the new screen."""
+        if written is None:
+            out.write(gif_frame(latest, 0, 0, int(delay), transparent=False))
+            return latest.copy()
+        changed = latest != written
+        rows = np.flatnonzero(changed.any(axis=1))
+        if rows.size == 0:  # cannot happen for distinct frames; keep the timing anyway
+            rows = np.array([0])
+            changed[0, 0] = True
+        columns = np.flatnonzero(changed.any(axis=0))
+        box = np.s_[rows[0]: rows[-1] + 1, columns[0]: columns[-1] + 1]
+        stored = np.where(changed[box], latest[box], TRANSPARENT).astype(np.uint8)
+        out.write(gif_frame(stored, int(columns[0]), int(rows[0]), int(delay), transparent=True))
+        written[box] = latest[box]
+        return written
+
+    def abort(self) -> None:
+        self.first = self.current = None
+        self.changes.clear()
+
+
+# Video through the bundled ffmpeg ---------------------------------------------------------------
+
+
+class FfmpegWriter:
+    """Raw RGBA frames piped to one ffmpeg process: memory stays flat however many frames.
+
+    Odd sizes are padded by one pixel of background (never rescaled). One encoder thread and the
+    bitexact flags with no metadata make the output byte-identical for identical frames.
+    """
+
+    animated: ClassVar[bool] = True
+    codec_args: ClassVar[tuple[str, ...]] = ()
+    container_args: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, path: Path, width: int, height: int, *, fps: float = 30, loop: bool = True,
+                 background: str = "#ffffff"):
+        import imageio_ffmpeg
+
+        self.path = Path(path)
+        self.size = (width, height)
+        pad = f"pad=ceil(iw/2)*2:ceil(ih/2)*2:0:0:color={background.lstrip('#')}"
+        command = [
+            imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
+            "-y", "-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{width}x{height}",
+            "-framerate", str(fps), "-i", "pipe:0", "-an", "-vf", pad,
+            *self.codec_args, "-threads", "1",
+            "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
+            *self.container_args, str(self.path),
+        ]
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+
+    def append(self, frame: np.ndarray, repeat: int = 1) -> None:
+        if frame.shape[2] == 3:
+            frame = np.concatenate([frame, np.full(frame.shape[:2] + (1,), 255, np.uint8)], 2)
+        data = memoryview(np.ascontiguousarray(frame)).cast("B")
+        try:
+            for _ in range(repeat):
+                self.process.stdin.write(data)
+        except BrokenPipeError:
+            self._fail()
+
+    def finish(self) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            self.process.stdin.close()
+        if self.process.wait() != 0:
+            self._fail()
+
+    def _fail(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        message = self.process.stderr.read().decode(errors="replace").strip()
+        raise OptivizError(f"ffmpeg failed writing {self.path.suffix}: {message or 'no message'}")
+
+    def abort(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stderr):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+@register_writer("mp4", "H.264 video (yuv420p, +faststart): slides and browsers")
+class Mp4Writer(FfmpegWriter):
+    codec_args = ("-c:v", "libx264", "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p",
+                  "-tune", "animation")
+    container_args = ("-movflags", "+faststart", "-f", "mp4")
+
+
+@register_writer("webm", "VP9 video for web pages")
+class WebmWriter(FfmpegWriter):
+    codec_args = ("-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "33", "-deadline", "good",
+                  "-cpu-used", "4", "-row-mt", "0", "-pix_fmt", "yuv420p")
+    container_args = ("-f", "webm")
+
+
+# Stills -----------------------------------------------------------------------------------------
+
+
+class StillWriter:
+    """The figure as it stands (the final frame), saved without dates or version stamps."""
+
+    animated: ClassVar[bool] = False
+    format: ClassVar[str] = ""
+    metadata: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def save(cls, figure: Any, path: Path) -> None:
+        import matplotlib
+
+        with matplotlib.rc_context({"svg.hashsalt": "optiviz", "svg.fonttype": "path"}):
+            figure.savefig(path, format=cls.format, dpi=figure.dpi,
+                           facecolor=figure.get_facecolor(), metadata=dict(cls.metadata))
+
+
+@register_writer("png", "the final frame as a PNG still")
+class PngWriter(StillWriter):
+    format = "png"
+    metadata = {"Software": None}
+
+
+@register_writer("svg", "the final frame as an SVG (vector) still")
+class SvgWriter(StillWriter):
+    format = "svg"
+    metadata = {"Date": None, "Creator": None}
+
+
+@register_writer("pdf", "the final frame as a PDF (vector) still")
+class PdfWriter(StillWriter):
+    format = "pdf"
+    metadata = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}

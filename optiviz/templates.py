@@ -1,0 +1,309 @@
+"""The configs ``optiviz init`` prints: commented, and working as printed.
+
+A template is a starting point users edit, so every value in it is one that runs well:
+
+- the start sits in the upper-left part of the function's plot domain, away from its minima;
+- each optimizer gets a learning rate suited to the function (:func:`suggested_lr`), because
+  torch's defaults are tuned for neural networks, not for a 2-D landscape of any scale;
+- every other hyperparameter is listed in a comment with its default, read from the registry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from optiviz.errors import ConfigError
+
+DEFAULT_FUNCTION = "rosenbrock"
+DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
+STEPS = 200
+SAMPLES = 5000
+START_FRACTION = (0.2, 0.8)  # of the domain's width and height, from its lower-left corner
+
+# How each optimizer's step scales with the gradient decides its learning rate:
+# "curvature": steps are lr·g, stable below 2/λmax of the Hessian (gradient-descent family);
+# "distance": steps are about lr in parameter space whatever g is (sign/normalized methods);
+# "radam": RAdam's first five steps are lr·m̂ (un-normalized), then Adam-like;
+# "unit": a second-order method whose natural step is 1. Anything else keeps torch's default.
+LR_RULES = {
+    "sgd": "curvature", "gd": "curvature", "momentum": "curvature", "nag": "curvature",
+    "asgd": "curvature",
+    "adam": "distance", "adamw": "distance", "adamax": "distance", "nadam": "distance",
+    "rmsprop": "distance", "lion": "distance", "adagrad": "distance_large",
+    "radam": "radam",
+    "lbfgs": "unit", "newton": "unit",
+}
+LOOKAHEAD_INNER = "adam"
+
+# Parameters for distributions whose parameters are required, chosen to make a readable plot.
+DISTRIBUTION_EXAMPLES: dict[str, dict[str, Any]] = {
+    "bernoulli": {"p": 0.3},
+    "binom": {"n": 20, "p": 0.3},
+    "poisson": {"mu": 4.0},
+    "geom": {"p": 0.25},
+    "nbinom": {"n": 5, "p": 0.5},
+    "hypergeom": {"M": 40, "n": 12, "N": 10},
+    "randint": {"low": 1, "high": 7},
+    "beta": {"a": 2.0, "b": 5.0},
+    "gamma": {"a": 2.0},
+    "t": {"df": 3.0},
+    "chi2": {"df": 4.0},
+    "lognorm": {"s": 0.5},
+    "multivariate_normal": {"mean": [0.0, 0.0], "cov": [[1.0, 0.6], [0.6, 1.0]]},
+    "dirichlet": {"alpha": [2.0, 3.0, 4.0]},
+    "mixture": {"components": [
+        {"mean": [-1.5, 0.0], "std": 0.6, "weight": 0.5},
+        {"mean": [1.5, 0.5], "std": 0.8, "weight": 0.5},
+    ]},
+    "expr": {"expr": "exp(-(x**2 + y**2 - 4)**2)"},
+}
+
+
+def init_config(
+    *, function: str | None = None, optimizers: Sequence[str] = (), sampling: str | None = None
+) -> str:
+    """A commented YAML experiment that loads and runs as printed.
+
+    ``sampling`` (a distribution name) gives a sampling experiment and cannot be combined with
+    ``function``/``optimizers``. Unknown names raise :class:`UnknownNameError` with the nearest
+    valid name.
+    """
+    if sampling is not None:
+        if function is not None or optimizers:
+            raise ConfigError(
+                "--sampling makes a sampling experiment; drop --function and --optimizers"
+            )
+        return sampling_template(sampling)
+    return optimizer_template(function or DEFAULT_FUNCTION, tuple(optimizers) or DEFAULT_OPTIMIZERS)
+
+
+# Optimizer experiments ------------------------------------------------------------------------
+
+def optimizer_template(function_name: str, optimizer_names: Sequence[str]) -> str:
+    import numpy as np
+
+    from optiviz.functions import FUNCTIONS, make_function
+    from optiviz.optimizers import OPTIMIZERS
+
+    entry = FUNCTIONS.get(function_name, ("function",))
+    canonical = FUNCTIONS.canonical(function_name)
+    function_value: Any = {"name": canonical, **entry.example} if entry.example else canonical
+    if canonical == "expr":
+        function_value = {"expr": "x**2 + 10*y**2", "domain": [[-3, 3], [-3, 3]]}
+    function = make_function(function_value)
+    specs = [
+        OPTIMIZERS.get(name, ("optimizers", i, "name")) for i, name in enumerate(optimizer_names)
+    ]
+    start = start_point(function)
+    lines = [
+        "# optiviz experiment: optimizers racing over a loss surface.",
+        "# Run:  optiviz run THIS.yaml      Keys:  optiviz list functions | optimizers | schedules",
+        f"title: {_title(function.title, [s.name for s in specs])}",
+        "",
+        f"# {entry.summary}" if entry.summary else "# the landscape",
+        f"function: {_flow(function_value)}",
+        "# one start [x, y]; or [[x, y], ...]; or {random: 200, seed: 0}; or {grid: [10, 10]}",
+        f"start: {_flow([float(v) for v in start])}",
+        f"steps: {STEPS}",
+        "seed: 0",
+        "",
+        "optimizers:",
+    ]
+    for spec in specs:
+        lines += _optimizer_lines(spec, function, np.asarray([start], dtype=float), OPTIMIZERS)
+    lines += _render_lines(f"{canonical}.gif")
+    return "\n".join(lines) + "\n"
+
+
+def start_point(function: Any) -> tuple[float, float]:
+    """A start in the upper-left part of the plot domain: away from the minima of every
+    registered function, where the path has somewhere to go."""
+    (x0, x1), (y0, y1) = function.domain
+    fx, fy = START_FRACTION
+    return (_round(x0 + fx * (x1 - x0)), _round(y0 + fy * (y1 - y0)))
+
+
+def suggested_lr(name: str, function: Any, start: Any, default: float) -> float:
+    """A learning rate that makes ``name`` move well over ``function`` from ``start`` (see
+    LR_RULES): ``0.5/λmax`` for gradient steps (λmax of the Hessian at the start and at the
+    known minima, where the path ends), never a first step longer than a tenth of the domain;
+    1% of the domain's span for normalized methods; the registry default otherwise."""
+    import numpy as np
+
+    rule = LR_RULES.get(name)
+    (x0, x1), (y0, y1) = function.domain
+    span = float(math.hypot(x1 - x0, y1 - y0))
+    gx, gy = function.grad(start[:, 0], start[:, 1])
+    grad_norm = float(np.hypot(gx, gy)[0])
+    first_step_cap = 0.1 * span / grad_norm if grad_norm > 0 and math.isfinite(grad_norm) else 1.0
+    if rule == "curvature":
+        points = [(float(start[0, 0]), float(start[0, 1]))] + [
+            (p.x, p.y) for p in function.points if "minimum" in p.kind
+        ]
+        curvature = max(_largest_eigenvalue(function, x, y) for x, y in points)
+        lr = 0.5 / curvature if curvature > 0 else first_step_cap
+        return _round(min(lr, first_step_cap))
+    if rule == "distance":
+        return _round(0.01 * span)
+    if rule == "distance_large":
+        return _round(0.05 * span)
+    if rule == "radam":
+        return _round(min(0.01 * span, first_step_cap))
+    if rule == "unit":
+        return 1.0
+    return default
+
+
+def _largest_eigenvalue(function: Any, x: float, y: float) -> float:
+    fxx, fxy, fyy = (float(v) for v in function.hessian(x, y))
+    if not all(math.isfinite(v) for v in (fxx, fxy, fyy)):
+        return 0.0
+    return 0.5 * (fxx + fyy) + math.hypot(0.5 * (fxx - fyy), fxy)
+
+
+def _optimizer_lines(spec: Any, function: Any, start: Any, registry: Any) -> list[str]:
+    params = {p.name: p for p in spec.params}
+    entry: dict[str, Any] = {"name": spec.name}
+    if spec.name == "lookahead":
+        inner = registry.get(LOOKAHEAD_INNER)
+        inner_default = {p.name: p.default for p in inner.params}.get("lr", 1e-3)
+        entry["inner"] = {
+            "name": LOOKAHEAD_INNER,
+            "lr": suggested_lr(LOOKAHEAD_INNER, function, start, inner_default),
+        }
+    elif "lr" in params and not params["lr"].required:
+        lr = suggested_lr(spec.name, function, start, params["lr"].default)
+        if lr != params["lr"].default:
+            entry["lr"] = lr
+    others = _describe(p for p in spec.params if p.name not in entry)
+    lines = _comment(f"{spec.name}: {spec.summary}", "  ")
+    if others:
+        lines += _comment(f"also: {others}", "  ")
+    lines.append(f"  - {_flow(entry)}")
+    return lines
+
+
+def _describe(params: Any) -> str:
+    """Parameters with their defaults as YAML a user can paste: ``betas: [0.9, 0.999]``."""
+    return ", ".join(
+        f"{p.name}: {'(required)' if p.required else _flow(p.default)}" for p in params
+    )
+
+
+def _comment(text: str, indent: str) -> list[str]:
+    """``text`` as comment lines no longer than the 100 columns of our files."""
+    import textwrap
+
+    return textwrap.wrap(
+        text, 100, initial_indent=f"{indent}# ", subsequent_indent=f"{indent}#   ",
+        break_on_hyphens=False,
+    )
+
+
+def _title(function_title: str, names: Sequence[str]) -> str:
+    return _quote(f"{', '.join(dict.fromkeys(names))} on {function_title}")
+
+
+# Sampling experiments -------------------------------------------------------------------------
+
+def sampling_template(distribution_name: str) -> str:
+    from optiviz.sampling.distributions import DISTRIBUTIONS
+
+    canonical = DISTRIBUTIONS.canonical(distribution_name, ("sampling", "distribution", "name"))
+    spec = DISTRIBUTIONS.get(canonical)
+    shown = distribution_name if distribution_name in DISTRIBUTIONS else canonical
+    distribution: dict[str, Any] = {"name": shown, **distribution_example(canonical, spec)}
+    target = spec.family == "target"
+    method = "metropolis" if target else "direct"
+    lines = [
+        "# optiviz experiment: samples building up a distribution.",
+        "# Run:  optiviz run THIS.yaml      Keys:  optiviz list distributions | methods",
+        f"title: {_quote(f'{method.capitalize()} sampling of {shown}')}",
+        "",
+        "sampling:",
+        *_comment(f"parameters of {canonical}: {_describe(spec.params)}", "  "),
+        f"  distribution: {_flow(distribution)}",
+        "  # direct | stratified | importance | metropolis   (optiviz list methods)",
+        f"  method: {method}",
+        f"  samples: {SAMPLES}",
+        "  seed: 0",
+    ]
+    lines += _render_lines(f"{canonical}.gif")
+    return "\n".join(lines) + "\n"
+
+
+def distribution_example(name: str, spec: Any) -> dict[str, Any]:
+    """Values for the required parameters of ``name`` (our table, else scipy's own test values)."""
+    if name in DISTRIBUTION_EXAMPLES:
+        return dict(DISTRIBUTION_EXAMPLES[name])
+    required = [p.name for p in spec.params if p.required]
+    if not required:
+        return {}
+    values = _scipy_example_shapes(name)
+    if values is None or len(values) != len(required):
+        values = [1.5] * len(required)
+    return dict(zip(required, [_plain(v) for v in values], strict=True))
+
+
+def _scipy_example_shapes(name: str) -> list[Any] | None:
+    """scipy's own valid parameter values for each distribution (used by its test suite)."""
+    try:
+        from scipy.stats import _distr_params
+    except ImportError:
+        return None
+    for table in (_distr_params.distcont, _distr_params.distdiscrete):
+        for entry_name, shapes in table:
+            if entry_name == name:
+                return list(shapes)
+    return None
+
+
+# YAML pieces ----------------------------------------------------------------------------------
+
+def _render_lines(output: str) -> list[str]:
+    return [
+        "",
+        "render:",
+        f"  output: {output}   # .gif .mp4 .webm .png .svg .pdf (optiviz list writers)",
+        "  width: 960          # 960x540 at 30 fps suits slides",
+        "  height: 540",
+        "  fps: 30",
+        "  # frames: 150       # default: every step, at most 300",
+        "  # theme: dark       # light | dark",
+    ]
+
+
+def _flow(value: Any) -> str:
+    """A value as one line of YAML flow style: {name: adam, lr: 0.05}."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if value != int(value) or abs(value) >= 1e16 else f"{value:.1f}"
+    if isinstance(value, int):
+        return str(value)
+    return _quote(str(value))
+
+
+def _quote(text: str) -> str:
+    """Plain YAML scalar when safe, double-quoted (JSON escaping is valid YAML) otherwise."""
+    import json
+
+    plain_safe = text and text[0].isalpha() and not any(c in text for c in ":#{}[],&*!|>'\"%@`")
+    return text if plain_safe and text.strip() == text else json.dumps(text, ensure_ascii=False)
+
+
+def _round(value: float) -> float:
+    """Two significant digits: readable in a template, and what a person would type."""
+    if value == 0 or not math.isfinite(value):
+        return 0.0
+    return float(f"{value:.2g}")
+
+
+def _plain(value: Any) -> Any:
+    return float(value) if isinstance(value, float) else value
