@@ -36,8 +36,10 @@ OPTIMIZERS = [  # (optiviz entry, torch constructor)
 
 def config_text(n: int) -> str:
     optimizers = "\n".join(f"  - {entry}" for entry, _ in OPTIMIZERS)
-    return (f"function: rosenbrock\nstart: {{random: {n}, seed: 0, box: [[-2, 2], [-1, 3]]}}\n"
-            f"steps: {STEPS}\noptimizers:\n{optimizers}\n")
+    return (
+        f"function: rosenbrock\nstart: {{random: {n}, seed: 0, box: [[-2, 2], [-1, 3]]}}\n"
+        f"steps: {STEPS}\noptimizers:\n{optimizers}\n"
+    )
 
 
 TORCH_PRELUDE = textwrap.dedent("""
@@ -112,18 +114,33 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for n, rival, script in ((10_000, "torch.optim batched", torch_batched),
-                                 (20, "tutorial loop (torch, one run at a time)", torch_loop)):
+        for n, rival, script in (
+            (10_000, "torch.optim batched", torch_batched),
+            (20, "tutorial loop (torch, one run at a time)", torch_loop),
+        ):
             cfg = tmp / f"bench_{n}.yaml"
             cfg.write_text(config_text(n))
-            ours = timed([str(BIN / "optiviz"), "run", str(cfg), "--no-render", "--quiet",
-                          "--data", str(tmp / f"runs_{n}.npz")], args.repeat, env)
+            ours = timed(
+                [
+                    str(BIN / "optiviz"),
+                    "run",
+                    str(cfg),
+                    "--no-render",
+                    "--quiet",
+                    "--data",
+                    str(tmp / f"runs_{n}.npz"),
+                ],
+                args.repeat,
+                env,
+            )
             rival_file = tmp / f"rival_{n}.py"
             rival_file.write_text(script(n))
             theirs = timed([sys.executable, str(rival_file)], args.repeat if n > 100 else 1, env)
             rows.append((n, rival, ours, theirs))
-    print(f"engine: {len(OPTIMIZERS)} optimizers x {STEPS} steps on Rosenbrock, whole process, "
-          f"best of {args.repeat}")
+    print(
+        f"engine: {len(OPTIMIZERS)} optimizers x {STEPS} steps on Rosenbrock, whole process, "
+        f"best of {args.repeat}"
+    )
     print(f"{'starts':>7}  {'rival':<42} {'optiviz':>9} {'rival':>9} {'speed-up':>9}")
     for n, rival, ours, theirs in rows:
         print(f"{n:>7}  {rival:<42} {ours:>8.2f}s {theirs:>8.2f}s {theirs / ours:>8.1f}x")

@@ -1,7 +1,7 @@
 """The Python API behind the CLI: load, compute, export, render.
 
-    from optiviz import api
-    report = api.run_file("configs/rosenbrock.yaml", output=Path("out.gif"))
+from optiviz import api
+report = api.run_file("configs/rosenbrock.yaml", output=Path("out.gif"))
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ def compute(experiment: Experiment) -> Any:
     return simulate(experiment)
 
 
-def output_path(experiment: Experiment, *, output: Path | None = None,
-                out_dir: Path | None = None) -> Path:
+def output_path(
+    experiment: Experiment, *, output: Path | None = None, out_dir: Path | None = None
+) -> Path:
     """Where the animation goes: ``-o``, else ``render.output``, else ``<config name>.gif``;
     relative paths are taken inside ``out_dir`` (default: the current folder)."""
     if output is not None:
@@ -113,9 +114,16 @@ def check_data_path(path: Path) -> None:
         raise OptivizError(f"{path}: cannot write here (permission denied)")
 
 
-def run_experiment(experiment: Experiment, *, output: Path | None = None,
-                   out_dir: Path | None = None, data: Path | None = None, render: bool = True,
-                   quiet: bool = True, config_path: Path | None = None) -> RunReport:
+def run_experiment(
+    experiment: Experiment,
+    *,
+    output: Path | None = None,
+    out_dir: Path | None = None,
+    data: Path | None = None,
+    render: bool = True,
+    quiet: bool = True,
+    config_path: Path | None = None,
+) -> RunReport:
     started = time.perf_counter()
     target = output_path(experiment, output=output, out_dir=out_dir) if render else None
     if target is not None:
@@ -130,15 +138,32 @@ def run_experiment(experiment: Experiment, *, output: Path | None = None,
         from optiviz.render import render as render_animation
 
         outputs.append(render_animation(experiment, result, target, quiet=quiet))
-    return RunReport(config=Path(config_path or experiment.source or experiment.name),
-                     outputs=outputs, seconds=time.perf_counter() - started,
-                     final=final_numbers(experiment, result))
+    return RunReport(
+        config=Path(config_path or experiment.source or experiment.name),
+        outputs=outputs,
+        seconds=time.perf_counter() - started,
+        final=final_numbers(experiment, result),
+    )
 
 
-def run_file(path: str | Path, *, output: Path | None = None, out_dir: Path | None = None,
-             data: Path | None = None, render: bool = True, quiet: bool = True,
-             overrides: Sequence[str] = ()) -> RunReport:
+def run_file(
+    path: str | Path,
+    *,
+    output: Path | None = None,
+    out_dir: Path | None = None,
+    data: Path | None = None,
+    render: bool = True,
+    quiet: bool = True,
+    overrides: Sequence[str] = (),
+) -> RunReport:
     """Load, compute and write one config."""
     experiment = load(path, overrides)
-    return run_experiment(experiment, output=output, out_dir=out_dir, data=data, render=render,
-                          quiet=quiet, config_path=Path(path))
+    return run_experiment(
+        experiment,
+        output=output,
+        out_dir=out_dir,
+        data=data,
+        render=render,
+        quiet=quiet,
+        config_path=Path(path),
+    )

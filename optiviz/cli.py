@@ -47,19 +47,41 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Output file (.gif .mp4 .webm .png .svg .pdf); overrides render.output.")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the outputs of several configs.")
-@click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the computed arrays to this .npz file.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file (.gif .mp4 .webm .png .svg .pdf); overrides render.output.",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the outputs of several configs.",
+)
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the computed arrays to this .npz file.",
+)
 @click.option("--no-render", is_flag=True, help="Compute (and --data) only; draw nothing.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a config value, e.g. --set steps=500 --set optimizers[0].lr=0.01.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config value, e.g. --set steps=500 --set optimizers[0].lr=0.01.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @_user_errors
-def run(configs: tuple[Path, ...], output: Path | None, out_dir: Path | None, data: Path | None,
-        no_render: bool, overrides: tuple[str, ...], quiet: bool) -> None:
+def run(
+    configs: tuple[Path, ...],
+    output: Path | None,
+    out_dir: Path | None,
+    data: Path | None,
+    no_render: bool,
+    overrides: tuple[str, ...],
+    quiet: bool,
+) -> None:
     """Run experiments and render their animations."""
     from optiviz import api
 
@@ -69,9 +91,16 @@ def run(configs: tuple[Path, ...], output: Path | None, out_dir: Path | None, da
         raise OptivizError("-o/--output and --no-render contradict each other")
     # Validate every config before computing any, so a typo in the last fails fast.
     experiments = [api.load(path, overrides) for path in configs]
-    for path, experiment in zip(configs, experiments):
-        report = api.run_experiment(experiment, output=output, out_dir=out_dir, data=data,
-                                    render=not no_render, quiet=quiet, config_path=path)
+    for path, experiment in zip(configs, experiments, strict=True):
+        report = api.run_experiment(
+            experiment,
+            output=output,
+            out_dir=out_dir,
+            data=data,
+            render=not no_render,
+            quiet=quiet,
+            config_path=path,
+        )
         if not quiet:
             written = ", ".join(str(p) for p in report.outputs) or "nothing written"
             click.echo(f"{path}: {written} ({report.seconds:.1f} s)", err=True)
@@ -79,25 +108,53 @@ def run(configs: tuple[Path, ...], output: Path | None, out_dir: Path | None, da
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Parallel processes (default: all cores).")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("gallery"),
-              show_default=True, help="Folder for outputs and manifest.json.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel processes (default: all cores).",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("gallery"),
+    show_default=True,
+    help="Folder for outputs and manifest.json.",
+)
 @click.option("--force", is_flag=True, help="Render even configs whose output is up to date.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failing config.")
-@click.option("--dask", metavar="ADDRESS", default=None,
-              help="Send the jobs to a Dask scheduler, e.g. tcp://scheduler:8786.")
+@click.option(
+    "--dask",
+    metavar="ADDRESS",
+    default=None,
+    help="Send the jobs to a Dask scheduler, e.g. tcp://scheduler:8786.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @_user_errors
-def batch(paths: tuple[str, ...], jobs: int | None, out_dir: Path, force: bool, fail_fast: bool,
-          dask: str | None, quiet: bool) -> None:
+def batch(
+    paths: tuple[str, ...],
+    jobs: int | None,
+    out_dir: Path,
+    force: bool,
+    fail_fast: bool,
+    dask: str | None,
+    quiet: bool,
+) -> None:
     """Render every config under PATHS (folders and globs) in parallel, for CI."""
     from optiviz.batch import expand_paths, run_batch
 
     configs = expand_paths(paths)
     progress = None if quiet else (lambda line: click.echo(line, err=True))
-    report = run_batch(configs, out_dir=out_dir, jobs=jobs, force=force, fail_fast=fail_fast,
-                       dask=dask, progress=progress)
+    report = run_batch(
+        configs,
+        out_dir=out_dir,
+        jobs=jobs,
+        force=force,
+        fail_fast=fail_fast,
+        dask=dask,
+        progress=progress,
+    )
     if not report.ok:
         sys.exit(1)
 
@@ -132,11 +189,21 @@ def list_(kind: str | None) -> None:
 
 
 @cli.command()
-@click.option("--function", "function", metavar="NAME", help="Test function (see optiviz list functions).")
-@click.option("--optimizers", metavar="A,B,C", default="",
-              help="Comma-separated optimizers (see optiviz list optimizers).")
-@click.option("--sampling", metavar="DIST", default=None,
-              help="Make a sampling experiment of this distribution instead.")
+@click.option(
+    "--function", "function", metavar="NAME", help="Test function (see optiviz list functions)."
+)
+@click.option(
+    "--optimizers",
+    metavar="A,B,C",
+    default="",
+    help="Comma-separated optimizers (see optiviz list optimizers).",
+)
+@click.option(
+    "--sampling",
+    metavar="DIST",
+    default=None,
+    help="Make a sampling experiment of this distribution instead.",
+)
 @_user_errors
 def init(function: str | None, optimizers: str, sampling: str | None) -> None:
     """Print a commented, working config to start from: optiviz init > exp.yaml"""

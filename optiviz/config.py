@@ -1,7 +1,8 @@
 """YAML experiment files -> validated, frozen :class:`~optiviz.experiment.Experiment`.
 
 The file is read with PyYAML's safe composer, so every value keeps the line it came from. Validation
-code anywhere below raises :class:`ConfigError` with a key path only (``("optimizers", 2, "betaz")``);
+code anywhere below raises :class:`ConfigError` with a key path only
+(``("optimizers", 2, "betaz")``);
 :func:`load` adds the file name and the line of that key, so users read
 ``exp.yaml:7: optimizers[2].betaz: unknown key; did you mean 'betas'?``.
 """
@@ -27,10 +28,19 @@ from optiviz.experiment import (
     SamplingConfig,
     ScheduleConfig,
 )
-from optiviz.registry import Param, in_range, nonnegative, positive, validate_params
+from optiviz.registry import Param, in_range, positive, validate_params
 
-TOP_LEVEL_KEYS = ("title", "description", "function", "start", "steps", "seed", "optimizers", "render",
-                  "sampling")
+TOP_LEVEL_KEYS = (
+    "title",
+    "description",
+    "function",
+    "start",
+    "steps",
+    "seed",
+    "optimizers",
+    "render",
+    "sampling",
+)
 OPTIMIZER_ENTRY_KEYS = ("name", "label", "schedule", "noise", "batch_size", "color")
 SCHEDULE_KEYS = ("name", "warmup_steps", "warmup_start_factor")
 MAX_STEPS = 10_000_000
@@ -58,25 +68,52 @@ def _both(*checks: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
 
 
 RENDER_PARAMS: tuple[Param, ...] = (
-    Param("output", None, "str", "output file; its extension picks the format (gif mp4 webm png svg pdf)",
-          nullable=True),
+    Param(
+        "output",
+        None,
+        "str",
+        "output file; its extension picks the format (gif mp4 webm png svg pdf)",
+        nullable=True,
+    ),
     Param("width", 960, "int", "width in pixels", _both(_at_least(64), _even)),
     Param("height", 540, "int", "height in pixels", _both(_at_least(64), _even)),
     Param("dpi", 100, "int", "dots per inch: scales fonts and lines", in_range(20, 600)),
     Param("fps", 30, "int", "frames per second", in_range(1, 50)),
-    Param("frames", None, "int", "frames in the animation (default: every step, at most 300)",
-          _at_least(1), nullable=True),
+    Param(
+        "frames",
+        None,
+        "int",
+        "frames in the animation (default: every step, at most 300)",
+        _at_least(1),
+        nullable=True,
+    ),
     Param("hold", 1.5, "float", "seconds the last frame stays", in_range(0, 60)),
     Param("loop", True, "bool", "loop the animation (GIF)"),
     Param("theme", "light", "choice", "colour theme", choices=("light", "dark")),
     Param("view", "contour", "choice", "landscape view", choices=("contour", "surface")),
-    Param("panels", None, "any", "panels: any of landscape, loss, lr (default: landscape + loss for "
-          "<= 12 runs)", nullable=True),
+    Param(
+        "panels",
+        None,
+        "any",
+        "panels: any of landscape, loss, lr (default: landscape + loss for <= 12 runs)",
+        nullable=True,
+    ),
     Param("levels", 30, "int", "contour levels", in_range(2, 500)),
-    Param("domain", None, "any", "plot domain [[xmin, xmax], [ymin, ymax]] (default: the function's)",
-          nullable=True),
-    Param("trail", None, "int", "steps of tail drawn behind each head (default: whole path)", positive,
-          nullable=True),
+    Param(
+        "domain",
+        None,
+        "any",
+        "plot domain [[xmin, xmax], [ymin, ymax]] (default: the function's)",
+        nullable=True,
+    ),
+    Param(
+        "trail",
+        None,
+        "int",
+        "steps of tail drawn behind each head (default: whole path)",
+        positive,
+        nullable=True,
+    ),
     Param("title", None, "str", "figure title (default: the experiment title)", nullable=True),
     Param("orbit", False, "bool", "surface view: slow camera orbit"),
     Param("elev", 35.0, "float", "surface view: camera elevation (degrees)", in_range(-90, 90)),
@@ -110,8 +147,9 @@ def _compose(text: str, file: str) -> _Located:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"invalid YAML: {problem}", file=file,
-                          line=mark.line + 1 if mark else None) from None
+        raise ConfigError(
+            f"invalid YAML: {problem}", file=file, line=mark.line + 1 if mark else None
+        ) from None
     finally:
         loader.dispose()
     lines: dict[KeyPath, int] = {}
@@ -125,11 +163,13 @@ def _compose(text: str, file: str) -> _Located:
             for key_node, value_node in n.value:
                 key = loader.construct_object(key_node, deep=True)
                 if isinstance(key, (list, dict)):
-                    raise ConfigError("a key must be a name", path, file=file,
-                                      line=key_node.start_mark.line + 1)
+                    raise ConfigError(
+                        "a key must be a name", path, file=file, line=key_node.start_mark.line + 1
+                    )
                 if key in out:
-                    raise ConfigError("duplicate key", path + (key,), file=file,
-                                      line=key_node.start_mark.line + 1)
+                    raise ConfigError(
+                        "duplicate key", path + (key,), file=file, line=key_node.start_mark.line + 1
+                    )
                 lines[path + (key,)] = key_node.start_mark.line + 1
                 out[key] = build(value_node, path + (key,))
             return out
@@ -141,8 +181,11 @@ def _compose(text: str, file: str) -> _Located:
         return _Located(build(node, ()), lines)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=file,
-                          line=mark.line + 1 if mark else None) from None
+        raise ConfigError(
+            f"invalid YAML: {getattr(exc, 'problem', exc)}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+        ) from None
 
 
 _PATH_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]|\.")
@@ -221,8 +264,12 @@ def _number(value: Any, path: KeyPath) -> float:
 
 
 def _integer(value: Any, path: KeyPath, *, low: int | None = None) -> int:
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or value != int(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value != int(value)
+    ):
         raise ConfigError(f"must be an integer, got {_show(value)}", path)
     value = int(value)
     if low is not None and value < low:
@@ -231,8 +278,11 @@ def _integer(value: Any, path: KeyPath, *, low: int | None = None) -> int:
 
 
 def _box(value: Any, path: KeyPath) -> tuple[tuple[float, float], tuple[float, float]]:
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value)):
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or not all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value)
+    ):
         raise ConfigError(f"must be [[xmin, xmax], [ymin, ymax]], got {_show(value)}", path)
     box = tuple(
         (_number(v[0], path + (i, 0)), _number(v[1], path + (i, 1))) for i, v in enumerate(value)
@@ -247,13 +297,17 @@ def _starts(value: Any, path: KeyPath, function: Any, seed: int) -> tuple[np.nda
     if isinstance(value, dict):
         kinds = [k for k in ("random", "grid") if k in value]
         if len(kinds) != 1:
-            raise ConfigError("must be [x, y], a list of points, {random: N} or {grid: [nx, ny]}", path)
+            raise ConfigError(
+                "must be [x, y], a list of points, {random: N} or {grid: [nx, ny]}", path
+            )
         kind = kinds[0]
         allowed = (kind, "box", "seed")
         for key in value:
             if key not in allowed:
                 guess = closest(str(key), allowed)
-                raise ConfigError("unknown key", path + (key,), suggestion=guess[0] if guess else None)
+                raise ConfigError(
+                    "unknown key", path + (key,), suggestion=guess[0] if guess else None
+                )
         box = _box(value["box"], path + ("box",)) if "box" in value else function.domain
         (x0, x1), (y0, y1) = box
         if kind == "random":
@@ -281,8 +335,10 @@ def _starts(value: Any, path: KeyPath, function: Any, seed: int) -> tuple[np.nda
         single = False
     if not isinstance(value, (list, tuple)) or not value:
         raise ConfigError(
-            f"must be [x, y], a list of points, {{random: N}} or {{grid: [nx, ny]}}, got {_show(value)}",
-            path)
+            "must be [x, y], a list of points, {random: N} or {grid: [nx, ny]}, "
+            f"got {_show(value)}",
+            path,
+        )
     points = []
     for i, point in enumerate(value):
         where = path if single else path + (i,)
@@ -332,8 +388,9 @@ def _fill_length_params(params: Iterable[Param], given: dict, length: int) -> di
     return given
 
 
-def _optimizer(value: Any, path: KeyPath, *, steps: int, function: Any, index: int,
-               nested: bool = False) -> OptimizerConfig:
+def _optimizer(
+    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, nested: bool = False
+) -> OptimizerConfig:
     from optiviz.optimizers import OPTIMIZERS
 
     if isinstance(value, str):
@@ -345,8 +402,9 @@ def _optimizer(value: Any, path: KeyPath, *, steps: int, function: Any, index: i
     name = OPTIMIZERS.canonical(value["name"])
     entry_keys = OPTIMIZER_ENTRY_KEYS + (("inner",) if name == "lookahead" else ())
     given = {k: v for k, v in value.items() if k not in entry_keys}
-    hyper = validate_params([p for p in spec.params if p.name != "inner"], given, path,
-                            ignore=entry_keys, what="key")
+    hyper = validate_params(
+        [p for p in spec.params if p.name != "inner"], given, path, ignore=entry_keys, what="key"
+    )
     if "lr" in hyper and not hyper["lr"] > 0:
         # torch accepts lr = 0, but a run that cannot move is never what a user meant.
         raise ConfigError(f"must be > 0, got {hyper['lr']!r}", path + ("lr",))
@@ -356,8 +414,14 @@ def _optimizer(value: Any, path: KeyPath, *, steps: int, function: Any, index: i
 
         if "inner" not in value:
             raise ConfigError("missing required key 'inner' (the optimizer lookahead wraps)", path)
-        inner = _optimizer(value["inner"], path + ("inner",), steps=steps, function=function,
-                           index=index, nested=True)
+        inner = _optimizer(
+            value["inner"],
+            path + ("inner",),
+            steps=steps,
+            function=function,
+            index=index,
+            nested=True,
+        )
         if inner.name == "lookahead":
             raise ConfigError("lookahead cannot wrap lookahead", path + ("inner", "name"))
         hyper["inner"] = InnerOptimizer(OPTIMIZERS.get(inner.name), inner.hyper)
@@ -376,7 +440,9 @@ def _optimizer(value: Any, path: KeyPath, *, steps: int, function: Any, index: i
         from matplotlib.colors import is_color_like
 
         if not isinstance(color, str) or not is_color_like(color):
-            raise ConfigError(f"must be a colour name or #rrggbb, got {_show(color)}", path + ("color",))
+            raise ConfigError(
+                f"must be a colour name or #rrggbb, got {_show(color)}", path + ("color",)
+            )
     noise = _number(value.get("noise", 0.0), path + ("noise",))
     if noise < 0:
         raise ConfigError(f"must be >= 0, got {noise}", path + ("noise",))
@@ -387,36 +453,70 @@ def _optimizer(value: Any, path: KeyPath, *, steps: int, function: Any, index: i
         batch_size = _integer(batch_size, path + ("batch_size",), low=1)
         n = getattr(function, "n_samples", None)
         if n is None:
-            raise ConfigError("needs a dataset objective (function: {name: linear_regression} or "
-                              "logistic_regression)", path + ("batch_size",))
+            raise ConfigError(
+                "needs a dataset objective (function: {name: linear_regression} or "
+                "logistic_regression)",
+                path + ("batch_size",),
+            )
         if batch_size > n:
-            raise ConfigError(f"must be <= the {n} samples of the dataset, got {batch_size}",
-                              path + ("batch_size",))
+            raise ConfigError(
+                f"must be <= the {n} samples of the dataset, got {batch_size}",
+                path + ("batch_size",),
+            )
     schedule = None
     if "schedule" in value and value["schedule"] is not None:
         if nested:
-            raise ConfigError("put the schedule on the lookahead entry, not on its inner optimizer",
-                              path + ("schedule",))
+            raise ConfigError(
+                "put the schedule on the lookahead entry, not on its inner optimizer",
+                path + ("schedule",),
+            )
         schedule = _schedule(value["schedule"], path + ("schedule",), steps)
         if schedule.name == "onecycle" and schedule.params.get("cycle_momentum", False):
             target = spec if inner is None else OPTIMIZERS.get(inner.name)
             if target.momentum_key is None:
-                raise ConfigError(f"onecycle cycles momentum, which {target.name} does not have; set "
-                                  "cycle_momentum: false", path + ("schedule", "name"))
+                raise ConfigError(
+                    f"onecycle cycles momentum, which {target.name} does not have; set "
+                    "cycle_momentum: false",
+                    path + ("schedule", "name"),
+                )
         if "lr" not in (inner.hyper if inner is not None else hyper):
             raise ConfigError(f"{name} has no learning rate to schedule", path + ("schedule",))
         if schedule.name == "onecycle" and schedule.params.get("total_steps", steps) < steps:
-            raise ConfigError(f"total_steps must be >= steps ({steps}); torch raises past it",
-                              path + ("schedule", "total_steps"))
-    return OptimizerConfig(name=name, label=label, hyper=hyper, schedule=schedule, noise=noise,
-                           batch_size=batch_size, inner=inner, color=color)
+            raise ConfigError(
+                f"total_steps must be >= steps ({steps}); torch raises past it",
+                path + ("schedule", "total_steps"),
+            )
+    return OptimizerConfig(
+        name=name,
+        label=label,
+        hyper=hyper,
+        schedule=schedule,
+        noise=noise,
+        batch_size=batch_size,
+        inner=inner,
+        color=color,
+    )
 
 
 DISPLAY_NAMES = {
-    "sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW",
-    "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam", "adadelta": "Adadelta",
-    "rprop": "Rprop", "asgd": "ASGD", "lbfgs": "L-BFGS", "gd": "GD", "momentum": "Momentum",
-    "nag": "NAG", "newton": "Newton", "lion": "Lion", "lookahead": "Lookahead",
+    "sgd": "SGD",
+    "adagrad": "Adagrad",
+    "rmsprop": "RMSprop",
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "adamax": "Adamax",
+    "nadam": "NAdam",
+    "radam": "RAdam",
+    "adadelta": "Adadelta",
+    "rprop": "Rprop",
+    "asgd": "ASGD",
+    "lbfgs": "L-BFGS",
+    "gd": "GD",
+    "momentum": "Momentum",
+    "nag": "NAG",
+    "newton": "Newton",
+    "lion": "Lion",
+    "lookahead": "Lookahead",
 }
 
 
@@ -448,8 +548,11 @@ def _render(value: Any, path: KeyPath) -> RenderConfig:
         for i, panel in enumerate(panels):
             if panel not in PANELS:
                 guess = closest(str(panel), PANELS)
-                raise ConfigError(f"unknown panel {panel!r} (valid: {', '.join(PANELS)})",
-                                  path + ("panels", i), suggestion=guess[0] if guess else None)
+                raise ConfigError(
+                    f"unknown panel {panel!r} (valid: {', '.join(PANELS)})",
+                    path + ("panels", i),
+                    suggestion=guess[0] if guess else None,
+                )
         if "landscape" not in panels:
             raise ConfigError("must include 'landscape'", path + ("panels",))
         params["panels"] = tuple(dict.fromkeys(panels))
@@ -460,9 +563,11 @@ def _render(value: Any, path: KeyPath) -> RenderConfig:
 
         suffix = Path(params["output"]).suffix.lower().lstrip(".")
         if suffix not in WRITERS:
-            raise ConfigError(f"unknown output format {('.' + suffix) if suffix else '(no extension)'} "
-                              f"(valid: {', '.join('.' + w for w in WRITERS.names())})",
-                              path + ("output",))
+            raise ConfigError(
+                f"unknown output format {('.' + suffix) if suffix else '(no extension)'} "
+                f"(valid: {', '.join('.' + w for w in WRITERS.names())})",
+                path + ("output",),
+            )
     return RenderConfig(**params)
 
 
@@ -489,8 +594,13 @@ def _available_memory() -> int:
 # Entry points
 
 
-def parse_experiment(data: Any, *, name: str = "experiment", source: Path | None = None,
-                     errors: list[ConfigError] | None = None) -> Experiment:
+def parse_experiment(
+    data: Any,
+    *,
+    name: str = "experiment",
+    source: Path | None = None,
+    errors: list[ConfigError] | None = None,
+) -> Experiment:
     """Validate a raw document. With ``errors`` given, collect independent errors instead of
     stopping at the first (used by ``optiviz validate``); the result is then meaningless if any."""
 
@@ -507,9 +617,15 @@ def parse_experiment(data: Any, *, name: str = "experiment", source: Path | None
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             guess = closest(str(key), TOP_LEVEL_KEYS)
-            attempt(lambda key=key, guess=guess: _raise(ConfigError(
-                "unknown key" + ("" if guess else f" (valid: {', '.join(TOP_LEVEL_KEYS)})"),
-                (key,), suggestion=guess[0] if guess else None)))
+            attempt(
+                lambda key=key, guess=guess: _raise(
+                    ConfigError(
+                        "unknown key" + ("" if guess else f" (valid: {', '.join(TOP_LEVEL_KEYS)})"),
+                        (key,),
+                        suggestion=guess[0] if guess else None,
+                    )
+                )
+            )
     title = data.get("title")
     if title is not None and not isinstance(title, str):
         attempt(lambda: _raise(ConfigError(f"must be a string, got {_show(title)}", ("title",))))
@@ -520,17 +636,30 @@ def parse_experiment(data: Any, *, name: str = "experiment", source: Path | None
     if "sampling" in data:
         for key in ("function", "start", "steps", "optimizers"):
             if key in data:
-                attempt(lambda key=key: _raise(ConfigError(
-                    "not used by a sampling experiment (it has a 'sampling' section)", (key,))))
+                attempt(
+                    lambda key=key: _raise(
+                        ConfigError(
+                            "not used by a sampling experiment (it has a 'sampling' section)",
+                            (key,),
+                        )
+                    )
+                )
         from optiviz import sampling
 
         section = attempt(lambda: _mapping(data["sampling"], ("sampling",)), None)
         sampling_config: SamplingConfig | None = None
         if section is not None:
-            sampling_config = attempt(lambda: sampling.validate(section, seed=seed,
-                                                                path=("sampling",)))
-        return Experiment(name=name, title=title, source=source, render=render, seed=seed,
-                          sampling=sampling_config)
+            sampling_config = attempt(
+                lambda: sampling.validate(section, seed=seed, path=("sampling",))
+            )
+        return Experiment(
+            name=name,
+            title=title,
+            source=source,
+            render=render,
+            seed=seed,
+            sampling=sampling_config,
+        )
 
     from optiviz.functions import make_function
 
@@ -549,8 +678,13 @@ def parse_experiment(data: Any, *, name: str = "experiment", source: Path | None
     starts, start_kind = None, "points"
     if function is not None:
         if "start" not in data:
-            attempt(lambda: _raise(ConfigError(
-                "missing 'start' (e.g. start: [-1.5, 2] or start: {random: 50})", ())))
+            attempt(
+                lambda: _raise(
+                    ConfigError(
+                        "missing 'start' (e.g. start: [-1.5, 2] or start: {random: 50})", ()
+                    )
+                )
+            )
         else:
             result = attempt(lambda: _starts(data["start"], ("start",), function, seed))
             if result is not None:
@@ -561,14 +695,20 @@ def parse_experiment(data: Any, *, name: str = "experiment", source: Path | None
         if isinstance(raw, dict) or isinstance(raw, str):
             raw = [raw]
         if not isinstance(raw, list) or not raw:
-            attempt(lambda: _raise(ConfigError("must be a non-empty list of optimizers",
-                                               ("optimizers",))))
+            attempt(
+                lambda: _raise(
+                    ConfigError("must be a non-empty list of optimizers", ("optimizers",))
+                )
+            )
             raw = []
         for i, entry in enumerate(raw):
             if function is None:
                 break
-            opt = attempt(lambda i=i, entry=entry: _optimizer(
-                entry, ("optimizers", i), steps=steps, function=function, index=i))
+            opt = attempt(
+                lambda i=i, entry=entry: _optimizer(
+                    entry, ("optimizers", i), steps=steps, function=function, index=i
+                )
+            )
             if opt is not None:
                 optimizers.append(opt)
     if starts is not None and optimizers:
@@ -576,15 +716,31 @@ def parse_experiment(data: Any, *, name: str = "experiment", source: Path | None
         need = _estimate_bytes(runs, steps)
         have = _available_memory()
         if need > MEMORY_SHARE * have:
-            attempt(lambda: _raise(ConfigError(
-                f"{runs:,} runs x {steps:,} steps need about {need / 2**30:.1f} GiB, more than "
-                f"half of the {have / 2**30:.1f} GiB available; use fewer starts or steps",
-                ("steps",))))
+            attempt(
+                lambda: _raise(
+                    ConfigError(
+                        f"{runs:,} runs x {steps:,} steps need about {need / 2**30:.1f} GiB, "
+                        "more than "
+                        f"half of the {have / 2**30:.1f} GiB available; use fewer starts or steps",
+                        ("steps",),
+                    )
+                )
+            )
     if errors:
         return Experiment(name=name, title=title, source=source, render=render, seed=seed)
-    return Experiment(name=name, title=title, source=source, render=render, seed=seed,
-                      function=function, function_spec=data.get("function"), starts=starts,
-                      start_kind=start_kind, steps=steps, optimizers=tuple(optimizers))
+    return Experiment(
+        name=name,
+        title=title,
+        source=source,
+        render=render,
+        seed=seed,
+        function=function,
+        function_spec=data.get("function"),
+        starts=starts,
+        start_kind=start_kind,
+        steps=steps,
+        optimizers=tuple(optimizers),
+    )
 
 
 def _raise(error: ConfigError) -> None:
@@ -602,8 +758,9 @@ def _read(path: Path) -> str:
         raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
 
 
-def _locate(error: ConfigError, located: _Located | None, file: str,
-            overridden: Sequence[KeyPath] = ()) -> ConfigError:
+def _locate(
+    error: ConfigError, located: _Located | None, file: str, overridden: Sequence[KeyPath] = ()
+) -> ConfigError:
     if error.file is None:
         error.file = file
     if error.line is None and located is not None and error.path:

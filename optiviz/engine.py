@@ -2,9 +2,9 @@
 
 ``simulate(experiment)`` runs each ``optimizers:`` entry over all starts at once: the step
 functions in :mod:`optiviz.optimizers` take the whole (N, 2) parameter array, so a config step is
-one torch ``optimizer.step()`` (then ``scheduler.step()``) for N independent runs. Gradient noise and
-mini-batches live in the :class:`Oracle` the optimizer is handed, seeded from the experiment's seed
-and the entry's index, so results are reproducible and independent of the other entries.
+one torch ``optimizer.step()`` (then ``scheduler.step()``) for N independent runs. Gradient noise
+and mini-batches live in the :class:`Oracle` the optimizer is handed, seeded from the experiment's
+seed and the entry's index, so results are reproducible and independent of the other entries.
 """
 
 from __future__ import annotations
@@ -26,8 +26,14 @@ class Oracle:
     (``begin_step``) and walks through a fresh permutation of the samples each epoch.
     """
 
-    def __init__(self, function: Any, *, noise: float = 0.0, batch_size: int | None = None,
-                 rng: np.random.Generator | None = None):
+    def __init__(
+        self,
+        function: Any,
+        *,
+        noise: float = 0.0,
+        batch_size: int | None = None,
+        rng: np.random.Generator | None = None,
+    ):
         self.function = function
         self.noise = noise
         self.batch_size = batch_size
@@ -45,7 +51,7 @@ class Oracle:
         if self._cursor >= self._order.size:
             self._order = self.rng.permutation(n)
             self._cursor = 0
-        self._batch = self._order[self._cursor:self._cursor + self.batch_size]
+        self._batch = self._order[self._cursor : self._cursor + self.batch_size]
         self._cursor += self.batch_size
 
     def value(self, params: np.ndarray) -> np.ndarray:
@@ -96,8 +102,11 @@ def _hyper_schedule(config: OptimizerConfig, steps: int) -> Callable[[int], dict
         return lambda t: fixed
     from optiviz.schedules import schedule_values
 
-    target = OPTIMIZERS.get(config.inner.name) if config.inner is not None else \
-        OPTIMIZERS.get(config.name)
+    target = (
+        OPTIMIZERS.get(config.inner.name)
+        if config.inner is not None
+        else OPTIMIZERS.get(config.name)
+    )
     key = target.momentum_key
     base_momentum = None
     if key == "betas":
@@ -130,8 +139,9 @@ def _lr_of(hyper: dict) -> float:
     return float(hyper.get("lr", np.nan))
 
 
-def run_entry(config: OptimizerConfig, function: Any, starts: np.ndarray, steps: int,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def run_entry(
+    config: OptimizerConfig, function: Any, starts: np.ndarray, steps: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run one optimizer entry from every start. Returns time-major positions (S+1, N, 2),
     loss (S+1, N), lr (S,) and diverged_step (N,)."""
     from optiviz.optimizers import OPTIMIZERS
@@ -180,8 +190,8 @@ def run_entry(config: OptimizerConfig, function: Any, starts: np.ndarray, steps:
                 positions[t + 1, dead] = np.nan
                 loss[t + 1, dead] = np.nan
                 if not alive.any():
-                    positions[t + 2:] = np.nan
-                    loss[t + 2:] = np.nan
+                    positions[t + 2 :] = np.nan
+                    loss[t + 2 :] = np.nan
                     for rest in range(t + 1, steps):
                         lr[rest] = _lr_of(hyper_at(rest))
                     break
@@ -205,11 +215,11 @@ def simulate(experiment: Experiment) -> Trajectories:
     for i, config in enumerate(experiment.optimizers):
         rng = np.random.default_rng([experiment.seed, i])
         rows = slice(i * n, (i + 1) * n)
-        p, l, r, d = run_entry(config, experiment.function, starts, steps, rng)
-        positions[rows] = p.transpose(1, 0, 2)
-        loss[rows] = l.T
-        lr[rows] = r[None, :]
-        diverged[rows] = d
+        path, values, rates, stopped = run_entry(config, experiment.function, starts, steps, rng)
+        positions[rows] = path.transpose(1, 0, 2)
+        loss[rows] = values.T
+        lr[rows] = rates[None, :]
+        diverged[rows] = stopped
         labels += [config.label] * n
         names += [config.name] * n
         run_optimizer += [i] * n

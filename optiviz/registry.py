@@ -44,7 +44,9 @@ class Param:
     def describe_default(self) -> str:
         if self.required:
             return "required"
-        return repr(self.default) if not isinstance(self.default, tuple) else repr(list(self.default))
+        return (
+            repr(self.default) if not isinstance(self.default, tuple) else repr(list(self.default))
+        )
 
     def coerce(self, value: Any, path: KeyPath = ()) -> Any:
         """Validate and normalize a user value; raise ConfigError naming ``path`` if wrong."""
@@ -54,8 +56,12 @@ class Param:
         if kind == "float":
             value = _as_float(value, path)
         elif kind == "int":
-            if (isinstance(value, bool) or not isinstance(value, (int, float))
-                    or not math.isfinite(value) or value != int(value)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value != int(value)
+            ):
                 raise ConfigError(f"must be an integer, got {value!r}", path)
             value = int(value)
         elif kind == "bool":
@@ -96,6 +102,7 @@ def _as_float(value: Any, path: KeyPath) -> float:
 
 
 # Constraint helpers for Param.check ------------------------------------------------------------
+
 
 def positive(v: Any) -> str | None:
     return None if v > 0 else "must be > 0"

@@ -45,8 +45,10 @@ def test_run_writes_data_without_rendering(config, tmp_path):
         assert npz["positions"].shape == (4, 26, 2)
         assert npz["loss"].shape == (4, 26)
         assert npz["lr"].shape == (4, 25)
-        assert list(npz["label"]) == ["GD", "GD", "Adam lr=0.05", "Adam lr=0.05"] or \
-            npz["label"][0] == "GD"
+        assert (
+            list(npz["label"]) == ["GD", "GD", "Adam lr=0.05", "Adam lr=0.05"]
+            or npz["label"][0] == "GD"
+        )
         assert list(npz["optimizer"]) == ["sgd", "sgd", "adam", "adam"]
         assert list(npz["run_optimizer"]) == [0, 0, 1, 1]
         assert list(npz["run_start"]) == [0, 1, 0, 1]
@@ -56,8 +58,17 @@ def test_run_writes_data_without_rendering(config, tmp_path):
 
 def test_set_overrides_on_the_command_line(config, tmp_path):
     data = tmp_path / "runs.npz"
-    result = invoke("run", str(config), "--no-render", "--data", str(data), "--set", "steps=7",
-                    "--set", "optimizers[0].lr=0.0001")
+    result = invoke(
+        "run",
+        str(config),
+        "--no-render",
+        "--data",
+        str(data),
+        "--set",
+        "steps=7",
+        "--set",
+        "optimizers[0].lr=0.0001",
+    )
     assert result.exit_code == 0, result.output
     with np.load(data) as npz:
         assert npz["positions"].shape[1] == 8
@@ -66,17 +77,23 @@ def test_set_overrides_on_the_command_line(config, tmp_path):
 
 def test_data_is_byte_identical_across_runs(config, tmp_path):
     for name in ("a.npz", "b.npz"):
-        assert invoke("run", str(config), "--no-render", "--data", str(tmp_path / name)).exit_code == 0
+        assert (
+            invoke("run", str(config), "--no-render", "--data", str(tmp_path / name)).exit_code == 0
+        )
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
 
 
 @pytest.mark.parametrize(
     "change, fragment",
     [
-        (("name: adam", "name: adamm"), "exp.yaml:7: optimizers[1].name: unknown optimizer 'adamm'"
-                                        "; did you mean 'adam'?"),
-        (("lr: 0.05}", "lr: 0.05, betaz: [0.9, 0.9]}"), "optimizers[1].betaz: unknown key; did you "
-                                                        "mean 'betas'?"),
+        (
+            ("name: adam", "name: adamm"),
+            "exp.yaml:7: optimizers[1].name: unknown optimizer 'adamm'; did you mean 'adam'?",
+        ),
+        (
+            ("lr: 0.05}", "lr: 0.05, betaz: [0.9, 0.9]}"),
+            "optimizers[1].betaz: unknown key; did you mean 'betas'?",
+        ),
         (("steps: 25", "steps: 0"), "exp.yaml:4: steps: must be >= 1"),
         (("[0.5, 2.0]]", "[0.5, .nan]]"), "start[1][1]: must be finite"),
         (("function: rosenbrock", "function: {expr: \"__import__('os')\"}"), "function.expr"),
@@ -100,8 +117,11 @@ def test_bad_config_exits_2_with_one_line_and_writes_nothing(config, tmp_path, c
 
 def test_real_process_prints_no_traceback(config):
     config.write_text(CONFIG.replace("name: adam", "name: adamm"))
-    proc = subprocess.run([sys.executable, "-m", "optiviz", "run", str(config), "--no-render"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "optiviz", "run", str(config), "--no-render"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "did you mean 'adam'?" in proc.stderr
@@ -149,12 +169,14 @@ def test_run_renders_gif_by_default_name(config, tmp_path, monkeypatch):
 
 def test_textwrap_example_config_runs(tmp_path):
     path = tmp_path / "expr.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         function: {expr: "x**2 + 10*y**2", domain: [[-3, 3], [-3, 3]]}
         start: [2, 2]
         steps: 200
         optimizers: [{name: sgd, lr: 0.05}, {name: adam, lr: 0.1}]
-    """))
+    """)
+    )
     result = invoke("run", str(path), "--no-render", "--data", str(tmp_path / "d.npz"))
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "d.npz") as npz:

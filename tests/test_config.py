@@ -89,19 +89,35 @@ def test_unknown_top_level_key(tmp_path):
         ("steps: 30", "steps: 0", "steps", "must be >= 1"),
         ("steps: 30", "steps: -5", "steps", "must be >= 1"),
         ("steps: 30", "steps: 2.5", "steps", "integer"),
-        ("{name: sgd, lr: 0.001, label: GD}", "{name: sgd, lr: 0, label: GD}", "optimizers[0].lr",
-         "> 0"),
-        ("{name: sgd, lr: 0.001, label: GD}", "{name: sgd, lr: -1, label: GD}", "optimizers[0].lr",
-         "must be >"),
-        ("{name: sgd, lr: 0.001, label: GD}", "{name: sgd, lr: fast, label: GD}",
-         "optimizers[0].lr", "number"),
+        (
+            "{name: sgd, lr: 0.001, label: GD}",
+            "{name: sgd, lr: 0, label: GD}",
+            "optimizers[0].lr",
+            "> 0",
+        ),
+        (
+            "{name: sgd, lr: 0.001, label: GD}",
+            "{name: sgd, lr: -1, label: GD}",
+            "optimizers[0].lr",
+            "must be >",
+        ),
+        (
+            "{name: sgd, lr: 0.001, label: GD}",
+            "{name: sgd, lr: fast, label: GD}",
+            "optimizers[0].lr",
+            "number",
+        ),
         ("start: [-1.5, 2.0]", "start: [-1.5, .nan]", "start", "finite"),
         ("start: [-1.5, 2.0]", "start: [-1.5, .inf]", "start", "finite"),
         ("start: [-1.5, 2.0]", "start: [-1.5, 2.0, 3.0]", "start", "2-D"),
         ("start: [-1.5, 2.0]", "start: [[1, 2], [3]]", "start[1]", "2-D"),
         ("start: [-1.5, 2.0]", "start: hello", "start", "must be"),
-        ("momentum: 0.9, nesterov: true", "momentum: 0, nesterov: true", "optimizers[1]",
-         "nesterov"),
+        (
+            "momentum: 0.9, nesterov: true",
+            "momentum: 0, nesterov: true",
+            "optimizers[1]",
+            "nesterov",
+        ),
     ],
 )
 def test_refuses_what_cannot_be_right(tmp_path, old, new, key, words):
@@ -113,7 +129,9 @@ def test_refuses_what_cannot_be_right(tmp_path, old, new, key, words):
 
 
 def test_missing_optimizers_and_function(tmp_path):
-    assert "missing 'optimizers'" in str(error_of(tmp_path, "function: rosenbrock\nstart: [0, 0]\n"))
+    assert "missing 'optimizers'" in str(
+        error_of(tmp_path, "function: rosenbrock\nstart: [0, 0]\n")
+    )
     assert "missing 'function'" in str(error_of(tmp_path, "start: [0, 0]\noptimizers: [adam]\n"))
 
 
@@ -136,8 +154,10 @@ def test_missing_file(tmp_path):
 
 def test_set_overrides(tmp_path):
     path = write(tmp_path, BASE)
-    exp = load(path, ["steps=50", "optimizers[0].lr=0.01", "optimizers[2].betas=[0.8, 0.9]",
-                      "render.fps=12"])
+    exp = load(
+        path,
+        ["steps=50", "optimizers[0].lr=0.01", "optimizers[2].betas=[0.8, 0.9]", "render.fps=12"],
+    )
     assert exp.steps == 50
     assert exp.optimizers[0].hyper["lr"] == 0.01
     assert exp.optimizers[2].hyper["betas"] == (0.8, 0.9)
@@ -155,14 +175,28 @@ def test_set_override_errors_name_the_key(tmp_path):
 
 
 def test_start_forms(tmp_path):
-    many = load(write(tmp_path, BASE.replace("start: [-1.5, 2.0]", "start: [[0, 0], [1, 1], [2, 2]]")))
+    many = load(
+        write(tmp_path, BASE.replace("start: [-1.5, 2.0]", "start: [[0, 0], [1, 1], [2, 2]]"))
+    )
     assert many.starts.shape == (3, 2)
-    rnd = load(write(tmp_path, BASE.replace("start: [-1.5, 2.0]",
-                                            "start: {random: 50, seed: 3, box: [[0, 1], [2, 3]]}")))
+    rnd = load(
+        write(
+            tmp_path,
+            BASE.replace(
+                "start: [-1.5, 2.0]", "start: {random: 50, seed: 3, box: [[0, 1], [2, 3]]}"
+            ),
+        )
+    )
     assert rnd.starts.shape == (50, 2) and rnd.start_kind == "random"
     assert (rnd.starts[:, 0] >= 0).all() and (rnd.starts[:, 1] <= 3).all()
-    again = load(write(tmp_path, BASE.replace("start: [-1.5, 2.0]",
-                                              "start: {random: 50, seed: 3, box: [[0, 1], [2, 3]]}")))
+    again = load(
+        write(
+            tmp_path,
+            BASE.replace(
+                "start: [-1.5, 2.0]", "start: {random: 50, seed: 3, box: [[0, 1], [2, 3]]}"
+            ),
+        )
+    )
     np.testing.assert_array_equal(rnd.starts, again.starts)
     grid = load(write(tmp_path, BASE.replace("start: [-1.5, 2.0]", "start: {grid: [4, 5]}")))
     assert grid.starts.shape == (20, 2) and grid.start_kind == "grid"
@@ -172,7 +206,8 @@ def test_start_forms(tmp_path):
 
 def test_memory_estimate_refuses_huge_runs(tmp_path):
     text = BASE.replace("start: [-1.5, 2.0]", "start: {random: 2000000}").replace(
-        "steps: 30", "steps: 5000000")
+        "steps: 30", "steps: 5000000"
+    )
     error = error_of(tmp_path, text)
     assert "GiB" in str(error) and "steps" in str(error)
 
@@ -191,23 +226,33 @@ def test_render_keys_are_validated(tmp_path):
 
 
 def test_batch_size_needs_a_dataset(tmp_path):
-    error = error_of(tmp_path, BASE.replace("{name: sgd, lr: 0.001, label: GD}",
-                                            "{name: sgd, lr: 0.001, batch_size: 8}"))
+    error = error_of(
+        tmp_path,
+        BASE.replace("{name: sgd, lr: 0.001, label: GD}", "{name: sgd, lr: 0.001, batch_size: 8}"),
+    )
     assert "optimizers[0].batch_size" in str(error) and "dataset" in str(error)
 
 
 def test_lookahead_wraps_an_inner_optimizer(tmp_path):
-    text = BASE.replace("{name: sgd, lr: 0.001, label: GD}",
-                        "{name: lookahead, k: 5, alpha: 0.5, inner: {name: sgd, lr: 0.001}}")
+    text = BASE.replace(
+        "{name: sgd, lr: 0.001, label: GD}",
+        "{name: lookahead, k: 5, alpha: 0.5, inner: {name: sgd, lr: 0.001}}",
+    )
     exp = load(write(tmp_path, text))
     assert exp.optimizers[0].inner.name == "sgd"
-    error = error_of(tmp_path, text.replace("inner: {name: sgd, lr: 0.001}",
-                                            "inner: {name: sgd, lr: 0.001, momentun: 0.9}"))
+    error = error_of(
+        tmp_path,
+        text.replace(
+            "inner: {name: sgd, lr: 0.001}", "inner: {name: sgd, lr: 0.001, momentun: 0.9}"
+        ),
+    )
     assert "optimizers[0].inner.momentun" in str(error)
 
 
 def test_validate_files_collects_every_error(tmp_path):
-    text = BASE.replace("name: adam", "name: adamm").replace("steps: 30", "steps: 0") + "colour: red\n"
+    text = (
+        BASE.replace("name: adam", "name: adamm").replace("steps: 30", "steps: 0") + "colour: red\n"
+    )
     path = write(tmp_path, text)
     errors = validate_files([path])
     messages = [str(e) for e in errors]
@@ -217,17 +262,40 @@ def test_validate_files_collects_every_error(tmp_path):
 
 # ---- property tests: the loader never crashes, and round-trips what it accepts ----------------
 
-numbers = st.one_of(st.integers(-10, 10), st.floats(allow_nan=True, allow_infinity=True),
-                    st.text(max_size=5), st.booleans(), st.none())
-values = st.recursive(numbers, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-    max_leaves=8)
+numbers = st.one_of(
+    st.integers(-10, 10),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+    st.booleans(),
+    st.none(),
+)
+values = st.recursive(
+    numbers,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(key=st.sampled_from(["function", "start", "steps", "seed", "optimizers", "render", "title",
-                            "lr", "betas", "momentum"]),
-       value=values)
+@given(
+    key=st.sampled_from(
+        [
+            "function",
+            "start",
+            "steps",
+            "seed",
+            "optimizers",
+            "render",
+            "title",
+            "lr",
+            "betas",
+            "momentum",
+        ]
+    ),
+    value=values,
+)
 def test_loader_rejects_garbage_with_config_errors_only(key, value):
     data = yaml.safe_load(BASE)
     if key in ("lr", "betas", "momentum"):
@@ -242,12 +310,19 @@ def test_loader_rejects_garbage_with_config_errors_only(key, value):
 
 
 @settings(max_examples=60, deadline=None)
-@given(lr=st.floats(1e-6, 10), steps=st.integers(1, 1000),
-       start=st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)),
-       momentum=st.floats(0, 0.999))
+@given(
+    lr=st.floats(1e-6, 10),
+    steps=st.integers(1, 1000),
+    start=st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)),
+    momentum=st.floats(0, 0.999),
+)
 def test_valid_values_are_kept_exactly(lr, steps, start, momentum):
-    data = {"function": "rosenbrock", "start": list(start), "steps": steps,
-            "optimizers": [{"name": "sgd", "lr": lr, "momentum": momentum}]}
+    data = {
+        "function": "rosenbrock",
+        "start": list(start),
+        "steps": steps,
+        "optimizers": [{"name": "sgd", "lr": lr, "momentum": momentum}],
+    }
     exp = parse_experiment(data)
     assert exp.steps == steps
     assert exp.optimizers[0].hyper["lr"] == lr
