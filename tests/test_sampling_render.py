@@ -107,3 +107,13 @@ def test_cli_reports_a_bad_distribution_parameter(tmp_path):
     result = CliRunner().invoke(cli, ["run", str(source), "-o", str(tmp_path / "x.gif")])
     assert result.exit_code == 2
     assert "sampling.distribution.mean" in result.output and "loc, scale" in result.output
+
+
+def test_dark_theme_scene_uses_the_dark_background():
+    dark = RenderConfig(width=320, height=180, frames=3, hold=0, theme="dark")
+    experiment, result = experiment_for(CASES["mh_2d"], dark)
+    scene = build_scene(experiment, result)
+    scene.update(scene.n_frames - 1)
+    scene.figure.canvas.draw()
+    corner = np.asarray(scene.figure.canvas.buffer_rgba())[2, 2, :3]
+    assert corner.max() < 60

@@ -221,8 +221,11 @@ class CloudScene:
             inside = c > 0.002
             parts = np.stack([a[inside], b[inside], c[inside]], axis=1)
             xy = parts @ SIMPLEX
-            ax.tricontourf(xy[:, 0], xy[:, 1], dist.pdf(parts), levels=14,
-                           cmap=theme.colormap(), zorder=1)
+            density = dist.pdf(parts)
+            ax.tricontourf(xy[:, 0], xy[:, 1], density, levels=14, cmap=theme.colormap(),
+                           zorder=1)
+            ax.tricontour(xy[:, 0], xy[:, 1], density, levels=8, colors=theme.contour_line,
+                          linewidths=0.6, zorder=ANIMATED_Z + 1)
             ax.fill(*SIMPLEX.T, fill=False, edgecolor=theme.foreground, lw=1.0, zorder=2)
             for corner, label in zip(SIMPLEX, ("x₁", "x₂", "x₃"), strict=True):
                 ax.annotate(label, corner, textcoords="offset points",
@@ -245,7 +248,7 @@ class CloudScene:
                                   zorder=ANIMATED_Z + 1)[0] for _ in (1, 2)]
         n = len(self.points)
         marker = max(1.5, min(12.0, 1500.0 / np.sqrt(n)))
-        self.cloud = ax.scatter([], [], s=marker, color=theme.runs[0], alpha=0.6, lw=0,
+        self.cloud = ax.scatter([], [], s=marker, color=theme.runs[0], alpha=0.45, lw=0,
                                 animated=True, zorder=ANIMATED_Z)
         self.caption = readout(ax, theme, size)
         freeze_layout(figure)
