@@ -181,3 +181,46 @@ def test_textwrap_example_config_runs(tmp_path):
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "d.npz") as npz:
         assert npz["loss"][0, -1] < 1e-6
+
+
+def test_list_prints_every_registered_name():
+    from optiviz.functions import FUNCTIONS
+    from optiviz.optimizers import OPTIMIZERS
+    from optiviz.schedules import SCHEDULES
+
+    result = invoke("list")
+    assert result.exit_code == 0, result.output
+    for name in OPTIMIZERS.names() + FUNCTIONS.names() + SCHEDULES.names():
+        assert name in result.output
+    optimizers = invoke("list", "optimizers")
+    assert "betas" in optimizers.output and "torch.optim.Adam" in optimizers.output or \
+        "betas" in optimizers.output
+    bad = CliRunner().invoke(cli, ["list", "optimizer"])
+    assert bad.exit_code == 2 and "optimizers" in bad.output
+
+
+def test_init_prints_a_config_that_runs(tmp_path):
+    result = invoke("init", "--function", "beale", "--optimizers", "sgd,adam,rmsprop")
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "new.yaml"
+    path.write_text(result.output)
+    data = tmp_path / "d.npz"
+    ran = invoke("run", str(path), "--no-render", "--data", str(data), "--set", "steps=20")
+    assert ran.exit_code == 0, ran.output
+    with np.load(data) as npz:
+        assert npz["positions"].shape == (3, 21, 2)
+
+
+def test_init_sampling_prints_a_config_that_runs(tmp_path):
+    result = invoke("init", "--sampling", "normal")
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "s.yaml"
+    path.write_text(result.output)
+    ran = invoke("run", str(path), "--no-render", "--data", str(tmp_path / "s.npz"))
+    assert ran.exit_code == 0, ran.output
+
+
+def test_init_unknown_optimizer_suggests_nearest():
+    result = CliRunner().invoke(cli, ["init", "--optimizers", "sgd,adamm"])
+    assert result.exit_code == 2
+    assert "did you mean 'adam'?" in result.output
