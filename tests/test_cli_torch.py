@@ -129,7 +129,7 @@ def test_cli_lbfgs_equals_torch_run_alone(tmp_path, line_search):
         opt = torch.optim.LBFGS([p], lr=1, history_size=10, max_iter=4,
                                 line_search_fn=line_search)
 
-        def closure():
+        def closure(p=p):
             # The closed forms optiviz.functions uses, in the same order of operations: L-BFGS
             # amplifies a last-bit difference between autograd and the closed form to ~1e-9.
             x, y = p.detach()[0], p.detach()[1]

@@ -131,6 +131,18 @@ def test_gif_stores_only_the_changed_rectangle(tmp_path):
         assert image.tile[0][1] == (4, 8, 13, 16)
 
 
+def test_gif_keeps_key_colours_exact_however_few_their_pixels(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = np.full((HEIGHT, WIDTH, 4), 255, np.uint8)
+    frame[..., :3] = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    frame[0, 0, :3] = (0, 158, 115)  # one pixel of a run colour among 1536 random ones
+    writer = GifWriter(tmp_path / "a.gif", WIDTH, HEIGHT, key_colors=("#009E73",))
+    writer.append(frame)
+    writer.finish()
+    decoded, _, _ = gif_frames(tmp_path / "a.gif")
+    assert tuple(decoded[0][0, 0]) == (0, 158, 115)
+
+
 def test_gif_palette_keeps_the_most_frequent_colours_exactly():
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)

@@ -74,7 +74,8 @@ def render(experiment: Any, result: Any, output: Path, *, quiet: bool = False) -
             width, height = (int(v) for v in figure.bbox.size)
             writer = chosen.writer(temporary, width, height, fps=settings.fps,
                                    loop=settings.loop,
-                                   background=matplotlib.colors.to_hex(figure.get_facecolor()))
+                                   background=matplotlib.colors.to_hex(figure.get_facecolor()),
+                                   key_colors=tuple(getattr(scene, "key_colors", ())))
             try:
                 animate(scene, writer, hold=hold_repeats(settings.hold, settings.fps),
                         quiet=quiet)

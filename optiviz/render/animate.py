@@ -88,8 +88,17 @@ class Layers:
         canvas.draw()
         self.background = canvas.copy_from_bbox(figure.bbox)
         renderer = canvas.get_renderer()
-        self.overlays = [canvas.copy_from_bbox(artist.get_window_extent(renderer))
+        self.overlays = [canvas.copy_from_bbox(overlay_box(artist, renderer))
                          for artist in overlays(scene) if artist.get_visible()]
+
+
+def overlay_box(artist: Any, renderer: Any) -> Any:
+    """The pixels an overlay covers: its frame (a legend's box) rounded to whole pixels, as Agg
+    snaps a borderless rectangle, so that pasting them equals drawing the overlay on top."""
+    from matplotlib.transforms import Bbox
+
+    frame = artist.get_frame() if hasattr(artist, "get_frame") else artist
+    return Bbox.from_extents(*np.round(frame.get_window_extent(renderer).extents))
 
 
 def frame_pixels(scene: Scene, frame: int, layers: Layers | None) -> tuple[np.ndarray, Layers]:

@@ -252,6 +252,7 @@ class LandscapeScene:
         colors = run_colors(experiment, trajectories, theme)
         positions = trajectories.positions
         self.color = [colors[int(o)] for o in trajectories.run_optimizer]
+        self.key_colors = tuple(dict.fromkeys(self.color))
         self.diverged_step = trajectories.diverged_step
         crosses = clip_to(last_finite(positions, self.diverged_step), domain)
         self.paths, self.heads, self.crosses = [], [], []
@@ -300,7 +301,7 @@ class LandscapeScene:
                                   borderpad=0.4, labelspacing=0.3, ncols=1 + len(handles) // 7,
                                   fancybox=False, framealpha=1.0)
         legend.set_zorder(ANIMATED_Z + 5)
-        legend.get_frame().set_linewidth(0.6)
+        legend.get_frame().set_linewidth(0)  # borderless: snaps to whole pixels (see scene.py)
         self.overlays = [legend]
         freeze_layout(figure)
 
@@ -428,6 +429,7 @@ class CloudScene:
         columns = min(columns, len(groups))
         rows = math.ceil(len(groups) / columns)
         colors = run_colors(experiment, trajectories, theme)
+        self.key_colors = tuple(colors)
         domain = domain_of(experiment)
         grid = landscape_grid(experiment.function, domain, grid_points(render) // 2 + 40)
         title = title_of(experiment)
@@ -527,6 +529,7 @@ class SurfaceScene:
                             fontweight="bold", y=0.98)
 
         colors = run_colors(experiment, trajectories, theme)
+        self.key_colors = tuple(colors)
         heights = shown_values(trajectories.loss, log, z.min(), z.max())
         heights = np.clip(heights, shown.min(), shown.max())
         positions = trajectories.positions
@@ -557,6 +560,7 @@ class SurfaceScene:
                 self.lines[r].set_label(label)
         self.legend = ax.legend(handles=handles, loc="upper right", handlelength=1.4,
                                 fancybox=False, framealpha=1.0)
+        self.legend.get_frame().set_linewidth(0)
         self.overlays = [self.legend]
 
     def restage(self, frame: int) -> bool:

@@ -19,10 +19,14 @@ static artists (fold finished trails into the background so per-frame cost does 
 3-D camera) and return True when it did. Stills call ``update(n_frames - 1)`` and save the figure
 (saving draws animated artists too).
 
+Optional ``key_colors``: colours (any matplotlib colour) that palette-based writers (GIF) must
+keep exact even when they cover few pixels, such as the runs' colours.
+
 Optional ``overlays``: static artists that must stay on top of the moving ones (a legend).
 They are drawn once with the background and their pixels pasted back after the moving artists,
-which is far cheaper than redrawing a legend per frame. Give them an opaque, square frame so
-that the pasted rectangle is exactly what a full redraw shows.
+which is far cheaper than redrawing a legend per frame. Give them an opaque, square,
+borderless frame (Agg snaps it to whole pixels) so that the pasted rectangle is exactly what a
+full redraw shows.
 """
 
 from __future__ import annotations

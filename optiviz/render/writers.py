@@ -3,7 +3,8 @@
 Two kinds of writer live in :data:`WRITERS`:
 
 - *animation* writers (gif, mp4, webm) take RGB(A) frames one at a time through the protocol
-  ``writer = Writer(path, width, height, fps=..., loop=..., background=...)``,
+  ``writer = Writer(path, width, height, fps=..., loop=..., background=..., key_colors=...)``
+  (``key_colors``: colours that must stay exact, e.g. the runs'),
   ``writer.append(frame, repeat=1)`` (``frame`` is an ``(H, W, 3|4) uint8`` array, shown for
   ``repeat`` frame periods), ``writer.finish()``, ``writer.abort()``;
 - *still* writers (png, svg, pdf) save a whole figure: ``Writer.save(figure, path)``.
@@ -115,10 +116,12 @@ def atomic_output(target: Path) -> Iterator[Path]:
 TRANSPARENT = 255  # palette index of "unchanged from the previous frame"
 
 
-def gif_palette(frames: list[np.ndarray], exact: int = 160, size: int = TRANSPARENT) -> Any:
+def gif_palette(frames: list[np.ndarray], exact: int = 160, size: int = TRANSPARENT,
+                key_colors: tuple[tuple[int, int, int], ...] = ()) -> Any:
     """A palette of ``size`` colours (a Pillow "P" image) shared by every frame.
 
-    The ``exact`` most frequent colours of ``frames`` (background, contour bands, the solid
+    ``key_colors`` (the runs' colours: few pixels, but they must be true) come first; then the
+    ``exact`` most frequent colours of ``frames`` (background, contour bands, the solid
     cores of run colours) are kept exactly, so flat areas stay flat and true; the remaining
     slots are a median cut of the other colours (anti-aliased edges).
     """
@@ -128,7 +131,10 @@ def gif_palette(frames: list[np.ndarray], exact: int = 160, size: int = TRANSPAR
     packed = (pixels[:, 0].astype(np.uint32) << 16) | (pixels[:, 1].astype(np.uint32) << 8) \
         | pixels[:, 2]
     colors, counts = np.unique(packed, return_counts=True)
-    kept = colors[np.argsort(-counts, kind="stable")[: min(exact, size)]]
+    keys = [(r << 16) | (g << 8) | b for r, g, b in dict.fromkeys(key_colors)][:size]
+    frequent = colors[np.argsort(-counts, kind="stable")]
+    frequent = frequent[~np.isin(frequent, keys)][: max(0, min(exact, size) - len(keys))]
+    kept = np.concatenate([np.asarray(keys, np.uint32), frequent.astype(np.uint32)])
     palette = [((c >> 16) & 255, (c >> 8) & 255, c & 255) for c in kept.tolist()]
     rest = pixels[~np.isin(packed, kept)]
     if rest.size and len(palette) < size:
@@ -180,11 +186,15 @@ class GifWriter:
     animated: ClassVar[bool] = True
 
     def __init__(self, path: Path, width: int, height: int, *, fps: float = 30, loop: bool = True,
-                 background: str = "#ffffff"):
+                 background: str = "#ffffff", key_colors: tuple[str, ...] = ()):
+        from matplotlib.colors import to_rgb
+
         self.path = Path(path)
         self.size = (width, height)
         self.fps = fps
         self.loop = loop
+        self.key_colors = tuple(tuple(int(round(255 * v)) for v in to_rgb(c))
+                                for c in (background, *key_colors))
         self.first: np.ndarray | None = None
         self.current: np.ndarray | None = None
         self.changes: list[tuple[int, int, np.ndarray]] = []  # (top, left, RGBA patch)
@@ -218,7 +228,7 @@ class GifWriter:
 
         if self.current is None:
             raise OptivizError("no frames to write")
-        palette = gif_palette([self.first, self.current])
+        palette = gif_palette([self.first, self.current], key_colors=self.key_colors)
         width, height = self.size
         # frame i is due at starts[i] hundredths of a second; rounding the cumulative times (not
         # each delay) keeps the total exact: 30 fps gives delays 3, 4, 3, 3, 4, 3 ...
@@ -286,7 +296,7 @@ class FfmpegWriter:
     container_args: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, path: Path, width: int, height: int, *, fps: float = 30, loop: bool = True,
-                 background: str = "#ffffff"):
+                 background: str = "#ffffff", key_colors: tuple[str, ...] = ()):
         import imageio_ffmpeg
 
         self.path = Path(path)
