@@ -558,8 +558,9 @@ class SurfaceScene:
                 seen.add(label)
                 handles.append(self.lines[r])
                 self.lines[r].set_label(label)
-        self.legend = ax.legend(handles=handles, loc="upper right", handlelength=1.4,
-                                fancybox=False, framealpha=1.0)
+        # upper left, under the step counter: the z axis and its label take the right side
+        self.legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.01, 0.93),
+                                handlelength=1.4, fancybox=False, framealpha=1.0)
         self.legend.get_frame().set_linewidth(0)
         self.overlays = [self.legend]
 

@@ -347,7 +347,8 @@ class FfmpegWriter:
 
 @register_writer("mp4", "H.264 video (yuv420p, +faststart): slides and browsers")
 class Mp4Writer(FfmpegWriter):
-    codec_args = ("-c:v", "libx264", "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p",
+    # veryfast: half the encode time of medium and smaller files on flat synthetic frames
+    codec_args = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
                   "-tune", "animation")
     container_args = ("-movflags", "+faststart", "-f", "mp4")
 
