@@ -328,3 +328,4 @@ def test_valid_values_are_kept_exactly(lr, steps, start, momentum):
     assert exp.optimizers[0].hyper["lr"] == lr
     assert exp.optimizers[0].hyper["momentum"] == momentum
     np.testing.assert_array_equal(exp.starts[0], start)
+

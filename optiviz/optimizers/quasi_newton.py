@@ -3,267 +3,529 @@
 torch couples everything in one tensor (its dot products, line search and stopping tests are
 global over the flattened vector), so N starts in one torch parameter would not be N independent
 runs. Here every run keeps its own history, counters and line search and matches torch run on
-that start alone. The per-run arithmetic is done in Python floats on 2-vectors, in torch's order
-of operations (a·b = a0·b0 + a1·b1 as torch's 2-element dot); the oracle is called with one row.
+that start alone, bit for bit (ATEN_CPU_CAPABILITY=default), while all runs advance together as
+whole-array operations:
+
+- the (y, s) memories are per-run buffers ``(N, history_size, 2)``, oldest first, with per-run
+  lengths; the two-loop recursion walks the history columns once for all runs, masking the runs
+  whose history is shorter;
+- runs whose stopping test fired are masked and keep their state while the others go on;
+- the strong-Wolfe search is a masked state machine: each round, the runs that need a function
+  evaluation are gathered and the oracle is called once with all their points.
+
+Arithmetic follows torch's order per element: a·b = a0·b0 + a1·b1 (torch's 2-element dot; NumPy's
+``(a*b).sum(-1)`` would turn −0 + −0 into +0), Python's ``min``/``max`` tie and NaN rules are
+kept with ``np.where``.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from optiviz.optimizers.base import OptimizerSpec, Oracle
 from optiviz.registry import Param, nonnegative, positive
 
-Vec = tuple[float, float]
+#: torch's absolute curvature threshold: a (y, s) pair enters the memory only if y·s > this.
+CURVATURE_EPS = 1e-10
 
 
-def _dot(a: Vec, b: Vec) -> float:
-    return a[0] * b[0] + a[1] * b[1]
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise a·b over the last axis of length 2, as a0·b0 + a1·b1 (torch's order)."""
+    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]
 
 
-def _axpy(x: Vec, alpha: float, y: Vec) -> Vec:
-    """x + alpha·y (torch ``x.add(y, alpha=alpha)``)."""
-    return (x[0] + alpha * y[0], x[1] + alpha * y[1])
+def _max_abs(a: np.ndarray) -> np.ndarray:
+    """Row-wise max(|a0|, |a1|) with Python's ``max`` rule (the first unless the second is
+    larger, so a NaN first element wins)."""
+    first, second = np.abs(a[..., 0]), np.abs(a[..., 1])
+    return np.where(second > first, second, first)
 
 
-def _max_abs(a: Vec) -> float:
-    return max(abs(a[0]), abs(a[1]))
+def _py_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Python's ``max(a, b)``: a unless b > a."""
+    return np.where(b > a, b, a)
+
+
+def _py_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Python's ``min(a, b)``: a unless b < a."""
+    return np.where(b < a, b, a)
+
+
+class LBFGSRun(NamedTuple):
+    """A snapshot of torch's LBFGS ``state`` for one run (what ``state[i]`` returns)."""
+
+    func_evals: int
+    n_iter: int
+    d: tuple[float, float]
+    t: float
+    old_dirs: list[tuple[float, float]]  # y's, oldest first
+    old_stps: list[tuple[float, float]]  # s's
+    ro: list[float]  # 1/(y·s)
+    H_diag: float  # noqa: N815 (torch's name)
+    prev_flat_grad: tuple[float, float]
+    prev_loss: float
 
 
 @dataclass
-class LBFGSRun:
-    """torch's LBFGS ``state`` for one run; persists across ``step()`` calls."""
+class LBFGSState:
+    """torch's LBFGS ``state`` for N runs; persists across ``step()`` calls.
 
-    func_evals: int = 0
-    n_iter: int = 0
-    d: Vec | None = None
-    t: float | None = None
-    old_dirs: list[Vec] = field(default_factory=list)  # y's
-    old_stps: list[Vec] = field(default_factory=list)  # s's
-    ro: list[float] = field(default_factory=list)  # 1/(y·s)
-    H_diag: float = 1.0  # noqa: N815 (torch's name)
-    prev_flat_grad: Vec | None = None
-    prev_loss: float | None = None
+    The memory of run i is ``old_dirs[i, :length[i]]`` (y's), ``old_stps[i, :length[i]]`` (s's)
+    and ``ro[i, :length[i]]``, oldest first. ``d``, ``t``, ``prev_*`` are meaningful once
+    ``n_iter[i] > 0``. ``state[i]`` gives run i as an :class:`LBFGSRun`."""
+
+    func_evals: np.ndarray  # (N,) int64
+    n_iter: np.ndarray  # (N,) int64
+    d: np.ndarray  # (N, 2)
+    t: np.ndarray  # (N,)
+    old_dirs: np.ndarray  # (N, H, 2)
+    old_stps: np.ndarray  # (N, H, 2)
+    ro: np.ndarray  # (N, H)
+    length: np.ndarray  # (N,) int64
+    H_diag: np.ndarray  # (N,)  # noqa: N815 (torch's name)
+    prev_flat_grad: np.ndarray  # (N, 2)
+    prev_loss: np.ndarray  # (N,)
+
+    def __len__(self) -> int:
+        return len(self.n_iter)
+
+    def __getitem__(self, i: int) -> LBFGSRun:
+        n = int(self.length[i])
+        return LBFGSRun(
+            func_evals=int(self.func_evals[i]),
+            n_iter=int(self.n_iter[i]),
+            d=(float(self.d[i, 0]), float(self.d[i, 1])),
+            t=float(self.t[i]),
+            old_dirs=[(float(a), float(b)) for a, b in self.old_dirs[i, :n]],
+            old_stps=[(float(a), float(b)) for a, b in self.old_stps[i, :n]],
+            ro=[float(r) for r in self.ro[i, :n]],
+            H_diag=float(self.H_diag[i]),
+            prev_flat_grad=(float(self.prev_flat_grad[i, 0]), float(self.prev_flat_grad[i, 1])),
+            prev_loss=float(self.prev_loss[i]),
+        )
 
 
-def cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None) -> float:
-    """Minimizer of the cubic through (x1, f1, g1), (x2, f2, g2), clamped to ``bounds``
-    (default: the two points); the midpoint of the bounds when the cubic has no minimizer."""
+# Strong-Wolfe line search ---------------------------------------------------------------------
+
+def cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None) -> np.ndarray:
+    """Elementwise minimizer of the cubic through (x1, f1, g1), (x2, f2, g2), clamped to
+    ``bounds = (low, high)`` (default: the two points); the midpoint of the bounds where the
+    cubic has no minimizer (d2² < 0):
+
+        d1 = g1 + g2 − 3(f1 − f2)/(x1 − x2),  d2 = √(d1² − g1·g2)
+        m  = x2 − (x2 − x1)·(g2 + d2 − d1)/(g2 − g1 + 2·d2)   (x1 ≤ x2; else roles swapped)
+    """
+    x1, f1, g1, x2, f2, g2 = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64)
+                                                   for v in (x1, f1, g1, x2, f2, g2)))
+    ordered = x1 <= x2
     if bounds is not None:
         xmin_bound, xmax_bound = bounds
     else:
-        xmin_bound, xmax_bound = (x1, x2) if x1 <= x2 else (x2, x1)
-    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
-    d2_square = d1 * d1 - g1 * g2
-    if d2_square >= 0:
-        d2 = math.sqrt(d2_square)
-        if x1 <= x2:
-            min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
-        else:
-            min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
-        return min(max(min_pos, xmin_bound), xmax_bound)
-    return (xmin_bound + xmax_bound) / 2.0
+        xmin_bound, xmax_bound = np.where(ordered, x1, x2), np.where(ordered, x2, x1)
+    with np.errstate(all="ignore"):
+        d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+        d2_square = d1 * d1 - g1 * g2
+        real = d2_square >= 0
+        d2 = np.sqrt(np.where(real, d2_square, 0.0))
+        min_pos = np.where(
+            ordered,
+            x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2)),
+            x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2)),
+        )
+        clamped = _py_min(_py_max(min_pos, xmin_bound), xmax_bound)
+        return np.where(real, clamped, (xmin_bound + xmax_bound) / 2.0)
 
 
-def strong_wolfe(evaluate, t, d: Vec, f, g: Vec, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9,
-                 max_ls=25):
-    """torch's ``_strong_wolfe``: bracket a step t satisfying the strong Wolfe conditions
-    f(t) ≤ f + c1·t·gtd and |f'(t)| ≤ −c2·gtd, then zoom by safeguarded cubic interpolation.
-    ``evaluate(t) -> (f, g)`` at x + t·d. Returns (f, g, t, evaluations)."""
+_BRACKETING, _ZOOMING, _FINISHED = 0, 1, 2
+
+
+def strong_wolfe(
+    evaluate: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    x: np.ndarray, t: np.ndarray, d: np.ndarray, f: np.ndarray, g: np.ndarray,
+    gtd: np.ndarray, max_ls: np.ndarray, c1: float = 1e-4, c2: float = 0.9,
+    tolerance_change: float = 1e-9,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """torch's ``_strong_wolfe`` for M runs at once: bracket a step t satisfying the strong
+    Wolfe conditions f(x + t·d) ≤ f + c1·t·gtd and |g(x + t·d)·d| ≤ −c2·gtd, then zoom by
+    safeguarded cubic interpolation, at most ``max_ls`` (per run) evaluations after the first.
+
+    ``evaluate(points (K, 2)) -> (f (K,), g (K, 2))`` is called once per round with the points of
+    every run that needs one. x, d, g: (M, 2); t, f, gtd, max_ls: (M,). Returns the accepted
+    (f, g, t, evaluations) per run."""
+    m = len(t)
     d_norm = _max_abs(d)
-    f_new, g_new = evaluate(t)
-    ls_func_evals = 1
+    curvature = -c2 * gtd
+    t = np.array(t, dtype=np.float64)
+    f_new, g_new = evaluate(x + t[:, None] * d)
+    f_new, g_new = np.array(f_new, dtype=np.float64), np.array(g_new, dtype=np.float64)
     gtd_new = _dot(g_new, d)
-    t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
-    done = False
-    ls_iter = 0
-    while ls_iter < max_ls:
-        if f_new > (f + c1 * t * gtd) or (ls_iter > 1 and f_new >= f_prev):
-            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
-            bracket_g, bracket_gtd = [g_prev, g_new], [gtd_prev, gtd_new]
-            break
-        if abs(gtd_new) <= -c2 * gtd:
-            bracket, bracket_f, bracket_g = [t], [f_new], [g_new]
-            done = True
-            break
-        if gtd_new >= 0:
-            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
-            bracket_g, bracket_gtd = [g_prev, g_new], [gtd_prev, gtd_new]
-            break
-        min_step = t + 0.01 * (t - t_prev)
-        max_step = t * 10
-        previous = t
-        t = cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new,
-                              bounds=(min_step, max_step))
-        t_prev, f_prev, g_prev, gtd_prev = previous, f_new, g_new, gtd_new
-        f_new, g_new = evaluate(t)
-        ls_func_evals += 1
-        gtd_new = _dot(g_new, d)
-        ls_iter += 1
-    if ls_iter == max_ls:
-        bracket, bracket_f, bracket_g = [0, t], [f, f_new], [g, g_new]
+    evals = np.ones(m, dtype=np.int64)
+    ls_iter = np.zeros(m, dtype=np.int64)
+    t_prev, f_prev = np.zeros(m), np.array(f, dtype=np.float64)
+    g_prev, gtd_prev = g.copy(), np.array(gtd, dtype=np.float64)
+    bracket = np.zeros((m, 2))
+    bracket_f = np.zeros((m, 2))
+    bracket_g = np.zeros((m, 2, 2))
+    bracket_gtd = np.zeros((m, 2))
+    low = np.zeros(m, dtype=np.int64)
+    done = np.zeros(m, dtype=bool)
+    insuf_progress = np.zeros(m, dtype=bool)
+    phase = np.full(m, _BRACKETING)
+    rows_all = np.arange(m)
 
-    insuf_progress = False
-    low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[-1] else (1, 0)
-    while not done and ls_iter < max_ls:
-        if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:
-            break
-        t = cubic_interpolate(bracket[0], bracket_f[0], bracket_gtd[0],
-                              bracket[1], bracket_f[1], bracket_gtd[1])
-        # Safeguard: stay a tenth of the bracket away from its ends unless progress was good.
-        eps = 0.1 * (max(bracket) - min(bracket))
-        if min(max(bracket) - t, t - min(bracket)) < eps:
-            if insuf_progress or t >= max(bracket) or t <= min(bracket):
-                if abs(t - max(bracket)) < abs(t - min(bracket)):
-                    t = max(bracket) - eps
-                else:
-                    t = min(bracket) + eps
-                insuf_progress = False
-            else:
-                insuf_progress = True
-        else:
-            insuf_progress = False
-        f_new, g_new = evaluate(t)
-        ls_func_evals += 1
-        gtd_new = _dot(g_new, d)
-        ls_iter += 1
-        if f_new > (f + c1 * t * gtd) or f_new >= bracket_f[low_pos]:
-            bracket[high_pos], bracket_f[high_pos] = t, f_new
-            bracket_g[high_pos], bracket_gtd[high_pos] = g_new, gtd_new
-            low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[1] else (1, 0)
-        else:
-            if abs(gtd_new) <= -c2 * gtd:
-                done = True
-            elif gtd_new * (bracket[high_pos] - bracket[low_pos]) >= 0:
-                bracket[high_pos], bracket_f[high_pos] = bracket[low_pos], bracket_f[low_pos]
-                bracket_g[high_pos] = bracket_g[low_pos]
-                bracket_gtd[high_pos] = bracket_gtd[low_pos]
-            bracket[low_pos], bracket_f[low_pos] = t, f_new
-            bracket_g[low_pos], bracket_gtd[low_pos] = g_new, gtd_new
-    return bracket_f[low_pos], bracket_g[low_pos], bracket[low_pos], ls_func_evals
+    def set_bracket(r, t0, f0, g0, gtd0, t1, f1, g1, gtd1):
+        bracket[r, 0], bracket[r, 1] = t0, t1
+        bracket_f[r, 0], bracket_f[r, 1] = f0, f1
+        bracket_g[r, 0], bracket_g[r, 1] = g0, g1
+        bracket_gtd[r, 0], bracket_gtd[r, 1] = gtd0, gtd1
+        low[r] = np.where(bracket_f[r, 0] <= bracket_f[r, 1], 0, 1)
+
+    with np.errstate(all="ignore"):
+        while True:
+            # Bracketing phase, at the top of its loop with a fresh (f_new, g_new) at t.
+            r = np.flatnonzero(phase == _BRACKETING)
+            wants = np.zeros(m, dtype=bool)
+            if r.size:
+                tr, fn, gn = t[r], f_new[r], gtd_new[r]
+                exhausted = ~(ls_iter[r] < max_ls[r])
+                armijo_fails = (fn > (f[r] + c1 * tr * gtd[r])) | (
+                    (ls_iter[r] > 1) & (fn >= f_prev[r]))
+                wolfe = np.abs(gn) <= curvature[r]
+                uphill = gn >= 0
+                to_zoom = ~exhausted & (armijo_fails | (~wolfe & uphill))
+                accepted = ~exhausted & ~armijo_fails & wolfe
+                extrapolate = ~exhausted & ~to_zoom & ~accepted
+
+                e = r[exhausted]  # out of evaluations: the better of 0 and t
+                set_bracket(e, 0.0, f[e], g[e], 0.0, t[e], f_new[e], g_new[e], 0.0)
+                z = r[to_zoom]
+                set_bracket(z, t_prev[z], f_prev[z], g_prev[z], gtd_prev[z],
+                            t[z], f_new[z], g_new[z], gtd_new[z])
+                insuf_progress[z] = False
+                a = r[accepted]
+                set_bracket(a, t[a], f_new[a], g_new[a], gtd_new[a],
+                            t[a], f_new[a], g_new[a], gtd_new[a])
+                low[a] = 0
+                done[a] = True
+                phase[e] = _FINISHED
+                phase[a] = _FINISHED
+                phase[z] = _ZOOMING
+
+                ext = r[extrapolate]
+                if ext.size:
+                    tx = t[ext]
+                    min_step = tx + 0.01 * (tx - t_prev[ext])
+                    max_step = tx * 10
+                    t_next = cubic_interpolate(t_prev[ext], f_prev[ext], gtd_prev[ext], tx,
+                                               f_new[ext], gtd_new[ext],
+                                               bounds=(min_step, max_step))
+                    t_prev[ext], f_prev[ext] = tx, f_new[ext]
+                    g_prev[ext], gtd_prev[ext] = g_new[ext], gtd_new[ext]
+                    t[ext] = t_next
+                    wants[ext] = True
+
+            # Zoom phase, at the top of its loop.
+            r = np.flatnonzero(phase == _ZOOMING)
+            if r.size:
+                b0, b1 = bracket[r, 0], bracket[r, 1]
+                stop = done[r] | ~(ls_iter[r] < max_ls[r]) | (
+                    np.abs(b1 - b0) * d_norm[r] < tolerance_change)
+                phase[r[stop]] = _FINISHED
+                r, b0, b1 = r[~stop], b0[~stop], b1[~stop]
+                if r.size:
+                    tz = cubic_interpolate(b0, bracket_f[r, 0], bracket_gtd[r, 0],
+                                           b1, bracket_f[r, 1], bracket_gtd[r, 1])
+                    # Safeguard: stay a tenth of the bracket away from its ends unless
+                    # the previous zoom made good progress.
+                    b_max, b_min = _py_max(b0, b1), _py_min(b0, b1)
+                    eps = 0.1 * (b_max - b_min)
+                    near_end = _py_min(b_max - tz, tz - b_min) < eps
+                    insuf = insuf_progress[r]
+                    move = near_end & (insuf | (tz >= b_max) | (tz <= b_min))
+                    moved = np.where(np.abs(tz - b_max) < np.abs(tz - b_min),
+                                     b_max - eps, b_min + eps)
+                    t[r] = np.where(move, moved, tz)
+                    insuf_progress[r] = near_end & ~move
+                    wants[r] = True
+
+            r = np.flatnonzero(wants)
+            if r.size == 0:
+                break
+            values, grads = evaluate(x[r] + t[r][:, None] * d[r])
+            f_new[r], g_new[r] = values, grads
+            gtd_new[r] = _dot(g_new[r], d[r])
+            evals[r] += 1
+            ls_iter[r] += 1
+
+            # Zoom: fold the new point into the bracket.
+            z = r[phase[r] == _ZOOMING]
+            if z.size:
+                lo, hi = low[z], 1 - low[z]
+                tz, fz = t[z], f_new[z]
+                replaces_high = (fz > (f[z] + c1 * tz * gtd[z])) | (
+                    fz >= bracket_f[z, lo])
+                h = z[replaces_high]
+                hh = hi[replaces_high]
+                bracket[h, hh], bracket_f[h, hh] = t[h], f_new[h]
+                bracket_g[h, hh], bracket_gtd[h, hh] = g_new[h], gtd_new[h]
+                low[h] = np.where(bracket_f[h, 0] <= bracket_f[h, 1], 0, 1)
+
+                keep = ~replaces_high
+                k, kl, kh = z[keep], lo[keep], hi[keep]
+                wolfe = np.abs(gtd_new[k]) <= curvature[k]
+                done[k[wolfe]] = True
+                flip = ~wolfe & (gtd_new[k] * (bracket[k, kh] - bracket[k, kl]) >= 0)
+                fk, fl, fh = k[flip], kl[flip], kh[flip]
+                bracket[fk, fh], bracket_f[fk, fh] = bracket[fk, fl], bracket_f[fk, fl]
+                bracket_g[fk, fh], bracket_gtd[fk, fh] = bracket_g[fk, fl], bracket_gtd[fk, fl]
+                bracket[k, kl], bracket_f[k, kl] = t[k], f_new[k]
+                bracket_g[k, kl], bracket_gtd[k, kl] = g_new[k], gtd_new[k]
+
+    return (bracket_f[rows_all, low], bracket_g[rows_all, low], bracket[rows_all, low], evals)
 
 
-def lbfgs_run_step(x: Vec, run: LBFGSRun, hyper: dict, evaluate) -> Vec:
-    """One ``torch.optim.LBFGS.step(closure)`` for one run; ``evaluate(x) -> (f, g)``.
+# The L-BFGS iteration -------------------------------------------------------------------------
 
-    Up to ``max_iter`` iterations of: d from the two-loop recursion over the (y, s) history
-    (H0 = (y·s)/(y·y) of the newest pair), a step t·d (t = lr, or min(1, 1/‖g‖₁)·lr on the very
-    first iteration; strong-Wolfe search if asked), stopping on max_eval, ‖g‖∞ ≤ tolerance_grad,
-    ‖t·d‖∞ ≤ tolerance_change or |Δf| < tolerance_change. Mutates ``run``; returns the new x."""
+def _push_history(state: LBFGSState, rows: np.ndarray, y: np.ndarray, s: np.ndarray,
+                  ys: np.ndarray) -> None:
+    """Append (y, s, 1/ys) to the memories of ``rows``, dropping the oldest pair where full."""
+    capacity = state.old_dirs.shape[1]
+    full = rows[state.length[rows] == capacity]
+    if full.size:
+        for buffer in (state.old_dirs, state.old_stps, state.ro):
+            buffer[full, :-1] = buffer[full, 1:]
+        state.length[full] -= 1
+    slot = state.length[rows]
+    state.old_dirs[rows, slot] = y
+    state.old_stps[rows, slot] = s
+    state.ro[rows, slot] = 1.0 / ys
+    state.length[rows] += 1
+
+
+#: Below this many runs the two-loop recursion is cheaper in Python floats than in NumPy calls
+#: (each column costs a dozen array calls whatever their length); the arithmetic is the same.
+SCALAR_TWO_LOOP_MAX_RUNS = 4
+
+
+def _two_loop(state: LBFGSState, rows: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """d = −H·g by the two-loop recursion over each run's own memory (H0 = H_diag·I):
+
+        q = −g;  for i newest→oldest: a_i = ρ_i·(s_i·q),  q ← q − a_i·y_i
+        r = H_diag·q;  for i oldest→newest: β_i = ρ_i·(y_i·r),  r ← r + (a_i − β_i)·s_i
+
+    Runs are sorted by memory length (longest first), so the runs that hold pair i are a
+    prefix and every history column is one slice. ``q − a·y`` equals torch's ``q + (−a)·y``
+    bit for bit (negation is exact)."""
+    if rows.size <= SCALAR_TWO_LOOP_MAX_RUNS:
+        return _two_loop_scalar(state, rows, grad)
+    length = state.length[rows]
+    order = np.argsort(-length, kind="stable")
+    rows, length = rows[order], length[order]
+    runs, span = rows.size, int(length[0])
+    holding = np.searchsorted(-length, -np.arange(span), side="left").tolist()  # hold pair i
+    # Component-major copies: history column i of component c is the contiguous [c, i].
+    y0, y1 = np.ascontiguousarray(state.old_dirs[rows, :span].transpose(2, 1, 0))
+    s0, s1 = np.ascontiguousarray(state.old_stps[rows, :span].transpose(2, 1, 0))
+    ro = np.ascontiguousarray(state.ro[rows, :span].T)
+    q0, q1 = -grad[order, 0], -grad[order, 1]
+    al = np.empty((span, runs))
+    scratch, scratch2 = np.empty(runs), np.empty(runs)
+
+    def column(i: int):
+        """Pair i's vectors over the runs that hold it (views)."""
+        k = holding[i]
+        if k == runs:
+            return k, y0[i], y1[i], s0[i], s1[i], ro[i], al[i], scratch, scratch2
+        return (k, y0[i, :k], y1[i, :k], s0[i, :k], s1[i, :k], ro[i, :k], al[i, :k],
+                scratch[:k], scratch2[:k])
+
+    for i in range(span - 1, -1, -1):
+        k, yi0, yi1, si0, si1, roi, a, tmp, _ = column(i)
+        qa, qb = (q0, q1) if k == runs else (q0[:k], q1[:k])
+        np.multiply(si0, qa, out=a)
+        a += np.multiply(si1, qb, out=tmp)
+        a *= roi
+        qa -= np.multiply(a, yi0, out=tmp)
+        qb -= np.multiply(a, yi1, out=tmp)
+    h_diag = state.H_diag[rows]
+    r0, r1 = q0 * h_diag, q1 * h_diag
+    for i in range(span):
+        k, yi0, yi1, si0, si1, roi, a, be, tmp = column(i)
+        ra, rb = (r0, r1) if k == runs else (r0[:k], r1[:k])
+        np.multiply(yi0, ra, out=be)
+        be += np.multiply(yi1, rb, out=tmp)
+        be *= roi
+        np.subtract(a, be, out=be)
+        ra += np.multiply(be, si0, out=tmp)
+        rb += np.multiply(be, si1, out=tmp)
+    direction = np.empty((runs, 2))
+    direction[order, 0], direction[order, 1] = r0, r1
+    return direction
+
+
+def _two_loop_scalar(state: LBFGSState, rows: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """:func:`_two_loop` run by run in Python floats (for a handful of runs)."""
+    direction = np.empty((rows.size, 2))
+    for j, row in enumerate(rows.tolist()):
+        n = int(state.length[row])
+        dirs, stps = state.old_dirs[row, :n].tolist(), state.old_stps[row, :n].tolist()
+        ro = state.ro[row, :n].tolist()
+        al = [0.0] * n
+        q0, q1 = -float(grad[j, 0]), -float(grad[j, 1])
+        for i in range(n - 1, -1, -1):
+            al[i] = (stps[i][0] * q0 + stps[i][1] * q1) * ro[i]
+            q0, q1 = q0 + -al[i] * dirs[i][0], q1 + -al[i] * dirs[i][1]
+        h_diag = float(state.H_diag[row])
+        r0, r1 = q0 * h_diag, q1 * h_diag
+        for i in range(n):
+            step = al[i] - (dirs[i][0] * r0 + dirs[i][1] * r1) * ro[i]
+            r0, r1 = r0 + step * stps[i][0], r1 + step * stps[i][1]
+        direction[j] = r0, r1
+    return direction
+
+
+def _lbfgs_iterations(x: np.ndarray, loss: np.ndarray, flat_grad: np.ndarray,
+                      state: LBFGSState, rows: np.ndarray, hyper: dict, evaluate) -> np.ndarray:
+    """The iteration loop of one ``LBFGS.step`` for the runs ``rows`` of ``state`` (updated in
+    place), whose first f, g (``loss``, ``flat_grad``, one row per run) was not yet optimal.
+    Returns their new x."""
     lr = hyper["lr"]
     max_iter = hyper["max_iter"]
     max_eval = hyper["max_eval"] if hyper["max_eval"] is not None else max_iter * 5 // 4
     tolerance_grad = hyper["tolerance_grad"]
     tolerance_change = hyper["tolerance_change"]
-    history_size = hyper["history_size"]
+    line_search = hyper["line_search_fn"] == "strong_wolfe"
 
-    loss, flat_grad = evaluate(x)
-    current_evals = 1
-    run.func_evals += 1
-    opt_cond = _max_abs(flat_grad) <= tolerance_grad
-    if opt_cond:
-        return x
-
-    d, t = run.d, run.t
-    n_iter = 0
-    while n_iter < max_iter:
-        n_iter += 1
-        run.n_iter += 1
-        if run.n_iter == 1:
-            d = (-flat_grad[0], -flat_grad[1])
-            run.old_dirs, run.old_stps, run.ro = [], [], []
-            run.H_diag = 1.0
-        else:
-            y = (flat_grad[0] - run.prev_flat_grad[0], flat_grad[1] - run.prev_flat_grad[1])
-            s = (d[0] * t, d[1] * t)
-            ys = _dot(y, s)
-            if ys > 1e-10:
-                if len(run.old_dirs) == history_size:
-                    run.old_dirs.pop(0)
-                    run.old_stps.pop(0)
-                    run.ro.pop(0)
-                run.old_dirs.append(y)
-                run.old_stps.append(s)
-                run.ro.append(1.0 / ys)
-                run.H_diag = ys / _dot(y, y)
-            num_old = len(run.old_dirs)
-            al = [0.0] * num_old
-            q = (-flat_grad[0], -flat_grad[1])
-            for i in range(num_old - 1, -1, -1):
-                al[i] = _dot(run.old_stps[i], q) * run.ro[i]
-                q = _axpy(q, -al[i], run.old_dirs[i])
-            r = (q[0] * run.H_diag, q[1] * run.H_diag)
-            for i in range(num_old):
-                be_i = _dot(run.old_dirs[i], r) * run.ro[i]
-                r = _axpy(r, al[i] - be_i, run.old_stps[i])
-            d = r
-        run.prev_flat_grad = flat_grad
-        run.prev_loss = loss
-        if run.n_iter == 1:
-            t = min(1.0, 1.0 / (abs(flat_grad[0]) + abs(flat_grad[1]))) * lr
-        else:
-            t = lr
-        gtd = _dot(flat_grad, d)
-        if gtd > -tolerance_change:
+    m = len(x)
+    x, loss, flat_grad = x.copy(), loss.copy(), flat_grad.copy()
+    current_evals = np.ones(m, dtype=np.int64)
+    running = np.ones(m, dtype=bool)
+    for n_iter in range(1, max_iter + 1):
+        r = np.flatnonzero(running)  # local indices; state rows are rows[r]
+        if r.size == 0:
             break
+        run = rows[r]
+        state.n_iter[run] += 1
+        first = state.n_iter[run] == 1
+        g = flat_grad[r]
 
-        ls_func_evals = 0
-        if hyper["line_search_fn"] == "strong_wolfe":
-            start = x
+        # Direction: −g on the very first iteration, else the two-loop over the updated memory.
+        if first.any():
+            starting = run[first]
+            state.d[starting] = -g[first]
+            state.length[starting] = 0
+            state.H_diag[starting] = 1.0
+        later = ~first
+        o = run[later]
+        if o.size:
+            g_later = g[later]
+            y = g_later - state.prev_flat_grad[o]
+            s = state.d[o] * state.t[o][:, None]
+            ys = _dot(y, s)
+            curved = ys > CURVATURE_EPS
+            if curved.any():
+                c, yc, ysc = o[curved], y[curved], ys[curved]
+                _push_history(state, c, yc, s[curved], ysc)
+                state.H_diag[c] = ysc / _dot(yc, yc)
+            state.d[o] = _two_loop(state, o, g_later)
+        state.prev_flat_grad[run] = g
+        state.prev_loss[run] = loss[r]
+        t = np.full(r.size, float(lr))
+        if first.any():
+            gf = g[first]
+            t[first] = _py_min(np.ones(len(gf)), 1.0 / (np.abs(gf[:, 0]) + np.abs(gf[:, 1]))) * lr
+        state.t[run] = t
+        d = state.d[run]
+        gtd = _dot(g, d)
+        moves = ~(gtd > -tolerance_change)
+        if not moves.all():
+            running[r[~moves]] = False
+            r, run, d, t, gtd = r[moves], run[moves], d[moves], t[moves], gtd[moves]
+            if r.size == 0:
+                break
 
-            def along(step, start=start, d=d):
-                return evaluate(_axpy(start, step, d))
-
+        ls_evals = np.zeros(r.size, dtype=np.int64)
+        opt_cond = np.zeros(r.size, dtype=bool)
+        if line_search:
             # torch does not pass tolerance_change on: the search uses its default 1e-9.
-            loss, flat_grad, t, ls_func_evals = strong_wolfe(
-                along, t, d, loss, flat_grad, gtd, max_ls=max_eval - current_evals
+            loss[r], flat_grad[r], t, ls_evals = strong_wolfe(
+                evaluate, x[r], t, d, loss[r], flat_grad[r], gtd,
+                max_ls=max_eval - current_evals[r],
             )
-            x = _axpy(x, t, d)
-            opt_cond = _max_abs(flat_grad) <= tolerance_grad
+            state.t[run] = t
+            x[r] = x[r] + t[:, None] * d
+            opt_cond = _max_abs(flat_grad[r]) <= tolerance_grad
         else:
-            x = _axpy(x, t, d)
+            x[r] = x[r] + t[:, None] * d
             if n_iter != max_iter:
                 # The last iteration's f, g are not refreshed: the next step() evaluates them.
-                loss, flat_grad = evaluate(x)
-                opt_cond = _max_abs(flat_grad) <= tolerance_grad
-                ls_func_evals = 1
-        current_evals += ls_func_evals
-        run.func_evals += ls_func_evals
+                values, grads = evaluate(x[r])
+                loss[r], flat_grad[r] = values, grads
+                opt_cond = _max_abs(grads) <= tolerance_grad
+                ls_evals[:] = 1
+        current_evals[r] += ls_evals
+        state.func_evals[run] += ls_evals
 
-        if n_iter == max_iter or current_evals >= max_eval or opt_cond:
-            break
-        if max(abs(d[0] * t), abs(d[1] * t)) <= tolerance_change:
-            break
-        if abs(loss - run.prev_loss) < tolerance_change:
-            break
-
-    run.d, run.t = d, t
+        stops = (
+            (n_iter == max_iter)
+            | (current_evals[r] >= max_eval)
+            | opt_cond
+            | (_py_max(np.abs(d[:, 0] * t), np.abs(d[:, 1] * t)) <= tolerance_change)
+            | (np.abs(loss[r] - state.prev_loss[run]) < tolerance_change)
+        )
+        running[r[stops]] = False
     return x
 
 
-def init_lbfgs(params: np.ndarray, hyper: dict) -> list[LBFGSRun]:
-    return [LBFGSRun() for _ in range(len(params))]
+def init_lbfgs(params: np.ndarray, hyper: dict) -> LBFGSState:
+    n, history_size = len(params), hyper["history_size"]
+    return LBFGSState(
+        func_evals=np.zeros(n, dtype=np.int64),
+        n_iter=np.zeros(n, dtype=np.int64),
+        d=np.zeros((n, 2)),
+        t=np.zeros(n),
+        old_dirs=np.zeros((n, history_size, 2)),
+        old_stps=np.zeros((n, history_size, 2)),
+        ro=np.zeros((n, history_size)),
+        length=np.zeros(n, dtype=np.int64),
+        H_diag=np.ones(n),
+        prev_flat_grad=np.zeros((n, 2)),
+        prev_loss=np.zeros(n),
+    )
 
 
-def step_lbfgs(params: np.ndarray, state: list[LBFGSRun], hyper: dict, oracle: Oracle):
-    """One ``LBFGS.step(closure)`` per run (see :func:`lbfgs_run_step`); non-finite runs stay put.
-    ``state[i].func_evals`` and ``.n_iter`` are torch's counters for run i."""
+def step_lbfgs(params: np.ndarray, state: LBFGSState, hyper: dict, oracle: Oracle):
+    """One ``torch.optim.LBFGS.step(closure)`` for every run, each with its own state.
+
+    Evaluate f, g (stop if ‖g‖∞ ≤ tolerance_grad); then up to ``max_iter`` iterations of:
+    d from the two-loop recursion over the run's (y, s) memory (H0 = (y·s)/(y·y) of the newest
+    pair), a step t·d (t = lr, or min(1, 1/‖g‖₁)·lr on the very first iteration; strong-Wolfe
+    search if asked), stopping on max_eval, ‖g‖∞ ≤ tolerance_grad, ‖t·d‖∞ ≤ tolerance_change or
+    |Δf| < tolerance_change. Runs with non-finite parameters stay put. ``state`` is updated in
+    place; ``state[i].func_evals`` and ``.n_iter`` are torch's counters for run i."""
     new_params = np.array(params, dtype=np.float64)
-    row = np.empty((1, 2))
+    live = np.flatnonzero(np.isfinite(new_params).all(axis=1))
+    if live.size == 0:
+        return new_params, state
 
-    def evaluate(point: Vec) -> tuple[float, Vec]:
-        row[0, 0], row[0, 1] = point
-        value, grad = oracle.value_and_grad(row)
-        return float(value[0]), (float(grad[0, 0]), float(grad[0, 1]))
+    def evaluate(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        values, grads = oracle.value_and_grad(points)
+        return np.asarray(values, dtype=np.float64), np.asarray(grads, dtype=np.float64)
 
-    for i, run in enumerate(state):
-        x = (float(params[i, 0]), float(params[i, 1]))
-        if not (math.isfinite(x[0]) and math.isfinite(x[1])):
-            continue
-        new_params[i] = lbfgs_run_step(x, run, hyper, evaluate)
+    with np.errstate(all="ignore"):
+        x = new_params[live]
+        loss, flat_grad = evaluate(x)
+        state.func_evals[live] += 1
+        iterating = ~(_max_abs(flat_grad) <= hyper["tolerance_grad"])
+        rows = live[iterating]
+        if rows.size:
+            new_params[rows] = _lbfgs_iterations(x[iterating], loss[iterating],
+                                                 flat_grad[iterating], state, rows, hyper,
+                                                 evaluate)
     return new_params, state
 
 

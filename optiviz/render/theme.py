@@ -14,6 +14,10 @@ from optiviz.errors import ConfigError
 
 # Okabe & Ito (2008), "Color Universal Design"; yellow last: it is the weakest on white.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
+# Beyond seven runs: Paul Tol's dark colours from his colour-blind-safe "muted" scheme, so the
+# first twelve runs (the loss panel's limit) never share a colour.
+TOL_EXTRA = ("#332288", "#882255", "#999933", "#44AA99", "#AA4499")
+TOL_EXTRA_DARK = ("#CC6677", "#DDCC77", "#44AA99", "#AA4499", "#A6D854")
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ THEMES = {
         muted="#8a8f98",
         landscape=("#f7f9fc", "#dfe7f1", "#b9c8da", "#8ea3bd"),
         contour_line="#5f6f84",
-        runs=OKABE_ITO,
+        runs=OKABE_ITO + TOL_EXTRA,
         marker_face="#ffffff",
         marker_edge="#222222",
     ),
@@ -64,7 +68,8 @@ THEMES = {
         muted="#7d8590",
         landscape=("#151a22", "#1e2835", "#2c3b4f", "#44586f"),
         contour_line="#8fa3ba",
-        runs=("#56B4E9", "#E69F00", "#2FCB9A", "#FF7A45", "#E58CC0", "#F0E442", "#B9A5FF"),
+        runs=("#56B4E9", "#E69F00", "#2FCB9A", "#FF7A45", "#E58CC0", "#F0E442", "#B9A5FF")
+        + TOL_EXTRA_DARK,
         marker_face="#14171c",
         marker_edge="#f0f0f0",
     ),
