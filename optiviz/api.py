@@ -7,7 +7,6 @@ report = api.run_file("configs/rosenbrock.yaml", output=Path("out.gif"))
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -79,20 +78,11 @@ def final_numbers(experiment: Experiment, result: Any) -> dict[str, float]:
 
 def write_data(result: Any, path: Path) -> Path:
     """Write the ``--data`` NPZ atomically."""
+    from optiviz.atomic import atomic_output
+
     arrays = result.arrays()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_output(Path(path)) as temporary, open(temporary, "wb") as stream:
+        np.savez(stream, **arrays)
     return path
 
 

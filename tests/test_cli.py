@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -224,3 +225,15 @@ def test_init_unknown_optimizer_suggests_nearest():
     result = CliRunner().invoke(cli, ["init", "--optimizers", "sgd,adamm"])
     assert result.exit_code == 2
     assert "did you mean 'adam'?" in result.output
+
+
+def test_outputs_get_ordinary_permissions(config, tmp_path):
+    old = os.umask(0o022)
+    try:
+        data, gif = tmp_path / "runs.npz", tmp_path / "out.gif"
+        assert invoke("run", str(config), "--data", str(data), "-o", str(gif), "-q").exit_code == 0
+    finally:
+        os.umask(old)
+    assert data.stat().st_mode & 0o777 == 0o644
+    assert gif.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

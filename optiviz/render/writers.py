@@ -18,18 +18,15 @@ but never a half-written target).
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import struct
 import subprocess
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from optiviz.atomic import atomic_output, sigterm_as_exit, temporary_path  # noqa: F401
 from optiviz.errors import OptivizError
 from optiviz.registry import Registry
 
@@ -65,49 +62,6 @@ def output_format(path: Path) -> OutputFormat:
 
 
 # Atomic writes ----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def sigterm_as_exit() -> Iterator[None]:
-    """Turn SIGTERM into ``SystemExit(143)`` while the block runs, so that cleanup handlers run
-    (a CI timeout then behaves like Ctrl-C). The previous handler is restored afterwards.
-    Outside the main thread signals cannot be handled and the block runs unchanged."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def raise_exit(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, raise_exit)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def temporary_path(target: Path) -> Path:
-    """A hidden name next to ``target`` with the same extension (ffmpeg picks the muxer by it)."""
-    return target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
-
-
-@contextlib.contextmanager
-def atomic_output(target: Path) -> Iterator[Path]:
-    """Yield a temporary path in ``target``'s folder; rename it onto ``target`` on success.
-
-    The folder is created if needed. On any exception (KeyboardInterrupt and SystemExit
-    included) the temporary file is removed and ``target`` is left as it was.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_path(target)
-    try:
-        with sigterm_as_exit():
-            yield temporary
-            os.replace(temporary, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
 
 
 # GIF --------------------------------------------------------------------------------------------
