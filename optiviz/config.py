@@ -9,6 +9,7 @@ code anywhere below raises :class:`ConfigError` with a key path only
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -388,6 +389,63 @@ def _fill_length_params(params: Iterable[Param], given: dict, length: int) -> di
     return given
 
 
+MAX_SWEEP = 1000
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_format_value(v) for v in value) + ")"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _optimizer_entries(
+    value: Any, path: KeyPath, *, steps: int, function: Any, index: int
+) -> list[OptimizerConfig]:
+    """One entry, or several when hyperparameters are swept: a list where a number is expected
+    (``lr: [0.001, 0.01, 0.1]``; ``betas: [[0.9, 0.999], [0.5, 0.9]]``) expands into one entry
+    per value, every combination when several keys are swept."""
+    from optiviz.optimizers import OPTIMIZERS
+
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        return [_optimizer(value, path, steps=steps, function=function, index=index)]
+    spec = OPTIMIZERS.get(value["name"], path + ("name",))
+    params = {p.name: p for p in spec.params}
+    swept: dict[str, list] = {}
+    for key, given in value.items():
+        param = params.get(key)
+        if param is None or not isinstance(given, list):
+            continue
+        if param.kind in ("float", "int") or (
+            param.kind == "floats" and given and all(isinstance(v, list) for v in given)
+        ):
+            if not given:
+                raise ConfigError("an empty sweep: give at least one value", path + (key,))
+            swept[key] = [param.coerce(v, path + (key, i)) for i, v in enumerate(given)]
+    if not swept:
+        return [_optimizer(value, path, steps=steps, function=function, index=index)]
+    combinations = list(itertools.product(*swept.values()))
+    if len(combinations) > MAX_SWEEP:
+        raise ConfigError(
+            f"sweeps {len(combinations):,} combinations; at most {MAX_SWEEP:,}",
+            path + (next(iter(swept)),),
+        )
+    entries = []
+    for combination in combinations:
+        chosen = dict(zip(swept, combination, strict=True))
+        entry = _optimizer(
+            {**value, **chosen}, path, steps=steps, function=function, index=index
+        )
+        suffix = " ".join(
+            f"{key}={_format_value(v)}"
+            for key, v in chosen.items()
+            if "label" in value or key != "lr"
+        )
+        if suffix:
+            entry = replace(entry, label=f"{entry.label} {suffix}")
+        entries.append(entry)
+    return entries
+
+
 def _optimizer(
     value: Any, path: KeyPath, *, steps: int, function: Any, index: int, nested: bool = False
 ) -> OptimizerConfig:
@@ -704,13 +762,13 @@ def parse_experiment(
         for i, entry in enumerate(raw):
             if function is None:
                 break
-            opt = attempt(
-                lambda i=i, entry=entry: _optimizer(
+            expanded = attempt(
+                lambda i=i, entry=entry: _optimizer_entries(
                     entry, ("optimizers", i), steps=steps, function=function, index=i
                 )
             )
-            if opt is not None:
-                optimizers.append(opt)
+            if expanded is not None:
+                optimizers.extend(expanded)
     if starts is not None and optimizers:
         runs = len(optimizers) * len(starts)
         need = _estimate_bytes(runs, steps)

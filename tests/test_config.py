@@ -329,3 +329,28 @@ def test_valid_values_are_kept_exactly(lr, steps, start, momentum):
     assert exp.optimizers[0].hyper["momentum"] == momentum
     np.testing.assert_array_equal(exp.starts[0], start)
 
+
+
+def test_a_list_of_values_sweeps_a_hyperparameter(tmp_path):
+    text = BASE.replace("{name: sgd, lr: 0.001, label: GD}",
+                        "{name: sgd, lr: [0.001, 0.01], momentum: [0, 0.9], label: GD}")
+    exp = load(write(tmp_path, text))
+    sweep = exp.optimizers[:4]
+    assert [(o.hyper["lr"], o.hyper["momentum"]) for o in sweep] == [
+        (0.001, 0.0), (0.001, 0.9), (0.01, 0.0), (0.01, 0.9)]
+    assert sweep[1].label == "GD lr=0.001 momentum=0.9"
+    assert [o.name for o in exp.optimizers[4:]] == ["sgd", "adam", "lbfgs"]
+    betas = load(write(tmp_path, BASE.replace("{name: adam, lr: 0.05,",
+                                              "{name: adam, lr: 0.05, betas: [[0.9, 0.99], [0.5, 0.9]],")))
+    assert [o.hyper["betas"] for o in betas.optimizers if o.name == "adam"] == [(0.9, 0.99),
+                                                                                 (0.5, 0.9)]
+    assert betas.optimizers[2].label == "Adam lr=0.05 betas=(0.9, 0.99)"
+
+
+def test_sweep_errors_point_at_the_bad_value(tmp_path):
+    error = error_of(tmp_path, BASE.replace("{name: sgd, lr: 0.001, label: GD}",
+                                            "{name: sgd, lr: [0.001, -1, 0.1]}"))
+    assert "optimizers[0].lr[1]" in str(error)
+    error = error_of(tmp_path, BASE.replace("{name: sgd, lr: 0.001, label: GD}",
+                                            "{name: sgd, lr: []}"))
+    assert "optimizers[0].lr: an empty sweep" in str(error)
