@@ -340,8 +340,8 @@ def test_a_list_of_values_sweeps_a_hyperparameter(tmp_path):
         (0.001, 0.0), (0.001, 0.9), (0.01, 0.0), (0.01, 0.9)]
     assert sweep[1].label == "GD lr=0.001 momentum=0.9"
     assert [o.name for o in exp.optimizers[4:]] == ["sgd", "adam", "lbfgs"]
-    betas = load(write(tmp_path, BASE.replace("{name: adam, lr: 0.05,",
-                                              "{name: adam, lr: 0.05, betas: [[0.9, 0.99], [0.5, 0.9]],")))
+    swept_betas = "{name: adam, lr: 0.05, betas: [[0.9, 0.99], [0.5, 0.9]],"
+    betas = load(write(tmp_path, BASE.replace("{name: adam, lr: 0.05,", swept_betas)))
     assert [o.hyper["betas"] for o in betas.optimizers if o.name == "adam"] == [(0.9, 0.99),
                                                                                  (0.5, 0.9)]
     assert betas.optimizers[2].label == "Adam lr=0.05 betas=(0.9, 0.99)"
