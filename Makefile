@@ -36,6 +36,7 @@ lint: $(VENV)/.installed-test
 
 examples: $(VENV)/.installed
 	$(BIN)/optiviz batch configs --out-dir examples/gallery -j 2
+	$(BIN)/optiviz run configs/rosenbrock_adaptive.yaml -o examples/gallery/rosenbrock_adaptive.mp4 -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis demo.gif
