@@ -6,7 +6,7 @@ report = api.run_file("configs/rosenbrock.yaml", output=Path("out.gif"))
 
 from __future__ import annotations
 
-import os
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -87,21 +87,31 @@ def write_data(result: Any, path: Path) -> Path:
 
 
 def check_writable(path: Path) -> None:
-    """Fail before computing if the output cannot be written."""
+    """Fail before computing if the output cannot be written: unknown format, or a folder that
+    cannot be created or written (tried for real: permission bits alone miss read-only mounts
+    and root's special file systems)."""
     from optiviz.render import check_output
 
-    check_output(Path(path))
+    path = Path(path)
+    check_output(path)
+    _probe_folder(path)
+
+
+def _probe_folder(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OptivizError(f"{path}: cannot write to {folder} ({reason})") from None
 
 
 def check_data_path(path: Path) -> None:
     if Path(path).suffix.lower() != ".npz":
         raise OptivizError(f"{path}: --data writes NumPy .npz files; use a name ending in .npz")
-    folder = Path(path).parent if str(Path(path).parent) else Path(".")
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not os.access(probe, os.W_OK):
-        raise OptivizError(f"{path}: cannot write here (permission denied)")
+    _probe_folder(Path(path))
 
 
 def run_experiment(

@@ -29,6 +29,10 @@ def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except OptivizError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except OSError as exc:  # the disk, not the config: full, vanished, read-only
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

@@ -237,3 +237,20 @@ def test_outputs_get_ordinary_permissions(config, tmp_path):
     assert data.stat().st_mode & 0o777 == 0o644
     assert gif.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("flag, name", [("-o", "out.gif"), ("--data", "runs.npz")])
+def test_unwritable_output_is_refused_before_computing(config, tmp_path, flag, name):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    target = blocker / "sub" / name
+    args = ["run", str(config), flag, str(target)] + (["--no-render"] if flag == "--data" else [])
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "cannot" in result.output and "Traceback" not in result.output
+
+
+def test_missing_output_folders_are_created(config, tmp_path):
+    target = tmp_path / "new" / "deeper" / "out.png"
+    assert invoke("run", str(config), "-o", str(target), "-q").exit_code == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
