@@ -254,3 +254,32 @@ def test_missing_output_folders_are_created(config, tmp_path):
     target = tmp_path / "new" / "deeper" / "out.png"
     assert invoke("run", str(config), "-o", str(target), "-q").exit_code == 0
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("suffix", ["gif", "mp4", "png", "svg"])
+def test_same_config_and_seed_give_identical_bytes(config, tmp_path, suffix):
+    first, second = tmp_path / f"a.{suffix}", tmp_path / f"b.{suffix}"
+    for target in (first, second):
+        assert invoke("run", str(config), "-o", str(target), "-q").exit_code == 0
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_sampling_config_gives_identical_bytes(tmp_path):
+    path = tmp_path / "mh.yaml"
+    path.write_text(textwrap.dedent("""\
+        sampling:
+          distribution: {name: banana}
+          method: metropolis
+          chains: 2
+          samples: 300
+          seed: 3
+        render: {width: 320, height: 180, frames: 12, hold: 0}
+    """))
+    outputs = []
+    for name in ("a.gif", "b.gif"):
+        target = tmp_path / name
+        result = invoke("run", str(path), "-o", str(target), "--data", str(tmp_path / f"{name}.npz"))
+        assert result.exit_code == 0, result.output
+        outputs.append(target.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert (tmp_path / "a.gif.npz").read_bytes() == (tmp_path / "b.gif.npz").read_bytes()
