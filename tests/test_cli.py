@@ -278,7 +278,8 @@ def test_sampling_config_gives_identical_bytes(tmp_path):
     outputs = []
     for name in ("a.gif", "b.gif"):
         target = tmp_path / name
-        result = invoke("run", str(path), "-o", str(target), "--data", str(tmp_path / f"{name}.npz"))
+        data = tmp_path / f"{name}.npz"
+        result = invoke("run", str(path), "-o", str(target), "--data", str(data))
         assert result.exit_code == 0, result.output
         outputs.append(target.read_bytes())
     assert outputs[0] == outputs[1]
