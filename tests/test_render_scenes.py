@@ -21,7 +21,9 @@ from optiviz.render.landscape import (
     SurfaceScene,
     build_scene,
     emptiest_corner,
+    first_exits,
     loss_axis,
+    value_limits,
 )
 
 BASELINE = Path(__file__).parent / "baseline" / "landscape.png"
@@ -111,7 +113,7 @@ def test_loss_panel_is_default_for_few_runs_only():
 def test_loss_axis_uses_the_gap_to_the_minimum_when_losses_go_negative():
     experiment, trajectories = make_case(function="saddle", steps=4, starts=((0.1, 1.0),))
     _, label, scale = loss_axis(trajectories.loss, experiment.function)
-    assert (label, scale) == ("loss", "symlog")  # saddle: no known minimum, unbounded below
+    assert (label, scale) == ("loss", "linear")  # saddle: no known minimum, unbounded below
     values, label, scale = loss_axis(np.array([[-1.0, -1.5]]), type("F", (), {"minimum": -2.0}))
     assert (label, scale) == ("f − f*", "log") and values.min() > 0
 
@@ -232,3 +234,43 @@ def test_real_test_functions_render(tmp_path):
                                          starts=((1.0, 1.0),), diverge=None)
     output = render(experiment, trajectories, tmp_path / "beale.png", quiet=True)
     assert output.exists()
+
+
+def test_a_run_falling_off_an_unbounded_map_leaves_the_loss_panel_through_its_floor():
+    experiment, trajectories = make_case(function="saddle", steps=40, lrs=(0.2,),
+                                         starts=((1.0, 0.05), (1.0, 0.0)), diverge=None,
+                                         render=RenderConfig(width=200, height=120, dpi=50,
+                                                             domain=((-2, 2), (-2, 2))))
+    scene = build_scene(experiment, trajectories)
+    panel = scene.side[0]
+    low, high = panel.ax.get_ylim()
+    assert panel.ax.get_yscale() == "linear"
+    assert low > -10 and trajectories.loss[0].min() < low  # the escaping run is cut off...
+    assert len(panel.exits) == 1 and panel.exits[0].get_marker() == "v"
+    exit_step = int(panel.exit_steps[0])
+    scene.update(exit_step - 1)
+    assert not panel.exits[0].get_visible()
+    scene.update(scene.n_frames - 1)  # ...and marked on the floor once it has left
+    assert panel.exits[0].get_visible()
+    assert_blit_matches_redraw(scene, [scene.n_frames - 1])
+
+
+def test_value_limits_cover_only_the_steps_on_the_map_for_a_linear_axis():
+    values = np.array([[1.0, 0.0, -1.0, -50.0, -5000.0]])
+    shown = np.array([[True, True, True, False, False]])
+    low, high = value_limits(values, "linear", shown)
+    assert -2.0 < low < -1.0 and 1.0 < high < 2.0
+    assert first_exits(values, low, high) == [(0, 3, False)]
+
+
+def test_cloud_panels_tell_the_share_of_particles_gathered_at_each_minimum():
+    near_minimum = np.array([[1.0, 1.0], [1.001, 1.0], [1.0, 1.002], [-1.2, 2.5]] * 3)
+    experiment, trajectories = make_case(steps=2, lrs=(1e-6,), starts=near_minimum,
+                                         start_kind="random", diverge=None,
+                                         render=RenderConfig(width=200, height=120, dpi=50))
+    scene = build_scene(experiment, trajectories)
+    assert isinstance(scene, CloudScene)
+    scene.update(scene.n_frames - 1)
+    [(where, label)] = scene.tallies[0]
+    assert tuple(where) == (1.0, 1.0) and label.get_visible() and label.get_text() == "75%"
+    assert_blit_matches_redraw(scene, [scene.n_frames - 1])

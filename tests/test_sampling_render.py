@@ -60,7 +60,7 @@ def test_histogram_is_one_stairs_artist_updated_in_place():
     last = scene.update(scene.n_frames - 1)
     assert first[0] is last[0] and type(first[0]).__name__ == "StepPatch"
     heights = last[0].get_data().values
-    assert np.sum(heights * np.diff(result.edges)) == pytest.approx(1.0)
+    assert np.sum(heights * np.diff(scene.bars.get_data().edges)) == pytest.approx(1.0)
 
 
 def test_histogram_frames_are_log_spaced_and_end_at_all_samples():
@@ -117,3 +117,61 @@ def test_dark_theme_scene_uses_the_dark_background():
     scene.figure.canvas.draw()
     corner = np.asarray(scene.figure.canvas.buffer_rgba())[2, 2, :3]
     assert corner.max() < 60
+
+
+def blit_matches_redraw(scene) -> bool:
+    from optiviz.render.animate import frame_pixels, full_redraw
+
+    last = scene.n_frames - 1
+    pixels, layers = None, None
+    for frame in range(scene.n_frames):
+        pixels, layers = frame_pixels(scene, frame, layers)
+    return np.array_equal(np.array(pixels), full_redraw(scene, last))
+
+
+@pytest.mark.parametrize("case", ["discrete", "mh_2d", "importance"])
+def test_sampling_frames_blit_like_a_full_redraw(case):
+    assert blit_matches_redraw(build_scene(*experiment_for(CASES[case])))
+
+
+def test_bounded_support_is_binned_inside_it():
+    experiment, result = experiment_for({"distribution": {"name": "uniform"}, "samples": 400})
+    scene = build_scene(experiment, result)
+    edges = scene.bars.get_data().edges
+    assert (edges[0], edges[-1]) == (0.0, 1.0) and result.edges[0] < 0.0
+    heights = scene.update(scene.n_frames - 1)[0].get_data().values
+    assert np.sum(heights * np.diff(edges)) == pytest.approx(1.0)
+
+
+def test_histogram_caption_sits_over_the_short_bars_and_clears_them():
+    from optiviz.render.sampling import Readout
+
+    render = RenderConfig(width=480, height=270, frames=6, hold=0)
+    experiment, result = experiment_for({"distribution": {"name": "bernoulli", "p": 0.3},
+                                         "samples": 400}, render)
+    scene = build_scene(experiment, result)
+    caption = scene.caption
+    assert isinstance(caption, Readout)
+    left, right = caption.span()
+    assert left > 0.4  # over x = 1 (probability 0.3), not over x = 0 (0.7)
+    top = scene.bars.axes.get_ylim()[1]
+    assert 0.3 / top < caption.bottom()
+
+
+def test_banana_is_framed_on_its_bulk_and_the_caption_avoids_the_legend():
+    from optiviz.render.sampling import central_domain
+
+    experiment, result = experiment_for(CASES["mh_2d"])
+    dist = result.distribution
+    (x0, x1), (y0, y1) = dist.domain
+    ((cx0, cx1), (cy0, cy1)), inside = central_domain(dist)
+    assert y0 <= cy0 and cy1 < y1 and 0.95 < inside <= 1.0
+    scene = build_scene(experiment, result)
+    ax = scene.caption.axes
+    assert ax.get_ylim() == pytest.approx((cy0, cy1), rel=0.02)
+    legend = ax.get_legend()
+    renderer = scene.figure.canvas.get_renderer()
+    box = scene.caption.get_bbox_patch()
+    scene.caption.set_text("step 1/1\nmean 0\nESS 1")
+    scene.caption.update_bbox_position_size(renderer)
+    assert not box.get_window_extent(renderer).overlaps(legend.get_window_extent(renderer))

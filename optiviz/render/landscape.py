@@ -175,8 +175,9 @@ def emptiest_corner(ax: Any, x: np.ndarray, y: np.ndarray,
 
 def loss_axis(loss: np.ndarray, function: Any) -> tuple[np.ndarray, str, str]:
     """What the loss panel plots: ``(values, label, scale)``. Positive losses on a log axis; when
-    some loss is <= 0 and the minimum is known, the gap ``f - f*`` on a log axis; otherwise the
-    loss on a symmetric-log axis (an unbounded-below run falls through decades honestly)."""
+    some loss is <= 0 and the minimum is known, the gap ``f - f*`` on a log axis; otherwise (no
+    known minimum, perhaps unbounded below) the loss itself on a linear axis whose limits
+    :func:`value_limits` takes from the part of the race the map shows."""
     finite = loss[np.isfinite(loss)]
     if finite.size and finite.min() > 0:
         return loss, "loss", "log"
@@ -184,35 +185,48 @@ def loss_axis(loss: np.ndarray, function: Any) -> tuple[np.ndarray, str, str]:
     if minimum is not None and finite.size and finite.min() >= minimum:
         gap = np.maximum(loss - minimum, 1e-16)
         return gap, "f − f*", "log"
-    return loss, "loss", "symlog"
+    return loss, "loss", "linear"
 
 
-def value_limits(values: np.ndarray, scale: str) -> tuple[float, float]:
-    """Axis limits that show every start and every finite value up to 10x the worst start
-    (a diverging run's last huge values would otherwise flatten everything else)."""
-    finite = values[np.isfinite(values)]
+def value_limits(values: np.ndarray, scale: str,
+                 shown: np.ndarray | None = None) -> tuple[float, float]:
+    """Axis limits ``(low, high)`` for per-run curves ``values`` (runs x steps).
+
+    Every start is shown. Above, values are cut at 10x the worst start on a log axis (a
+    diverging run's last huge values, or one early spike, would otherwise flatten the rest).
+    ``shown`` (same shape, bool) marks the steps whose position lies on the map: a linear axis
+    covers only those, so that a run sliding off an unbounded-below map (a saddle) leaves the
+    panel through its floor instead of squashing every other curve into a line. What is cut
+    off is marked on the panel's edge (see :class:`LossPanel`)."""
+    finite = np.isfinite(values)
     if scale == "log":
-        finite = finite[finite > 0]
-    if not finite.size:
+        finite &= values > 0
+    if shown is not None and scale == "linear" and (finite & shown).any():
+        finite &= shown | (np.arange(values.shape[1]) == 0)
+    kept = values[finite]
+    if not kept.size:
         return (1e-3, 1.0) if scale == "log" else (-1.0, 1.0)
     start = values[:, 0][np.isfinite(values[:, 0])]
-    high = finite.max()
-    if start.size and scale == "log" and start.max() * 10 > finite.min():
+    high = kept.max()
+    if start.size and scale == "log" and start.max() * 10 > kept.min():
         high = min(high, start.max() * 10)
-    low = finite.min()
+    low = kept.min()
     if scale == "log":
         return low / 2, (high * 2 if high > low else low * 10)
-    if scale == "symlog":
-        return (low * 2 if low < 0 else low / 2), (high * 2 if high > 0 else high / 2)
-    pad = (high - low) * 0.05 or 1.0
+    pad = (high - low) * 0.06 or 1.0
     return low - pad, high + pad
 
 
-def symlog_threshold(values: np.ndarray) -> float:
-    """Linear range of a symlog axis: the typical starting loss magnitude."""
-    start = np.abs(values[:, 0][np.isfinite(values[:, 0])])
-    start = start[start > 0]
-    return float(np.median(start)) if start.size else 1.0
+def first_exits(values: np.ndarray, low: float, high: float) -> list[tuple[int, int, bool]]:
+    """``(run, step, above)`` for each run whose finite values leave ``[low, high]``: the first
+    step outside, and whether it left through the top."""
+    exits = []
+    with np.errstate(invalid="ignore"):
+        outside = np.isfinite(values) & ((values > high) | (values < low))
+    for run in np.flatnonzero(outside.any(axis=1)):
+        step = int(np.argmax(outside[run]))
+        exits.append((int(run), step, bool(values[run, step] > high)))
+    return exits
 
 
 class LandscapeScene:
@@ -364,28 +378,42 @@ class SidePanel:
 
 
 class LossPanel(SidePanel):
-    """Loss (or ``f - f*``) vs step, log y when positive, revealed step by step."""
+    """Loss (or ``f - f*``) vs step, log y when positive, revealed step by step. A curve that
+    leaves the panel gets a triangle on the edge it crossed, shown from the step it crosses."""
 
     def __init__(self, ax: Any, experiment: Any, trajectories: Any, colors: list[str],
                  theme: Theme):
         super().__init__(ax, theme, trajectories.steps)
         values, label, scale = loss_axis(trajectories.loss, experiment.function)
-        if scale == "symlog":
-            ax.set_yscale("symlog", linthresh=symlog_threshold(values))
-        else:
-            ax.set_yscale(scale)
-        ax.set_ylim(*value_limits(values, scale))
+        ax.set_yscale(scale)
+        (x0, x1), (y0, y1) = domain_of(experiment)
+        positions = trajectories.positions
+        on_map = ((positions[..., 0] >= x0) & (positions[..., 0] <= x1)
+                  & (positions[..., 1] >= y0) & (positions[..., 1] <= y1))
+        low, high = value_limits(values, scale, on_map)
+        ax.set_ylim(low, high)
         ax.set_ylabel(label, labelpad=1)
         steps = np.arange(trajectories.steps + 1, dtype=float)
         self.lines = [GrowingLine(ax, steps, values[r], color=colors[r], linewidth=1.3)
                       for r in range(trajectories.runs)]
+        exits = first_exits(values, low, high)
+        self.exit_steps = np.array([step for _, step, _ in exits], dtype=np.int64)
+        self.exits = [ax.plot([step], [high if above else low], marker="^" if above else "v",
+                              markersize=6, color=colors[run], markeredgecolor=theme.background,
+                              markeredgewidth=0.6, linestyle="none", clip_on=False,
+                              animated=True, zorder=ANIMATED_Z + 1, visible=False)[0]
+                      for run, step, above in exits]
         ax.set_autoscale_on(False)
 
     def restage(self, stop: int) -> bool:
         return any([line.fold(stop) for line in self.lines])
 
     def update(self, step: int) -> list[Any]:
-        return super().update(step) + [line.show(step + 1) for line in self.lines]
+        artists = super().update(step) + [line.show(step + 1) for line in self.lines]
+        for marker, exit_step in zip(self.exits, self.exit_steps, strict=True):
+            marker.set_visible(bool(exit_step <= step))
+            artists.append(marker)
+        return artists
 
 
 class LrPanel(SidePanel):
@@ -437,6 +465,9 @@ class CloudScene:
             figure.suptitle(title, color=theme.foreground, fontsize=size * 1.2,
                             fontweight="bold")
         self.groups: list[tuple[np.ndarray, Any, Any]] = []
+        self.tallies: list[list[tuple[np.ndarray, Any]]] = []
+        (x0, x1), (y0, y1) = domain
+        self.catch_radius = CATCH_RADIUS * math.hypot(x1 - x0, y1 - y0)
         marker_size = 3.5 if trajectories.runs / len(groups) <= 200 else 2.5
         for i, group in enumerate(groups):
             ax = figure.add_subplot(rows, columns, i + 1)
@@ -458,15 +489,15 @@ class CloudScene:
                              bbox={"boxstyle": "round,pad=0.2", "facecolor": theme.panel,
                                    "alpha": 0.85, "edgecolor": "none"})
             self.groups.append((runs, cloud, status))
-        first_ax = self.groups[0][1].axes
-        self.counter = first_ax.text(
-            0.03, 0.97, "", transform=first_ax.transAxes, ha="left", va="top", animated=True,
-            fontsize=size * 0.85, family="monospace", color=theme.foreground,
-            zorder=ANIMATED_Z + 2,
-            bbox={"boxstyle": "round,pad=0.2", "facecolor": theme.panel, "alpha": 0.85,
-                  "edgecolor": "none"},
-        )
+            self.tallies.append(minimum_tallies(ax, experiment, theme, size))
         freeze_layout(figure)
+        # the step counter sits in the figure's top-right corner, level with the title, off
+        # every map (a corner of a map may hold a minimum and its tally)
+        # (a child of the first map, so that stills draw it too)
+        self.counter = self.groups[0][1].axes.text(
+            0.995, 0.995, "", transform=figure.transFigure, ha="right", va="top",
+            animated=True, fontsize=size * 0.85, family="monospace", color=theme.foreground,
+            zorder=ANIMATED_Z + 2)
 
     def update(self, frame: int) -> Sequence[Any]:
         step = int(self.steps[frame])
@@ -479,10 +510,42 @@ class CloudScene:
             status.set_text(f"{lost}/{len(runs)} diverged ✕" if lost else "")
             status.set_visible(bool(lost))
             artists += [cloud, status]
+        for (runs, _, _), tallies in zip(self.groups, self.tallies, strict=True):
+            points = self.positions[runs, step]
+            for where, label in tallies:
+                near = np.hypot(points[:, 0] - where[0], points[:, 1] - where[1])
+                caught = int(np.count_nonzero(near <= self.catch_radius))
+                label.set_text(f"{caught / len(runs):.0%}")
+                label.set_visible(caught > 0)
+                artists.append(label)
         width = len(str(self.total_steps))
         self.counter.set_text(f"step {step:>{width}d}/{self.total_steps}")
         artists.append(self.counter)
         return artists
+
+
+CATCH_RADIUS = 0.025  # particles this close to a minimum (times the map's diagonal) count as in it
+
+
+def minimum_tallies(ax: Any, experiment: Any, theme: Theme,
+                    size: float) -> list[tuple[np.ndarray, Any]]:
+    """One animated label per known minimum on the map, beside its marker: the share of the
+    panel's particles gathered there (hundreds of particles on one spot look like one)."""
+    from matplotlib.transforms import offset_copy
+
+    (x0, x1), (y0, y1) = domain_of(experiment)
+    beside = offset_copy(ax.transData, fig=ax.figure, x=6, y=5, units="points")
+    tallies = []
+    for point in getattr(experiment.function, "points", ()):
+        if "minimum" not in point.kind or not (x0 <= point.x <= x1 and y0 <= point.y <= y1):
+            continue
+        label = ax.text(point.x, point.y, "", transform=beside, ha="left", va="bottom",
+                        fontsize=size * 0.72, fontweight="bold", color=theme.foreground,
+                        animated=True, zorder=ANIMATED_Z + 1, clip_on=True,
+                        bbox={"boxstyle": "round,pad=0.15", "facecolor": theme.panel,
+                              "alpha": 0.8, "edgecolor": "none"})
+        tallies.append((np.array([point.x, point.y]), label))
+    return tallies
 
 
 class SurfaceScene:

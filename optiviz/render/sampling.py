@@ -69,6 +69,7 @@ def readout(ax: Any, theme: Theme, size: float, *, x: float = 0.02, y: float = 0
             ha: str = "left", va: str = "top") -> Any:
     """An animated monospace caption in a translucent box."""
     return ax.text(x, y, "", transform=ax.transAxes, ha=ha, va=va, family="monospace",
+                   multialignment="left",
                    fontsize=size * 0.78, color=theme.foreground, animated=True,
                    zorder=ANIMATED_Z + 2, bbox={**BOX, "facecolor": theme.panel})
 
@@ -76,28 +77,65 @@ def readout(ax: Any, theme: Theme, size: float, *, x: float = 0.02, y: float = 0
 class Readout:
     """A table of live numbers: static labels and reference values drawn once, only the numbers
     animated (text is the most expensive thing a frame draws, so a frame draws as few glyphs as
-    possible)."""
+    possible). ``side`` "left" or "right": the upper corner of ``ax`` it sits in."""
 
     def __init__(self, ax: Any, theme: Theme, size: float, labels: Sequence[str],
-                 notes: Sequence[str], *, value_width: int = 9):
+                 notes: Sequence[str], *, value_width: int = 9, side: str = "left"):
         from matplotlib.transforms import offset_copy
 
         font = {"family": "monospace", "fontsize": size * 0.78, "va": "top", "ha": "left"}
         label_width = max(len(label) for label in labels) + 1
         char = 0.6 * font["fontsize"]  # DejaVu Sans Mono advance, in points
+        rows = [label.ljust(label_width + value_width) + note
+                for label, note in zip(labels, notes, strict=True)]
+        # on the right, the table's left edge sits its own width left of the corner
+        shift = 0.0 if side == "left" else -max(len(row) for row in rows) * char
+        x = 0.02 if side == "left" else 0.98
         box = {**BOX, "facecolor": theme.panel, "alpha": 0.75}
-        ax.text(0.02, 0.97, "\n".join(label.ljust(label_width + value_width) + note
-                                      for label, note in zip(labels, notes, strict=True)),
-                transform=ax.transAxes, color=theme.muted, bbox=box, zorder=ANIMATED_Z - 1,
-                **font)
-        where = offset_copy(ax.transAxes, fig=ax.figure, x=label_width * char, y=0,
+        self.labels = ax.text(x, 0.97, "\n".join(rows), color=theme.muted, bbox=box,
+                              transform=offset_copy(ax.transAxes, fig=ax.figure, x=shift, y=0,
+                                                    units="points"),
+                              zorder=ANIMATED_Z - 1, **font)
+        where = offset_copy(ax.transAxes, fig=ax.figure, x=shift + label_width * char, y=0,
                             units="points")
-        self.values = ax.text(0.02, 0.97, "", transform=where, color=theme.foreground,
+        self.values = ax.text(x, 0.97, "", transform=where, color=theme.foreground,
                               animated=True, zorder=ANIMATED_Z + 2, **font)
 
     def set(self, values: Sequence[str]) -> Any:
         self.values.set_text("\n".join(values))
         return self.values
+
+    def bottom(self) -> float:
+        """The lowest point of the table's box, as a fraction of the axes height."""
+        ax = self.labels.axes
+        renderer = ax.figure.canvas.get_renderer()
+        box = self.labels.get_bbox_patch()
+        self.labels.update_bbox_position_size(renderer)
+        lowest = box.get_window_extent(renderer).y0
+        return float(ax.transAxes.inverted().transform((0, lowest))[1])
+
+    def span(self) -> tuple[float, float]:
+        """The table's horizontal extent, as fractions of the axes width."""
+        ax = self.labels.axes
+        renderer = ax.figure.canvas.get_renderer()
+        self.labels.update_bbox_position_size(renderer)
+        extent = self.labels.get_bbox_patch().get_window_extent(renderer)
+        inverse = ax.transAxes.inverted()
+        return (float(inverse.transform((extent.x0, 0))[0]),
+                float(inverse.transform((extent.x1, 0))[0]))
+
+
+def room_under(ax: Any, caption_bottom: float, span: tuple[float, float], x: np.ndarray,
+               heights: np.ndarray, top: float) -> float:
+    """A y-axis top (from 0) at least ``top`` and high enough that ``heights`` at ``x`` under
+    the caption's horizontal ``span`` (axes fractions) stay below its box."""
+    x0, x1 = ax.get_xlim()
+    u = (np.asarray(x, float) - x0) / (x1 - x0)
+    under = (u >= span[0] - 0.02) & (u <= span[1] + 0.02)
+    if not under.any():
+        return top
+    highest = float(np.nanmax(np.where(under, heights, 0.0)))
+    return max(top, highest / max(caption_bottom - 0.03, 0.2))
 
 
 def density_stairs(ax: Any, edges: np.ndarray, color: str) -> Any:
@@ -117,6 +155,8 @@ class HistogramScene:
     """A density histogram filling up against the true PDF/PMF, and KL(empirical ‖ true) vs n."""
 
     def __init__(self, experiment: Any, result: Any, theme: Theme, size: float):
+        from matplotlib.ticker import MaxNLocator
+
         dist = result.distribution
         self.result = result
         self.indices = checkpoint_frames(len(result.checkpoints), experiment.render.frames)
@@ -126,30 +166,40 @@ class HistogramScene:
         ax = figure.add_subplot(grid[0])
         kl_ax = figure.add_subplot(grid[1])
         show_axes(ax, theme, size, "x", "probability" if dist.discrete else "density")
-        edges = result.edges
+        edges, counts = display_bins(result, self.indices)
         self.widths = np.diff(edges)
+        self.counts = counts
+        sizes = result.checkpoints[self.indices]
+        heights = counts / (sizes[:, None] * self.widths)
+        centres = 0.5 * (edges[:-1] + edges[1:])
         if dist.discrete:
-            support = np.round(0.5 * (edges[:-1] + edges[1:]))
-            ax.plot(support, result.true_probabilities, "o", color=theme.foreground,
-                    markersize=4, label="true PMF", zorder=3)
-            ax.vlines(support, 0, result.true_probabilities, color=theme.foreground, lw=1,
-                      zorder=3)
-            top = max(result.true_probabilities.max(), (result.counts / result.checkpoints[:, None]
-                                                         )[len(result.checkpoints) // 3:].max())
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            support = np.round(0.5 * (result.edges[:-1] + result.edges[1:]))
+            truth = result.true_probabilities
+            ax.plot(support, truth, "o", color=theme.foreground, markersize=4,
+                    label="true PMF", zorder=3)
+            ax.vlines(support, 0, truth, color=theme.foreground, lw=1, zorder=3)
+            curve_x, curve = support, truth
         else:
-            x = np.linspace(edges[0], edges[-1], 400)
-            pdf = dist.pdf(x)
-            ax.plot(x, pdf, color=theme.foreground, lw=1.6, label="true PDF", zorder=3)
-            late = result.counts[len(result.checkpoints) // 3:] / (
-                result.checkpoints[len(result.checkpoints) // 3:, None] * self.widths)
-            top = max(np.nanmax(pdf[np.isfinite(pdf)]), late.max())
-        ax.set_xlim(edges[0], edges[-1])
-        ax.set_ylim(0, 1.12 * top)
+            curve_x = np.linspace(result.edges[0], result.edges[-1], 400)
+            curve = dist.pdf(curve_x)
+            curve = np.where(np.isfinite(curve), curve, 0.0)
+            ax.plot(curve_x, curve, color=theme.foreground, lw=1.6, label="true PDF", zorder=3)
+        # the first few dozen samples make tall, narrow spikes; scale to the settled histogram
+        # (n >= a tenth of the total) and let the early spikes run off the top for a moment
+        settled = heights[sizes >= sizes[-1] / 10]
+        top = 1.12 * max(curve.max(), settled.max())
+        ax.set_xlim(result.edges[0], result.edges[-1])
         self.bars = density_stairs(ax, edges, theme.runs[0])
-        ax.legend(loc="upper right", fontsize=size * 0.75)
-        truth = [f"(true {dist.mean:.3f})", f"(true {dist.cov:.3f})", ""]
+        # the caption goes to the upper corner over the lower half of the distribution
+        final = heights[-1]
+        left = np.nanmax(np.where(centres <= np.median(centres), np.maximum(final, 0), 0))
+        right = np.nanmax(np.where(centres >= np.median(centres), np.maximum(final, 0), 0))
+        side = "left" if left <= right else "right"
+        ax.legend(loc="upper right" if side == "left" else "upper left", fontsize=size * 0.75)
+        truth_notes = [f"(true {dist.mean:.3f})", f"(true {dist.cov:.3f})", ""]
         labels = ["n", "mean", "var", "KL"]
-        notes = ["", *truth]
+        notes = ["", *truth_notes]
         if dist.discrete and dist.entropy is not None:
             labels.append("H(emp,p)")
             notes.append(f"(H(p) {dist.entropy:.3f})")
@@ -157,7 +207,7 @@ class HistogramScene:
             labels.append(f"E[{result.estimate_text}]")
             notes.append("" if result.true_estimate is None
                          else f"(true {result.true_estimate:.3f})")
-        self.caption = Readout(ax, theme, size, labels, notes)
+        self.caption = Readout(ax, theme, size, labels, notes, side=side)
         show_axes(kl_ax, theme, size, "samples n", "")
         kl_ax.set_title("KL(empirical ‖ true)", fontsize=size * 0.85)
         kl = np.maximum(result.kl, 1e-6)
@@ -169,12 +219,21 @@ class HistogramScene:
         (self.kl_line,) = kl_ax.plot([], [], color=theme.runs[1], lw=1.6, animated=True,
                                      zorder=ANIMATED_Z)
         self.kl = kl
+        ax.set_ylim(0, top)
+        # the caption must not cover the late bars or the true curve under it; lay out once to
+        # measure it, then again with the final limits (tick labels change width)
+        figure.get_layout_engine().execute(figure)
+        late = heights[sizes >= sizes[-1] / 3].max(axis=0)
+        ax.set_ylim(0, room_under(ax, self.caption.bottom(), self.caption.span(),
+                                  np.concatenate([centres, curve_x]),
+                                  np.concatenate([late, curve]), top))
         freeze_layout(figure)
 
     def update(self, frame: int) -> Sequence[Any]:
-        r, k = self.result, self.indices[min(frame, self.n_frames - 1)]
+        frame = min(frame, self.n_frames - 1)
+        r, k = self.result, self.indices[frame]
         n = r.checkpoints[k]
-        self.bars.set_data(r.counts[k] / (n * self.widths))
+        self.bars.set_data(self.counts[frame] / (n * self.widths))
         self.kl_line.set_data(r.checkpoints[: k + 1], self.kl[: k + 1])
         dist = r.distribution
         values = [f"{n:,}", f"{r.mean[k]: .3f}", f"{r.var[k]: .3f}", f"{r.kl[k]:.4f}"]
@@ -184,6 +243,23 @@ class HistogramScene:
             values.append(f"{r.estimate[k]:.3f}")
         caption = self.caption.set(values)
         return [self.bars, self.kl_line, caption]
+
+
+def display_bins(result: Any, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram edges and per-frame counts to draw. A continuous distribution whose support
+    ends inside the plotted range (uniform, beta, exponential) is re-binned inside its support:
+    a bin straddling the edge would smear density over values that never occur."""
+    dist, edges = result.distribution, result.edges
+    counts = result.counts[indices]
+    frozen = None if dist.discrete else dist.frozen
+    if frozen is None:
+        return edges, counts
+    low, high = (float(v) for v in frozen.support())
+    inside_low, inside_high = max(edges[0], low), min(edges[-1], high)
+    if (inside_low, inside_high) == (edges[0], edges[-1]) or inside_high <= inside_low:
+        return edges, counts
+    edges = np.linspace(inside_low, inside_high, len(edges))
+    return edges, cumulative_histograms(result.samples, edges, result.checkpoints[indices])
 
 
 # direct sampling, multivariate --------------------------------------------------------------------
@@ -325,7 +401,8 @@ class StratifiedScene:
                                   zorder=ANIMATED_Z + 1)
             self.curves.append((estimate, se, band, line))
         est_ax.legend(loc="upper right", fontsize=size * 0.75)
-        self.caption = readout(est_ax, theme, size, y=0.03, va="bottom")
+        # lower right: by then the estimates have settled at the centre of the axis
+        self.caption = readout(est_ax, theme, size, x=0.98, y=0.03, ha="right", va="bottom")
         freeze_layout(figure)
 
     def update(self, frame: int) -> Sequence[Any]:
@@ -429,7 +506,8 @@ class ImportanceScene:
                                       label="self-normalized Σwf/Σw", animated=True,
                                       zorder=ANIMATED_Z)
         est_ax.legend(loc="upper right", fontsize=size * 0.72)
-        self.caption = readout(est_ax, theme, size, y=0.05, va="bottom")
+        # lower right: by then the estimates have settled at the centre of the axis
+        self.caption = readout(est_ax, theme, size, x=0.98, y=0.05, ha="right", va="bottom")
         freeze_layout(figure)
 
     def update(self, frame: int) -> Sequence[Any]:
@@ -457,17 +535,46 @@ class ImportanceScene:
 
 # Metropolis–Hastings ------------------------------------------------------------------------------
 
-def target_grid(dist: Any, points: int = 160):
-    """The target's density on a grid over its domain, normalized numerically, with marginals."""
-    (x0, x1), (y0, y1) = dist.domain
+def target_grid(dist: Any, points: int = 160, domain: Any = None, mass: float = 1.0):
+    """The target's density on a grid over ``domain`` (default: its own), normalized
+    numerically so that the grid holds ``mass`` (the target's probability inside ``domain``),
+    with its marginals: ``(x, y, density, marginal_x, marginal_y)``."""
+    (x0, x1), (y0, y1) = domain or dist.domain
     x, y = np.linspace(x0, x1, points), np.linspace(y0, y1, points)
     xx, yy = np.meshgrid(x, y)
     logp = dist.logpdf(np.column_stack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
     density = np.exp(logp - np.max(logp[np.isfinite(logp)]))
     density = np.where(np.isfinite(density), density, 0.0)
     dx, dy = x[1] - x[0], y[1] - y[0]
-    density /= density.sum() * dx * dy
+    density *= mass / (density.sum() * dx * dy)
     return x, y, density, density.sum(axis=0) * dy, density.sum(axis=1) * dx
+
+
+def central_domain(dist: Any, mass: float = 0.98, pad: float = 0.08):
+    """``(box, inside)``: the part of the target's plotting box holding its central ``mass``
+    along each axis, padded by ``pad`` (the banana's long thin tail would otherwise leave half
+    the frame empty), and the target's probability inside it."""
+    x, y, density, marginal_x, marginal_y = target_grid(dist, 240)
+    box = []
+    for grid_values, marginal in ((x, marginal_x), (y, marginal_y)):
+        cdf = np.cumsum(marginal)
+        cdf /= cdf[-1]
+        low = grid_values[np.searchsorted(cdf, (1 - mass) / 2)]
+        high = grid_values[min(np.searchsorted(cdf, (1 + mass) / 2), len(cdf) - 1)]
+        extra = pad * (high - low)
+        box.append((max(grid_values[0], low - extra), min(grid_values[-1], high + extra)))
+    (x0, x1), (y0, y1) = box
+    cells = np.outer((y >= y0) & (y <= y1), (x >= x0) & (x <= x1))
+    inside = float(density[cells].sum() / density.sum())
+    return tuple(box), inside
+
+
+CORNERS = {  # legend location -> (x, y, ha, va) of a caption in that corner
+    "upper left": (0.02, 0.97, "left", "top"),
+    "upper right": (0.98, 0.97, "right", "top"),
+    "lower left": (0.02, 0.03, "left", "bottom"),
+    "lower right": (0.98, 0.03, "right", "bottom"),
+}
 
 
 def _acceptance_colors(theme: Theme) -> tuple[str, str]:
@@ -506,7 +613,8 @@ class ChainScene:
         lo, hi = dist.domain
         lo, hi = min(lo, values.min()), max(hi, values.max())
         trace_ax.set_xlim(0, r.steps)
-        trace_ax.set_ylim(lo, hi)
+        # a band below the lowest draw holds the caption, so it never hides the traces
+        trace_ax.set_ylim(lo - 0.24 * (hi - lo), hi)
         if r.burn_in:
             trace_ax.axvspan(0, r.burn_in, color=theme.muted, alpha=0.15, lw=0)
             trace_ax.text(r.burn_in / 2, hi, "burn-in", ha="center", va="top",
@@ -549,7 +657,7 @@ class ChainScene:
         show_axes(ax, theme, size, "x", "y")
         show_axes(mx_ax, theme, size, "x", "")
         show_axes(my_ax, theme, size, "y", "")
-        x, y, density, marginal_x, marginal_y = target_grid(dist)
+        x, y, density, marginal_x, marginal_y = target_grid(dist, 160, *central_domain(dist))
         ax.contourf(x, y, density, levels=12, cmap=theme.colormap(), zorder=0)
         ax.contour(x, y, density, levels=8, colors=theme.contour_line, linewidths=0.5,
                    alpha=0.6, zorder=1)
@@ -572,9 +680,15 @@ class ChainScene:
         self.move_colors = np.array([to_rgba(rejected), to_rgba(accepted)])
         from matplotlib.lines import Line2D
 
+        from optiviz.render.landscape import emptiest_corner
+
+        # legend, then caption, in the corners the chains visit least
+        walked = self.positions.reshape(-1, 2)
+        legend_corner = emptiest_corner(ax, walked[:, 0], walked[:, 1])
+        caption_corner = emptiest_corner(ax, walked[:, 0], walked[:, 1], avoid=(legend_corner,))
         ax.legend(handles=[Line2D([], [], color=accepted, lw=1.5, label="accepted"),
                            Line2D([], [], color=rejected, lw=1.5, label="rejected")],
-                  loc="upper right", fontsize=size * 0.72)
+                  loc=legend_corner, fontsize=size * 0.72)
         self.marginals = []
         for axis, (m_ax, grid_values, marginal) in enumerate(
                 ((mx_ax, x, marginal_x), (my_ax, y, marginal_y))):
@@ -588,7 +702,8 @@ class ChainScene:
             m_ax.set_yticks([])
             bars = density_stairs(m_ax, edges, theme.runs[0])
             self.marginals.append((bars, counts, widths))
-        self.caption = readout(ax, theme, size, y=0.03, va="bottom")
+        x, y, ha, va = CORNERS[caption_corner]
+        self.caption = readout(ax, theme, size, x=x, y=y, ha=ha, va=va)
 
     # frames ---------------------------------------------------------------------------------------
     def _diagnostics_text(self, step: int) -> str:
