@@ -1,15 +1,18 @@
-"""The vectorized engine: every start of an optimizer advances as one array operation per step.
+"""The vectorized engine: every run (entries x starts) advances as few array operations per step.
 
-``simulate(experiment)`` runs each ``optimizers:`` entry over all starts at once: the step
-functions in :mod:`optiviz.optimizers` take the whole (N, 2) parameter array, so a config step is
-one torch ``optimizer.step()`` (then ``scheduler.step()``) for N independent runs. Gradient noise
+``simulate(experiment)`` runs each run group over all starts at once: the step functions in
+:mod:`optiviz.optimizers` take the whole (N, 2) parameter array, so a config step is one torch
+``optimizer.step()`` (then ``scheduler.step()``) for N independent runs. Entries that differ only
+in per-run hyperparameters (an lr sweep) form one group of G·N runs whose differing values are
+(G·N, 1) columns (:func:`group_entries`); every run's result is bit-identical to running its
+entry alone. Gradient noise
 and mini-batches live in the :class:`Oracle` the optimizer is handed, seeded from the experiment's
 seed and the entry's index, so results are reproducible and independent of the other entries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -139,36 +142,108 @@ def _lr_of(hyper: dict) -> float:
     return float(hyper.get("lr", np.nan))
 
 
-def run_entry(
-    config: OptimizerConfig, function: Any, starts: np.ndarray, steps: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Run one optimizer entry from every start. Returns time-major positions (S+1, N, 2),
-    loss (S+1, N), lr (S,) and diverged_step (N,)."""
+def _is_zero(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_is_zero(part) for part in value)
+    return value == 0
+
+
+def group_entries(optimizers: Sequence[OptimizerConfig]) -> list[tuple[int, ...]]:
+    """Partition ``optimizers:`` entries into run groups, each stepped as one array operation.
+
+    Two entries share a group when they name the same optimizer and schedule, are deterministic
+    (noise and mini-batches are drawn from each entry's own generator, so such entries run
+    alone) and agree exactly (``repr``, so 0.0 ≠ −0.0) on every hyperparameter except those the
+    spec's ``per_run_hyper`` lists; those may differ, but not in whether they are zero, since
+    steps branch on ``nonzero``. Groups come in order of their first entry, entries in order.
+    """
     from optiviz.optimizers import OPTIMIZERS
 
+    groups: dict[str, list[int]] = {}
+    for index, config in enumerate(optimizers):
+        per_run = OPTIMIZERS.get(config.name).per_run_hyper
+        if config.noise or config.batch_size is not None:
+            key = repr(("alone", index))
+        else:
+            shared = sorted((k, v) for k, v in config.hyper.items() if k not in per_run)
+            zero = sorted((k, _is_zero(v)) for k, v in config.hyper.items() if k in per_run)
+            key = repr((config.name, config.schedule, config.inner, shared, zero))
+        groups.setdefault(key, []).append(index)
+    return [tuple(entries) for entries in groups.values()]
+
+
+def _per_run(values: list, runs_per_entry: int) -> Any:
+    """One value per entry -> the value itself if all entries agree exactly, else a (G·N, 1)
+    column (a tuple of them for tuple values such as betas)."""
+    first = values[0]
+    if all(repr(value) == repr(first) for value in values):
+        return first
+    if isinstance(first, tuple):
+        return tuple(
+            _per_run([value[part] for value in values], runs_per_entry)
+            for part in range(len(first))
+        )
+    return np.repeat(np.asarray(values, dtype=np.float64), runs_per_entry)[:, None]
+
+
+def _group_hyper(hypers: list[dict], per_run: frozenset[str], runs_per_entry: int) -> dict:
+    """The entries' hyperparameters of one step as one dict for the whole group."""
+    merged = dict(hypers[0])
+    if len(hypers) > 1:
+        for key in per_run.intersection(merged):
+            merged[key] = _per_run([hyper[key] for hyper in hypers], runs_per_entry)
+    return merged
+
+
+def run_group(
+    configs: Sequence[OptimizerConfig],
+    function: Any,
+    starts: np.ndarray,
+    steps: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run a group of G entries (see :func:`group_entries`) from every start as G·N runs,
+    entry-major. Returns time-major positions (S+1, G·N, 2), loss (S+1, G·N), lr (G, S) and
+    diverged_step (G·N,). ``rng`` draws the noise and mini-batches of a group of one."""
+    from optiviz.optimizers import OPTIMIZERS
+
+    config = configs[0]
     spec = OPTIMIZERS.get(config.name)
     n = starts.shape[0]
+    runs = len(configs) * n
     oracle = Oracle(function, noise=config.noise, batch_size=config.batch_size, rng=rng)
     loss_of = Oracle(function)  # recorded loss: the full-batch objective, noise-free
-    hyper_at = _hyper_schedule(config, steps)
+    entry_hyper_at = [_hyper_schedule(entry, steps) for entry in configs]
+    scheduled = any(entry.schedule is not None for entry in configs)
+    fixed = _group_hyper([at(0) for at in entry_hyper_at], spec.per_run_hyper, n)
+
+    def hyper_at(t: int) -> dict:
+        if not scheduled:
+            return fixed
+        return _group_hyper([at(t) for at in entry_hyper_at], spec.per_run_hyper, n)
+
+    def record_lr(t: int) -> None:
+        for entry, at in enumerate(entry_hyper_at):
+            lr[entry, t] = _lr_of(at(t))
+
     position = spec.position
 
     # Time-major, so each step writes one contiguous block.
-    positions = np.empty((steps + 1, n, 2))
-    loss = np.empty((steps + 1, n))
-    lr = np.empty(steps)
-    diverged_step = np.full(n, -1, dtype=np.int64)
-    alive = np.ones(n, dtype=bool)
+    positions = np.empty((steps + 1, runs, 2))
+    loss = np.empty((steps + 1, runs))
+    lr = np.empty((len(configs), steps))
+    diverged_step = np.full(runs, -1, dtype=np.int64)
+    alive = np.ones(runs, dtype=bool)
 
-    params = np.array(starts, dtype=np.float64, copy=True)
-    state = spec.init(params, hyper_at(0))
+    params = np.tile(np.asarray(starts, dtype=np.float64), (len(configs), 1))
+    state = spec.init(params, fixed)
     positions[0] = params if position is None else position(params, state)
     loss[0] = loss_of.value(positions[0])
     last_good = params.copy()
     with np.errstate(all="ignore"):
         for t in range(steps):
             hyper = hyper_at(t)
-            lr[t] = _lr_of(hyper)
+            record_lr(t)
             oracle.begin_step()
             params, state = spec.step(params, state, hyper, oracle)
             shown = params if position is None else position(params, state)
@@ -193,44 +268,52 @@ def run_entry(
                     positions[t + 2 :] = np.nan
                     loss[t + 2 :] = np.nan
                     for rest in range(t + 1, steps):
-                        lr[rest] = _lr_of(hyper_at(rest))
+                        record_lr(rest)
                     break
             np.copyto(last_good, params)
     return positions, loss, lr, diverged_step
 
 
+def run_entry(
+    config: OptimizerConfig, function: Any, starts: np.ndarray, steps: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run one optimizer entry from every start. Returns time-major positions (S+1, N, 2),
+    loss (S+1, N), lr (S,) and diverged_step (N,)."""
+    positions, loss, lr, diverged_step = run_group((config,), function, starts, steps, rng)
+    return positions, loss, lr[0], diverged_step
+
+
 def simulate(experiment: Experiment) -> Trajectories:
-    """Run every optimizer of the experiment from every start."""
+    """Run every optimizer of the experiment from every start, one run group at a time."""
     if experiment.kind != "optimizers":
         raise ValueError("simulate() runs optimizer experiments; use optiviz.sampling.run")
     starts = experiment.starts
     n = starts.shape[0]
     steps = experiment.steps
-    runs = len(experiment.optimizers) * n
+    entries = experiment.optimizers
+    runs = len(entries) * n
     positions = np.empty((runs, steps + 1, 2))
     loss = np.empty((runs, steps + 1))
     lr = np.empty((runs, steps))
     diverged = np.empty(runs, dtype=np.int64)
-    labels, names, run_optimizer, run_start = [], [], [], []
-    for i, config in enumerate(experiment.optimizers):
-        rng = np.random.default_rng([experiment.seed, i])
-        rows = slice(i * n, (i + 1) * n)
-        path, values, rates, stopped = run_entry(config, experiment.function, starts, steps, rng)
-        positions[rows] = path.transpose(1, 0, 2)
-        loss[rows] = values.T
-        lr[rows] = rates[None, :]
-        diverged[rows] = stopped
-        labels += [config.label] * n
-        names += [config.name] * n
-        run_optimizer += [i] * n
-        run_start += list(range(n))
+    for group in group_entries(entries):
+        # A group of one keeps its entry's generator; larger groups are deterministic.
+        rng = np.random.default_rng([experiment.seed, group[0]])
+        configs = [entries[i] for i in group]
+        path, values, rates, stopped = run_group(configs, experiment.function, starts, steps, rng)
+        for member, i in enumerate(group):
+            rows, block = slice(i * n, (i + 1) * n), slice(member * n, (member + 1) * n)
+            positions[rows] = path[:, block].transpose(1, 0, 2)
+            loss[rows] = values[:, block].T
+            lr[rows] = rates[member][None, :]
+            diverged[rows] = stopped[block]
     return Trajectories(
         positions=positions,
         loss=loss,
         lr=lr,
-        label=np.array(labels, dtype=str),
-        optimizer=np.array(names, dtype=str),
-        run_optimizer=np.array(run_optimizer, dtype=np.int64),
-        run_start=np.array(run_start, dtype=np.int64),
+        label=np.repeat(np.array([config.label for config in entries], dtype=str), n),
+        optimizer=np.repeat(np.array([config.name for config in entries], dtype=str), n),
+        run_optimizer=np.repeat(np.arange(len(entries), dtype=np.int64), n),
+        run_start=np.tile(np.arange(n, dtype=np.int64), len(entries)),
         diverged_step=diverged,
     )

@@ -18,6 +18,8 @@ from optiviz.optimizers.base import (
     gradient,
     lerp_,
     lr_param,
+    nonzero,
+    per_value,
     weight_decay_param,
 )
 from optiviz.registry import Param, nonnegative
@@ -40,7 +42,7 @@ def _decayed_params_and_grad(params, hyper, oracle, decoupled: bool):
     decay = hyper["weight_decay"]
     if decoupled:
         grad = gradient(params, hyper, oracle)
-        params = params * (1.0 - hyper["lr"] * decay) if decay != 0 else params.copy()
+        params = params * (1.0 - hyper["lr"] * decay) if nonzero(decay) else params.copy()
         return params, grad
     return params.copy(), gradient(params, hyper, oracle, decay)
 
@@ -73,7 +75,7 @@ def adam_update(params, state: AdamState, hyper: dict, oracle: Oracle, decoupled
     exp_avg = lerp_(state.exp_avg, grad, 1.0 - beta1)
     exp_avg_sq = ema_square_(state.exp_avg_sq, grad, beta2)
     step_size = hyper["lr"] / bias_correction(beta1, step)
-    bias_correction2_sqrt = bias_correction(beta2, step) ** 0.5
+    bias_correction2_sqrt = per_value(lambda beta: bias_correction(beta, step) ** 0.5, beta2)
     max_exp_avg_sq = state.max_exp_avg_sq
     if max_exp_avg_sq is not None:
         np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
@@ -88,6 +90,9 @@ def adam_update(params, state: AdamState, hyper: dict, oracle: Oracle, decoupled
     return new_params, AdamState(step, exp_avg, exp_avg_sq, max_exp_avg_sq)
 
 
+# Elementwise uses, and powers of betas computed per distinct value (base.per_value).
+PER_RUN = frozenset({"lr", "betas", "eps", "weight_decay"})
+
 AMSGRAD = Param("amsgrad", False, kind="bool", doc="use the running max of v (Reddi et al. 2018)")
 
 
@@ -100,6 +105,7 @@ ADAM = OptimizerSpec(
     summary="Adam (Kingma & Ba 2015)",
     torch="torch.optim.Adam",
     momentum_key="betas",
+    per_run_hyper=PER_RUN,
 )
 
 ADAMW = OptimizerSpec(
@@ -111,6 +117,7 @@ ADAMW = OptimizerSpec(
     summary="AdamW, Adam with decoupled weight decay (Loshchilov & Hutter 2019)",
     torch="torch.optim.AdamW",
     momentum_key="betas",
+    per_run_hyper=PER_RUN,
 )
 
 
@@ -154,12 +161,13 @@ ADAMAX = OptimizerSpec(
     summary="Adamax, Adam with the infinity norm (Kingma & Ba 2015)",
     torch="torch.optim.Adamax",
     momentum_key="betas",
+    per_run_hyper=PER_RUN,
 )
 
 
 class NAdamState(NamedTuple):
     step: int
-    mu_product: float  # Π of the momentum schedule μ_1···μ_t
+    mu_product: float | np.ndarray  # Π of the momentum schedule μ_1···μ_t (per run: a column)
     exp_avg: np.ndarray
     exp_avg_sq: np.ndarray
 
@@ -217,6 +225,7 @@ NADAM = OptimizerSpec(
     summary="NAdam, Adam with Nesterov momentum (Dozat 2016)",
     torch="torch.optim.NAdam",
     momentum_key="betas",
+    per_run_hyper=PER_RUN,
 )
 
 
@@ -276,4 +285,6 @@ RADAM = OptimizerSpec(
     summary="RAdam, rectified Adam (Liu et al. 2020)",
     torch="torch.optim.RAdam",
     momentum_key="betas",
+    # betas stay shared: the rectification branches on ρ_t, a function of β2.
+    per_run_hyper=frozenset({"lr", "eps", "weight_decay"}),
 )

@@ -15,6 +15,7 @@ from optiviz.optimizers.base import (
     gradient,
     lerp_,
     lr_param,
+    nonzero,
     weight_decay_param,
 )
 from optiviz.registry import Param, in_range, nonnegative
@@ -64,6 +65,9 @@ ADAGRAD = OptimizerSpec(
     step=step_adagrad,
     summary="Adagrad (Duchi, Hazan & Singer 2011)",
     torch="torch.optim.Adagrad",
+    per_run_hyper=frozenset(
+        {"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"}
+    ),
 )
 
 
@@ -78,7 +82,7 @@ def init_rmsprop(params: np.ndarray, hyper: dict) -> RMSpropState:
     return RMSpropState(
         zeros,
         zeros.copy() if hyper["centered"] else None,
-        zeros.copy() if hyper["momentum"] > 0 else None,
+        zeros.copy() if nonzero(hyper["momentum"]) else None,
     )
 
 
@@ -103,7 +107,7 @@ def step_rmsprop(params: np.ndarray, state: RMSpropState, hyper: dict, oracle: O
         avg = np.sqrt(square_avg)
     avg += hyper["eps"]
     buffer = state.momentum_buffer
-    if momentum > 0:
+    if nonzero(momentum):  # momentum >= 0
         if buffer is None:
             buffer = np.zeros_like(grad)
         buffer *= momentum
@@ -133,6 +137,8 @@ RMSPROP = OptimizerSpec(
     summary="RMSprop (Hinton 2012)",
     torch="torch.optim.RMSprop",
     momentum_key="momentum",
+    # alpha stays shared: the centered form's lerp branches on its value.
+    per_run_hyper=frozenset({"lr", "eps", "weight_decay", "momentum"}),
 )
 
 
@@ -178,4 +184,5 @@ ADADELTA = OptimizerSpec(
     step=step_adadelta,
     summary="Adadelta (Zeiler 2012)",
     torch="torch.optim.Adadelta",
+    per_run_hyper=frozenset({"lr", "rho", "eps", "weight_decay"}),
 )

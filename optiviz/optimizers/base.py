@@ -18,6 +18,14 @@ Cross-field validation: a spec's ``check(hyper)`` raises
 ``nesterov`` without momentum, ...). The config loader calls it after
 ``registry.validate_params`` and prefixes the path with ``optimizers[i]``; ``init`` calls it too,
 so a spec used directly is validated as well.
+
+Per-run hyperparameters: the float hyperparameters a spec names in ``per_run_hyper`` may be a
+Python float or a float64 column of shape (N, 1), one value per run (a tuple such as ``betas``
+may hold such columns), and every run then follows exactly, bit for bit, the path it takes with
+its own value alone. The engine steps a learning-rate sweep as one array operation this way. It
+groups entries so that each such value is zero for all runs of a group or for none, so a step may
+branch on :func:`nonzero` (``g + 0·θ`` is not a no-op: it turns −0.0 into +0.0 and inf into NaN).
+Booleans and choices always stay Python scalars: they change the code path.
 """
 
 from __future__ import annotations
@@ -60,6 +68,8 @@ class OptimizerSpec:
     momentum_key: str | None = None  # "momentum" | "betas" | None: what OneCycle writes
     position: Callable[[np.ndarray, Any], np.ndarray] | None = None  # None: params
     check: Callable[[dict], None] | None = None  # cross-field checks, raise ConfigError
+    # Float hyperparameters ``step`` (and ``init``) accept as (N, 1) columns, one value per run.
+    per_run_hyper: frozenset[str] = frozenset()
 
 
 class InnerOptimizer(NamedTuple):
@@ -102,24 +112,41 @@ MAXIMIZE = Param("maximize", False, kind="bool", doc="ascend instead of descend:
 
 # Shared numerics -------------------------------------------------------------------------------
 
+def nonzero(value: float | np.ndarray) -> bool:
+    """Whether the hyperparameter is nonzero: a Python float, or a per-run column that the engine
+    keeps all-zero or all-nonzero (so testing any run decides for every run)."""
+    if isinstance(value, np.ndarray):
+        return bool((value != 0).any())
+    return value != 0
+
+
 def gradient(
-    params: np.ndarray, hyper: dict, oracle: Oracle, weight_decay: float = 0.0
+    params: np.ndarray, hyper: dict, oracle: Oracle, weight_decay: float | np.ndarray = 0.0
 ) -> np.ndarray:
     """The gradient torch feeds its update: ``g <- -g`` if maximize, then ``g <- g + λ·θ``.
 
     Always a new array the caller may modify in place (the oracle's result is never touched)."""
     grad = oracle.grad(params)
     grad = np.negative(grad) if hyper.get("maximize", False) else np.array(grad, dtype=np.float64)
-    if weight_decay != 0:
+    if nonzero(weight_decay):
         grad += weight_decay * params
     return grad
 
 
-def lerp_(average: np.ndarray, target: np.ndarray, weight: float) -> np.ndarray:
+def lerp_(average: np.ndarray, target: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
     """In place ``average <- lerp(average, target, w)`` = ``β·average + (1−β)·target`` for w = 1−β,
-    in torch's two forms: ``a + w·(b − a)`` when ``|w| < 0.5``, else ``b − (b − a)·(1 − w)``."""
+    in torch's two forms: ``a + w·(b − a)`` when ``|w| < 0.5``, else ``b − (b − a)·(1 − w)``
+    (chosen run by run when ``w`` is a per-run column)."""
     difference = target - average
-    if abs(weight) < 0.5:
+    near = abs(weight) < 0.5
+    if isinstance(near, np.ndarray):
+        if near.any() and not near.all():
+            forward = average + difference * weight
+            backward = target - difference * (1.0 - weight)
+            np.copyto(average, np.where(near, forward, backward))
+            return average
+        near = bool(near.all())
+    if near:
         difference *= weight
         average += difference
     else:
@@ -136,6 +163,17 @@ def ema_square_(average: np.ndarray, grad: np.ndarray, decay: float) -> np.ndarr
     return average
 
 
-def bias_correction(beta: float, step: int) -> float:
+def per_value(scalar_fn: Callable[[float], float], value: float | np.ndarray) -> float | np.ndarray:
+    """``scalar_fn`` of a hyperparameter that may be a per-run column, computed in Python floats
+    once per distinct value and broadcast back, so every run gets exactly its scalar result
+    (NumPy's array ``**`` may differ from Python's by an ulp). 0.0 and −0.0 share one result."""
+    if not isinstance(value, np.ndarray):
+        return scalar_fn(value)
+    distinct, inverse = np.unique(value, return_inverse=True)
+    results = np.array([scalar_fn(v) for v in distinct.tolist()], dtype=np.float64)
+    return results[inverse.reshape(-1)].reshape(value.shape)
+
+
+def bias_correction(beta: float | np.ndarray, step: int) -> float | np.ndarray:
     """``1 − β^t`` in Python floats, as torch computes it from its float step counter."""
-    return 1.0 - beta ** float(step)
+    return per_value(lambda b: 1.0 - b ** float(step), beta)

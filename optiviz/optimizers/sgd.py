@@ -13,6 +13,7 @@ from optiviz.optimizers.base import (
     Oracle,
     gradient,
     lr_param,
+    nonzero,
     weight_decay_param,
 )
 from optiviz.registry import Param, nonnegative
@@ -23,8 +24,10 @@ class SGDState(NamedTuple):
 
 
 def check_sgd(hyper: dict) -> None:
-    """Nesterov momentum needs momentum > 0 and dampening = 0 (torch raises ValueError)."""
-    if hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
+    """Nesterov momentum needs momentum > 0 and dampening = 0 (torch raises ValueError); per-run
+    columns must satisfy it in every run."""
+    momentum, dampening = np.asarray(hyper["momentum"]), np.asarray(hyper["dampening"])
+    if hyper["nesterov"] and ((momentum <= 0).any() or (dampening != 0).any()):
         raise ConfigError("nesterov requires momentum > 0 and dampening = 0", ("nesterov",))
 
 
@@ -44,7 +47,7 @@ def step_sgd(params: np.ndarray, state: SGDState, hyper: dict, oracle: Oracle):
     grad = gradient(params, hyper, oracle, hyper["weight_decay"])
     momentum = hyper["momentum"]
     buffer = state.momentum_buffer
-    if momentum != 0:
+    if nonzero(momentum):
         if buffer is None:
             buffer = grad.copy()
         else:
@@ -73,4 +76,5 @@ SGD = OptimizerSpec(
     torch="torch.optim.SGD",
     momentum_key="momentum",
     check=check_sgd,
+    per_run_hyper=frozenset({"lr", "momentum", "dampening", "weight_decay"}),
 )

@@ -13,6 +13,7 @@ from optiviz.optimizers.base import (
     betas_param,
     gradient,
     lr_param,
+    nonzero,
     weight_decay_param,
 )
 from optiviz.registry import Param
@@ -73,6 +74,7 @@ RPROP = OptimizerSpec(
     step=step_rprop,
     summary="Rprop, resilient backpropagation (Riedmiller & Braun 1993)",
     torch="torch.optim.Rprop",
+    per_run_hyper=frozenset({"lr"}),  # the initial Δ
 )
 
 
@@ -96,7 +98,7 @@ def step_lion(params: np.ndarray, state: LionState, hyper: dict, oracle: Oracle)
     grad = gradient(params, hyper, oracle)
     exp_avg = state.exp_avg
     direction = exp_avg * beta1 + grad * (1.0 - beta1)
-    new_params = params * (1.0 - lr * decay) if decay != 0 else params.copy()
+    new_params = params * (1.0 - lr * decay) if nonzero(decay) else params.copy()
     new_params += (-lr) * np.sign(direction)
     exp_avg *= beta2
     exp_avg += grad * (1.0 - beta2)
@@ -115,4 +117,5 @@ LION = OptimizerSpec(
     step=step_lion,
     summary="Lion, evolved sign momentum (Chen et al. 2023)",
     momentum_key="betas",
+    per_run_hyper=frozenset({"lr", "betas", "weight_decay"}),
 )

@@ -28,6 +28,7 @@ GD = OptimizerSpec(
     init=init_gd,
     step=step_gd,
     summary="gradient descent θ ← θ − lr·∇f(θ) (Cauchy 1847)",
+    per_run_hyper=frozenset({"lr"}),
 )
 
 
@@ -64,6 +65,7 @@ MOMENTUM = OptimizerSpec(
     step=step_momentum,
     summary="momentum as an EMA of gradients, v ← βv + (1−β)g (Polyak 1964)",
     momentum_key="momentum",
+    per_run_hyper=frozenset({"lr", "momentum"}),
 )
 
 
@@ -91,4 +93,5 @@ NAG = OptimizerSpec(
     step=step_nag,
     summary="Nesterov accelerated gradient, Sutskever form (Nesterov 1983)",
     momentum_key="momentum",
+    per_run_hyper=frozenset({"lr", "momentum"}),
 )
