@@ -159,6 +159,14 @@ def batch(
         dask=dask,
         progress=progress,
     )
+    if not quiet:
+        counts = ", ".join(
+            f"{report.count(status)} {status}"
+            for status in ("ok", "skipped", "failed", "cancelled")
+            if report.count(status)
+        )
+        click.echo(f"{counts or 'nothing to do'} in {report.seconds:.1f} s; "
+                   f"manifest: {out_dir / 'manifest.json'}", err=True)
     if not report.ok:
         sys.exit(1)
 
