@@ -3,6 +3,7 @@ the still matches the committed golden image, and output is deterministic."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -273,4 +274,183 @@ def test_cloud_panels_tell_the_share_of_particles_gathered_at_each_minimum():
     scene.update(scene.n_frames - 1)
     [(where, label)] = scene.tallies[0]
     assert tuple(where) == (1.0, 1.0) and label.get_visible() and label.get_text() == "75%"
+    assert_blit_matches_redraw(scene, [scene.n_frames - 1])
+
+
+# surface view and designer checks ----------
+
+def drawn_texts_and_axes(figure):
+    """Window extents of the figure's texts, legends and axes (an axes' tight box holds its
+    drawn tick labels, axis labels and its own texts; 3-D axes included)."""
+    renderer = figure.canvas.get_renderer()
+    boxes = [text.get_window_extent(renderer) for text in figure.texts if text.get_text()]
+    boxes += [legend.get_window_extent(renderer) for legend in figure.legends]
+    return boxes + [ax.get_tightbbox(renderer) for ax in figure.axes]
+
+
+def inside(box, frame, slack=1.0):
+    return (box.x0 >= frame.x0 - slack and box.y0 >= frame.y0 - slack
+            and box.x1 <= frame.x1 + slack and box.y1 <= frame.y1 + slack)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("size", [(640, 360), (1280, 720)])
+def test_surface_view_keeps_every_label_in_the_frame_and_the_legend_off_the_surface(theme, size):
+    width, height = size
+    experiment, trajectories = make_case(steps=8, render=RenderConfig(
+        width=width, height=height, dpi=100, view="surface", theme=theme))
+    scene = build_scene(experiment, trajectories)
+    scene.update(scene.n_frames - 1)
+    scene.figure.canvas.draw()
+    frame = scene.figure.bbox
+    for box in drawn_texts_and_axes(scene.figure):
+        assert inside(box, frame), (box, frame)
+    renderer = scene.figure.canvas.get_renderer()
+    legend = scene.overlays[0].get_window_extent(renderer)
+    surface = scene.ax.get_tightbbox(renderer, bbox_extra_artists=scene.ax.collections)
+    assert not legend.overlaps(surface)
+    counter = scene.counter.get_window_extent(renderer)
+    assert not legend.overlaps(counter)
+
+
+def test_orbiting_surface_keeps_labels_in_the_frame_at_every_camera_angle():
+    experiment, trajectories = make_case(steps=30, render=RenderConfig(
+        width=640, height=360, dpi=100, view="surface", orbit=True, fps=10))
+    scene = build_scene(experiment, trajectories)
+    renderer = scene.figure.canvas.get_renderer()
+    for frame in (0, scene.n_frames // 2, scene.n_frames - 1):
+        scene.restage(frame)
+        assert inside(scene.ax.get_tightbbox(renderer), scene.figure.bbox)
+
+
+def test_surface_blit_equals_full_redraw_with_a_fixed_camera():
+    experiment, trajectories = make_case(steps=6, diverge=1, render=RenderConfig(
+        width=200, height=120, dpi=50, view="surface"))
+    scene = build_scene(experiment, trajectories)
+    assert scene.restage(3) is False  # a fixed camera blits
+    assert_blit_matches_redraw(scene, [2, scene.n_frames - 1])
+    assert scene.crosses[1].get_visible() and not scene.crosses[0].get_visible()
+
+
+def test_surface_heights_are_log_gaps_with_a_labelled_z_axis():
+    experiment, trajectories = make_case(steps=4, render=RenderConfig(
+        width=200, height=120, dpi=50, view="surface"))
+    scene = build_scene(experiment, trajectories)
+    assert scene.ax.get_zlabel() == "log₁₀(f − f*)"
+    low, high = scene.ax.get_zlim()
+    assert -4 < low < 0 < high < 5  # Rosenbrock's ~4 decades, not its raw 0..2500
+    heights = scene.xyz[..., 2][np.isfinite(scene.xyz[..., 2])]
+    assert heights.min() >= low and heights.max() <= high * 1.05
+
+
+def test_orbit_turns_slowly_and_eases_in_and_out():
+    from optiviz.render.landscape import ORBIT_DEGREES, orbit_turns
+
+    turns = orbit_turns(301, fps=30)
+    steps = np.diff(turns)
+    assert turns[0] == 0 and turns[-1] == pytest.approx(ORBIT_DEGREES * 10 / 12)
+    assert np.all(steps >= 0) and steps[0] < steps[150] / 50 and steps[-1] < steps[150] / 50
+    assert orbit_turns(1000, fps=30)[-1] == pytest.approx(ORBIT_DEGREES)
+    assert orbit_turns(11, fps=10)[-1] == pytest.approx(10.0)  # one second: ten degrees
+
+
+def test_only_colours_that_fade_into_the_map_get_a_halo():
+    from optiviz.render.theme import THEMES
+
+    light, dark = THEMES["light"], THEMES["dark"]
+    haloed = [color for color in light.runs if light.halo(color, 1.6)]
+    assert haloed == ["#F0E442"]  # Okabe-Ito yellow on the near-white map
+    assert not [color for color in dark.runs if dark.halo(color, 1.6)]
+
+
+def final_layout(scene):
+    scene.update(scene.n_frames - 1)
+    scene.figure.canvas.draw()
+    return scene.figure.canvas.get_renderer()
+
+
+def test_a_twelve_run_legend_moves_under_the_panels_off_the_map_and_the_step_counter():
+    lrs = tuple(1e-4 * (k + 1) for k in range(12))
+    experiment, trajectories = make_case(steps=6, lrs=lrs, diverge=None, render=RenderConfig(
+        width=640, height=360, dpi=100))
+    scene = build_scene(experiment, trajectories)
+    renderer = final_layout(scene)
+    [legend] = scene.overlays
+    box = legend.get_window_extent(renderer)
+    assert legend in scene.figure.legends and len(legend.get_texts()) == 12
+    assert not box.overlaps(scene.ax.get_window_extent(renderer))
+    assert not box.overlaps(scene.counter.get_window_extent(renderer))
+    for box in drawn_texts_and_axes(scene.figure):
+        assert inside(box, scene.figure.bbox)
+    assert_blit_matches_redraw(scene, [scene.n_frames - 1])
+
+
+@pytest.mark.parametrize("size", [(640, 360), (1280, 720)])
+def test_a_few_runs_keep_their_legend_on_the_map_clear_of_the_step_counter(size):
+    experiment, trajectories = make_case(steps=6, render=RenderConfig(
+        width=size[0], height=size[1], dpi=100))
+    scene = build_scene(experiment, trajectories)
+    renderer = final_layout(scene)
+    [legend] = scene.overlays
+    assert legend.axes is scene.ax
+    assert not legend.get_window_extent(renderer).overlaps(
+        scene.counter.get_window_extent(renderer))
+    for box in drawn_texts_and_axes(scene.figure):
+        assert inside(box, scene.figure.bbox)
+
+
+def test_a_faint_run_colour_gets_an_outlined_path_and_head_on_the_light_map():
+    experiment, trajectories = make_case(steps=4, diverge=None)
+    experiment = replace(experiment, optimizers=tuple(
+        replace(o, color=c) for o, c in zip(experiment.optimizers,
+                                            ("#F0E442", "#0072B2", "#009E73"), strict=True)))
+    scene = build_scene(experiment, trajectories)
+    yellow, blue = scene.paths[0].moving, scene.paths[1].moving
+    assert yellow.get_path_effects() and not blue.get_path_effects()
+    loss_lines = scene.side[0].lines
+    assert loss_lines[0].moving.get_path_effects() and not loss_lines[1].moving.get_path_effects()
+    assert scene.heads[0].get_markeredgecolor() != scene.heads[1].get_markeredgecolor()
+    assert_blit_matches_redraw(scene, [scene.n_frames - 1])
+
+
+def test_an_expression_function_is_titled_by_its_typeset_formula():
+    from optiviz.render.landscape import title_of
+
+    functions = pytest.importorskip("optiviz.functions")
+    experiment, _ = make_case(steps=2, title=None)
+    experiment = replace(experiment, function=functions.make_function({"expr": "x**2 + 3*y**2"}))
+    title = title_of(experiment)
+    assert title.startswith("$f(x, y) = ") and "**" not in title
+    assert title_of(replace(experiment, title="Mine")) == "Mine"
+
+
+def test_a_loss_axis_spanning_a_decade_labels_plain_numbers():
+    from optiviz.render.landscape import plain_log_labels
+    from optiviz.render.scene import new_figure
+
+    ax = new_figure(320, 240, 100, "white").add_subplot()
+    ax.set_yscale("log")
+    ax.set_ylim(0.25, 4.2)
+    plain_log_labels(ax.yaxis)
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.yaxis.get_ticklabels(which="both") if t.get_text()]
+    assert "1" in labels and "0.3" in labels and not any("e" in label or "^" in label
+                                                          for label in labels)
+
+
+def test_a_run_leaving_by_the_counter_corner_keeps_its_cross_whole_and_on_top():
+    experiment, trajectories = make_case(steps=8, diverge=None, render=RenderConfig(
+        width=640, height=360, dpi=100))
+    positions = trajectories.positions.copy()
+    positions[2, 4] = (-40.0, 60.0)  # flies off past the upper-left corner...
+    positions[2, 5:] = np.nan  # ...and overflows
+    diverged = trajectories.diverged_step.copy()
+    diverged[2] = 5
+    trajectories = replace(trajectories, positions=positions, diverged_step=diverged)
+    scene = build_scene(experiment, trajectories)
+    renderer = final_layout(scene)
+    cross = scene.crosses[2]
+    assert cross.get_visible() and cross.get_zorder() > scene.counter.get_zorder()
+    assert inside(cross.get_window_extent(renderer), scene.ax.get_window_extent(renderer),
+                  slack=0)
     assert_blit_matches_redraw(scene, [scene.n_frames - 1])

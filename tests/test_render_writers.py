@@ -341,3 +341,96 @@ def test_folder_under_a_file_is_an_error(tmp_path):
 def test_missing_folders_are_fine_before_rendering(tmp_path):
     check_output(tmp_path / "a" / "b" / "out.mp4")
     assert not (tmp_path / "a").exists()
+
+
+# Cached glyph text (the fast step counter) ----------
+
+def counter_scene(text_class: str = "cached"):
+    """A small map with a step counter, as a Scene: ``update(i)`` shows ``step i/199``."""
+    from optiviz.render.scene import CachedGlyphText, new_figure
+
+    figure = new_figure(200, 150, 100, "#ffffff")
+    ax = figure.add_subplot()
+    ax.imshow(np.linspace(0, 1, 64).reshape(8, 8), extent=(0, 1, 0, 1), cmap="Blues")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    if text_class == "cached":
+        counter = CachedGlyphText(ax, 0.05, 0.95, size=9, color="#222222",
+                                  box_color="#ffffff", box_alpha=0.85)
+    else:
+        counter = ax.text(0.05, 0.95, "", transform=ax.transAxes, ha="left", va="top",
+                          fontsize=9, family="monospace", color="#222222", animated=True,
+                          bbox={"boxstyle": "round,pad=0.25", "facecolor": "#ffffff",
+                                "alpha": 0.85, "edgecolor": "none"})
+    (head,) = ax.plot([], [], "o", color="#D55E00", animated=True, zorder=9)
+
+    class CounterScene:
+        n_frames = 200
+
+        def update(self, frame):
+            head.set_data([frame / 200], [0.95])  # runs under the counter's box
+            counter.set_text(f"step {frame:>3d}/199")
+            return [head, counter]
+
+    scene = CounterScene()
+    scene.figure, scene.counter = figure, counter
+    return scene
+
+
+def test_cached_glyph_text_blits_like_a_full_redraw():
+    from optiviz.render.animate import frame_pixels, full_redraw
+
+    scene = counter_scene()
+    layers = None
+    for frame in (0, 7, 38, 199):
+        pixels, layers = frame_pixels(scene, frame, layers)
+        assert np.array_equal(pixels, full_redraw(scene, frame)), f"frame {frame} differs"
+
+
+def test_cached_glyph_text_rasterizes_each_character_once():
+    from optiviz.render.animate import frame_pixels
+
+    scene = counter_scene()
+    layers = None
+    for frame in range(0, 200, 3):
+        _, layers = frame_pixels(scene, frame, layers)
+    assert sorted(char for _, char in scene.counter.glyphs) == sorted(set("step 0123456789/"))
+
+
+def test_cached_glyph_text_looks_like_the_text_it_replaces():
+    from optiviz.render.animate import full_redraw
+
+    ink = []
+    for text_class in ("cached", "text"):
+        pixels = full_redraw(counter_scene(text_class), 123)[..., :3].astype(int)
+        ink.append(pixels.sum(axis=2) < 200)  # the dark glyphs
+    overlap = (ink[0] & ink[1]).sum() / (ink[0] | ink[1]).sum()
+    assert ink[0].sum() > 100 and overlap > 0.9
+
+
+def test_cached_glyph_text_is_vector_text_in_svg_and_pdf(tmp_path):
+    scene = counter_scene()
+    scene.update(42)
+    scene.figure.savefig(tmp_path / "still.svg")
+    svg = (tmp_path / "still.svg").read_text()
+    assert svg.count("<image") == 1  # the map only; the counter is text
+    assert "step  42/199" in svg
+    scene.figure.savefig(tmp_path / "still.pdf")
+    assert (tmp_path / "still.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_cached_glyph_text_aligns_right_in_figure_coordinates():
+    from optiviz.render.scene import CachedGlyphText, new_figure
+
+    figure = new_figure(200, 150, 100, "#ffffff")
+    ax = figure.add_subplot()
+    ax.set_axis_off()
+    counter = CachedGlyphText(ax, 0.995, 0.995, size=9, color="#222222", align="right",
+                              transform=figure.transFigure, animated=False)
+    counter.set_text("step 7/99")
+    box = counter.get_window_extent()
+    assert round(box.x1) == round(0.995 * 200) and round(box.y1) == round(0.995 * 150)
+    figure.canvas.draw()
+    ink = np.asarray(figure.canvas.buffer_rgba())[..., :3].sum(axis=2) < 300
+    rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    assert rows.max() < 20 and columns.min() > 200 - box.width - 4  # top-right corner only

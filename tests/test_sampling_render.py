@@ -175,3 +175,31 @@ def test_banana_is_framed_on_its_bulk_and_the_caption_avoids_the_legend():
     scene.caption.set_text("step 1/1\nmean 0\nESS 1")
     scene.caption.update_bbox_position_size(renderer)
     assert not box.get_window_extent(renderer).overlaps(legend.get_window_extent(renderer))
+
+
+def test_a_wide_bar_partly_under_the_caption_still_clears_it():
+    render = RenderConfig(width=640, height=360, frames=6, hold=0)
+    experiment, result = experiment_for({"distribution": {"name": "bernoulli", "p": 0.3},
+                                         "samples": 400}, render)
+    scene = build_scene(experiment, result)
+    ax = scene.bars.axes
+    left, right = scene.caption.span()
+    (x0, x1), top = ax.get_xlim(), ax.get_ylim()[1]
+    heights = scene.update(scene.n_frames - 1)[0].get_data().values
+    edges = (scene.bars.get_data().edges - x0) / (x1 - x0)
+    under = (edges[1:] >= left) & (edges[:-1] <= right)
+    assert under.sum() == 2  # the caption reaches over the tall bar's right half
+    assert heights[under].max() / top < scene.caption.bottom()
+
+
+def test_the_burn_in_label_stays_inside_its_trace_panel():
+    experiment, result = experiment_for({**CASES["mh_1d"], "burn_in": 10},
+                                        RenderConfig(width=640, height=360, frames=4, hold=0))
+    scene = build_scene(experiment, result)
+    scene.figure.canvas.draw()
+    renderer = scene.figure.canvas.get_renderer()
+    [label] = [text for ax in scene.figure.axes for text in ax.texts
+               if text.get_text() == "burn-in"]
+    panel = label.axes.get_window_extent(renderer)
+    box = label.get_window_extent(renderer)
+    assert panel.x0 <= box.x0 and box.x1 <= panel.x1 and panel.y0 <= box.y0 <= box.y1 <= panel.y1

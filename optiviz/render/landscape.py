@@ -76,8 +76,16 @@ def domain_of(experiment: Any) -> tuple[tuple[float, float], tuple[float, float]
 
 
 def title_of(experiment: Any) -> str:
+    """The figure title: ``render.title``, the experiment's title, or the function's. A
+    ``{expr: ...}`` function is titled by its typeset formula, not by its Python source."""
     function = experiment.function
-    return experiment.render.title or experiment.title or getattr(function, "title", "") or ""
+    chosen = experiment.render.title or experiment.title
+    if chosen:
+        return chosen
+    formula = getattr(function, "formula", "") or ""
+    if getattr(function, "name", "") == "expr" and formula.startswith("$"):
+        return f"$f(x, y) = {formula.strip('$')}$"
+    return getattr(function, "title", "") or ""
 
 
 def run_colors(experiment: Any, trajectories: Any, theme: Theme) -> list[str]:
@@ -107,11 +115,13 @@ def grid_points(render: Any) -> int:
     return int(np.clip(max(render.width, render.height) / 2.5, 80, GRID_POINTS))
 
 
-def shown_values(z: np.ndarray, log_scale: bool, low: float, high: float) -> np.ndarray:
-    """The colour/height coordinate of values ``z`` given the map's value range [low, high]."""
+def shown_values(z: np.ndarray, log_scale: bool, low: float, high: float, *,
+                 floor: float = 1e-6) -> np.ndarray:
+    """The colour/height coordinate of values ``z`` given the map's value range [low, high]:
+    ``log10(z - low + ε)`` with ``ε = floor (high - low)`` when ``log_scale``, ``z`` otherwise."""
     if not log_scale:
         return z
-    offset = max((high - low) * 1e-6, 1e-12)
+    offset = max((high - low) * floor, 1e-12)
     with np.errstate(all="ignore"):
         return np.log10(np.maximum(z - low, 0.0) + offset)
 
@@ -139,10 +149,13 @@ def draw_map(ax: Any, experiment: Any, grid: Any, theme: Theme, *,
     ax.set_autoscale_on(False)
 
 
-def clip_to(points: np.ndarray, domain: Any, inset: float = 0.01) -> np.ndarray:
-    """Points pulled inside the domain (a diverged run's ✕ sits where it left the frame)."""
+def clip_to(points: np.ndarray, domain: Any,
+            inset: float | tuple[float, float] = 0.01) -> np.ndarray:
+    """Points pulled inside the domain, ``inset`` (a share of its width and height) from the
+    edges (a diverged run's ✕ sits where it left the frame)."""
     (x0, x1), (y0, y1) = domain
-    dx, dy = (x1 - x0) * inset, (y1 - y0) * inset
+    inset_x, inset_y = (inset, inset) if np.isscalar(inset) else inset
+    dx, dy = (x1 - x0) * inset_x, (y1 - y0) * inset_y
     return np.column_stack([np.clip(points[:, 0], x0 + dx, x1 - dx),
                             np.clip(points[:, 1], y0 + dy, y1 - dy)])
 
@@ -171,6 +184,57 @@ def emptiest_corner(ax: Any, x: np.ndarray, y: np.ndarray,
     }
     allowed = [name for name in corners if name not in avoid]
     return min(allowed, key=lambda name: int(corners[name].sum()))
+
+
+def legend_handles(trajectories: Any, colors: Sequence[str], theme: Theme) -> list[Any]:
+    """One legend entry per distinct run label: a line with a head marker in the run's colour
+    (``colors`` is indexed by run)."""
+    from matplotlib.lines import Line2D
+
+    handles, seen = [], set()
+    for r in range(trajectories.runs):
+        label = str(trajectories.label[r])
+        if label in seen:
+            continue
+        seen.add(label)
+        handles.append(Line2D([], [], color=colors[r], linewidth=2, marker="o", markersize=5,
+                              markeredgecolor=theme.marker_edge_for(colors[r]), label=label))
+    return handles
+
+
+CROSS_SIZE = 11  # points: the ✕ that ends a diverged run
+LEGEND_MAX_MAP_SHARE = 0.22  # a legend on the map covers at most this share of it
+
+
+def legend_below(figure: Any, handles: list[Any], style: dict[str, Any]) -> Any:
+    """A figure legend under the panels with the most columns (so the fewest rows) that fit
+    the figure's width."""
+    renderer = figure.canvas.get_renderer()
+    for columns in range(len(handles), 0, -1):
+        legend = figure.legend(handles=handles, loc="outside lower center", ncols=columns,
+                               **style)
+        if columns == 1 or legend.get_window_extent(renderer).width <= 0.98 * figure.bbox.width:
+            return legend
+        legend.remove()
+    raise ValueError("a legend needs at least one entry")
+
+
+def legend_crowds_map(figure: Any, ax: Any, legend: Any, counter: Any, longest: str) -> bool:
+    """Whether ``legend``, laid out on the map ``ax``, covers more than
+    ``LEGEND_MAX_MAP_SHARE`` of it or touches the step ``counter`` (measured with its
+    ``longest`` text). Runs the figure's layout once to measure."""
+    engine = figure.get_layout_engine()
+    if engine is not None:
+        engine.execute(figure)
+    renderer = figure.canvas.get_renderer()
+    text = counter.get_text()
+    counter.set_text(longest)
+    counter_box = counter.get_window_extent(renderer)
+    counter.set_text(text)
+    legend_box = legend.get_window_extent(renderer)
+    map_box = ax.get_window_extent(renderer)
+    share = legend_box.width * legend_box.height / (map_box.width * map_box.height)
+    return share > LEGEND_MAX_MAP_SHARE or legend_box.overlaps(counter_box)
 
 
 def loss_axis(loss: np.ndarray, function: Any) -> tuple[np.ndarray, str, str]:
@@ -215,6 +279,24 @@ def value_limits(values: np.ndarray, scale: str,
         return low / 2, (high * 2 if high > low else low * 10)
     pad = (high - low) * 0.06 or 1.0
     return low - pad, high + pad
+
+
+SHORT_LOG_RANGE = 100.0  # a log axis spanning fewer decades than this labels plain numbers
+
+
+def plain_log_labels(axis: Any) -> None:
+    """Label a log axis that spans a decade or two with plain numbers (0.6, 2, 3), as
+    matplotlib's default labels its minor ticks 6×10⁻¹, 2×10⁰, which nobody reads at a glance."""
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        """matplotlib's choice of which log ticks to label, written as plain numbers."""
+
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            return f"{x:g}"
+
+    axis.set_major_formatter(PlainLogFormatter(labelOnlyBase=False))
+    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
 def first_exits(values: np.ndarray, low: float, high: float) -> list[tuple[int, int, bool]]:
@@ -268,24 +350,25 @@ class LandscapeScene:
         self.color = [colors[int(o)] for o in trajectories.run_optimizer]
         self.key_colors = tuple(dict.fromkeys(self.color))
         self.diverged_step = trajectories.diverged_step
-        crosses = clip_to(last_finite(positions, self.diverged_step), domain)
         self.paths, self.heads, self.crosses = [], [], []
         line_width = 1.6 if trajectories.runs <= MAX_RUNS_WITH_LOSS_PANEL else 1.0
         for r in range(trajectories.runs):
             color = self.color[r]
             self.paths.append(GrowingLine(ax, positions[r, :, 0], positions[r, :, 1],
                                           trail=render.trail, color=color, linewidth=line_width,
-                                          solid_capstyle="round", solid_joinstyle="round"))
+                                          solid_capstyle="round", solid_joinstyle="round",
+                                          path_effects=theme.halo(color, line_width)))
             ax.plot(positions[r, 0, 0], positions[r, 0, 1], marker="o", markersize=6,
                     markerfacecolor="none", markeredgecolor=color, markeredgewidth=1.4,
                     linestyle="none", zorder=4)
             (head,) = ax.plot([], [], marker="o", markersize=7, color=color,
-                              markeredgecolor=theme.background, markeredgewidth=1.0,
+                              markeredgecolor=theme.marker_edge_for(color), markeredgewidth=1.0,
                               linestyle="none", animated=True, zorder=ANIMATED_Z + 1)
-            (cross,) = ax.plot([crosses[r, 0]], [crosses[r, 1]], marker="X", markersize=11,
+            # above the step counter: a run that flew off the map by its corner stays marked
+            (cross,) = ax.plot([], [], marker="X", markersize=CROSS_SIZE,
                                color=color, markeredgecolor=theme.background,
                                markeredgewidth=1.2, linestyle="none", animated=True,
-                               zorder=ANIMATED_Z + 2, visible=False)
+                               zorder=ANIMATED_Z + 4, visible=False)
             self.heads.append(head)
             self.crosses.append(cross)
         self.counter = ax.text(
@@ -305,32 +388,33 @@ class LandscapeScene:
             side_axes[-1].set_xlabel("step", labelpad=1)
 
         # the legend sits on the map, in the corner the paths visit least
-        handles = self.legend_handles(trajectories, theme)
+        handles = legend_handles(trajectories, self.color, theme)
         # known minima and saddles count as much as a stretch of path: keep them visible
         marks = np.array([(p.x, p.y) for p in getattr(function, "points", ())] * 20).reshape(-1, 2)
         location = emptiest_corner(ax, np.concatenate([positions[..., 0].ravel(), marks[:, 0]]),
                                    np.concatenate([positions[..., 1].ravel(), marks[:, 1]]),
                                    avoid=("upper left",))
-        legend = ax.legend(handles=handles, loc=location, handlelength=1.4,
-                                  borderpad=0.4, labelspacing=0.3, ncols=1 + len(handles) // 7,
-                                  fancybox=False, framealpha=1.0)
+        style = {"handlelength": 1.4, "borderpad": 0.4, "labelspacing": 0.3, "fancybox": False,
+                 "framealpha": 1.0}
+        legend = ax.legend(handles=handles, loc=location, ncols=1 + len(handles) // 7, **style)
+        if legend_crowds_map(figure, ax, legend, self.counter,
+                             f"step {trajectories.steps}/{trajectories.steps}"):
+            # a big legend (many runs, a small frame) would hide the race or the step counter:
+            # it goes under the panels instead, in as few rows as fit
+            legend.remove()
+            legend = legend_below(figure, handles, style)
         legend.set_zorder(ANIMATED_Z + 5)
         legend.get_frame().set_linewidth(0)  # borderless: snaps to whole pixels (see scene.py)
         self.overlays = [legend]
         freeze_layout(figure)
+        # the ✕ of a run that left the map sits a whole marker inside its edge, never cut off
+        box = ax.get_window_extent()
+        radius = CROSS_SIZE * render.dpi / 72 / 2 + 2
+        crosses = clip_to(last_finite(positions, self.diverged_step), domain,
+                          (radius / box.width, radius / box.height))
+        for cross, (x, y) in zip(self.crosses, crosses, strict=True):
+            cross.set_data([x], [y])
 
-    def legend_handles(self, trajectories: Any, theme: Theme) -> list[Any]:
-        from matplotlib.lines import Line2D
-
-        handles, seen = [], set()
-        for r in range(trajectories.runs):
-            label = str(trajectories.label[r])
-            if label in seen:
-                continue
-            seen.add(label)
-            handles.append(Line2D([], [], color=self.color[r], linewidth=2, marker="o",
-                                  markersize=5, markeredgecolor=theme.background, label=label))
-        return handles
 
     def restage(self, frame: int) -> bool:
         stop = int(self.steps[frame]) + 1
@@ -349,10 +433,10 @@ class LandscapeScene:
             head.set_data([point[0]], [point[1]])
             head.set_visible(bool(np.isfinite(point).all()))
             cross.set_visible(bool(0 <= self.diverged_step[r] <= step))
-            artists += [head, cross]
         width = len(str(self.total_steps))
         self.counter.set_text(f"step {step:>{width}d}/{self.total_steps}")
-        artists.append(self.counter)
+        # in zorder, as a full redraw draws them
+        artists += [*self.heads, self.counter, *self.crosses]
         for panel in self.side:
             artists += panel.update(step)
         return artists
@@ -392,9 +476,12 @@ class LossPanel(SidePanel):
                   & (positions[..., 1] >= y0) & (positions[..., 1] <= y1))
         low, high = value_limits(values, scale, on_map)
         ax.set_ylim(low, high)
+        if scale == "log" and high / low < SHORT_LOG_RANGE:
+            plain_log_labels(ax.yaxis)
         ax.set_ylabel(label, labelpad=1)
         steps = np.arange(trajectories.steps + 1, dtype=float)
-        self.lines = [GrowingLine(ax, steps, values[r], color=colors[r], linewidth=1.3)
+        self.lines = [GrowingLine(ax, steps, values[r], color=colors[r], linewidth=1.3,
+                                  path_effects=theme.halo(colors[r], 1.3))
                       for r in range(trajectories.runs)]
         exits = first_exits(values, low, high)
         self.exit_steps = np.array([step for _, step, _ in exits], dtype=np.int64)
@@ -548,12 +635,81 @@ def minimum_tallies(ax: Any, experiment: Any, theme: Theme,
     return tallies
 
 
-class SurfaceScene:
-    """The function as a 3-D surface with the paths on it; a fixed camera or a slow orbit."""
+SURFACE_GRID = 81  # surface samples per axis, every one drawn (striding makes a sawtooth)
+SURFACE_FLOOR = 1e-3  # log surfaces plot log10(f - f* + ε), ε this share of the median f - f*
+SURFACE_LIFT = 0.012  # paths float this share of the z range above the surface
+ORBIT_DEGREES = 120.0  # camera turn over a long animation...
+ORBIT_DEGREES_PER_SECOND = 10.0  # ...and never faster than this (a short one turns less)
 
-    ORBIT_DEGREES = 120.0  # camera turn over the whole animation
+
+def shaded_colors(shown: np.ndarray, theme: Theme) -> np.ndarray:
+    """RGBA face colours for a surface of heights ``shown``: the contour view's colour map of
+    the height, softly hill-shaded from the upper left so that the relief reads in 3-D."""
+    from matplotlib.colors import LightSource, Normalize
+
+    norm = Normalize(shown.min(), shown.max())
+    light = LightSource(azdeg=315, altdeg=45)
+    span = float(np.ptp(shown)) or 1.0
+    return light.shade(shown, cmap=theme.colormap(), norm=norm, blend_mode="soft",
+                       vert_exag=0.5 * shown.shape[0] / span)
+
+
+def orbit_turns(frames: int, fps: float) -> np.ndarray:
+    """The camera's azimuth offset (degrees) at each frame of an orbit: ``ORBIT_DEGREES`` at
+    most, at most ``ORBIT_DEGREES_PER_SECOND`` on average, eased in and out with
+    ``(1 - cos(pi t)) / 2`` so that the camera starts and stops without a jolt."""
+    if frames <= 1:
+        return np.zeros(max(frames, 0))
+    total = min(ORBIT_DEGREES, ORBIT_DEGREES_PER_SECOND * (frames - 1) / max(fps, 1e-9))
+    t = np.linspace(0.0, 1.0, frames)
+    return total * (1.0 - np.cos(np.pi * t)) / 2.0
+
+
+def fit_axes_3d(ax: Any, region: Any, elev: float, azimuths: Sequence[float]) -> None:
+    """Zoom and move the 3-D axes ``ax`` so that everything it draws (box, tick labels, axis
+    labels) lies inside ``region`` (a Bbox in figure pixels) for every camera azimuth given.
+    Tick labels do not scale with the zoom, so this measures and corrects a few times."""
+    from matplotlib.transforms import Bbox
+
+    figure = ax.figure
+    renderer = figure.canvas.get_renderer()
+    zoom = 1.0
+    for _ in range(3):
+        boxes = []
+        for azim in azimuths:
+            ax.view_init(elev=elev, azim=azim)
+            boxes.append(ax.get_tightbbox(renderer))
+        drawn = Bbox.union(boxes)
+        scale = min(region.width / drawn.width, region.height / drawn.height)
+        position = ax.get_position()
+        dx = (region.x0 + region.x1 - drawn.x0 - drawn.x1) / 2 / figure.bbox.width
+        dy = (region.y0 + region.y1 - drawn.y0 - drawn.y1) / 2 / figure.bbox.height
+        ax.set_position(position.translated(dx, dy))
+        if 0.97 <= scale <= 1.0 and abs(dx) < 1e-3 and abs(dy) < 1e-3:
+            break
+        zoom *= min(scale * 0.99, 1.25)
+        ax.set_box_aspect(None, zoom=zoom)
+    ax.view_init(elev=elev, azim=azimuths[0])
+
+
+class SurfaceScene:
+    """The function as a 3-D surface with the paths drawn on it; a fixed camera or a slow orbit.
+
+    Heights are what the contour view colours: ``log10(f - f* + ε)`` for functions spanning
+    decades (ε keeps the minimum's well from becoming a one-face spike), ``f`` otherwise. The
+    surface is shaded in the contour view's colour map; paths float just above it and are
+    drawn after it (no depth sorting), so they stay visible where a hill would hide them.
+    The legend and the step counter sit left of the 3-D axes, which are zoomed so that no
+    label leaves the frame at any camera angle of the animation.
+
+    With a fixed camera frames are blitted like the contour view's. With ``orbit`` the camera
+    moves every frame, so ``restage`` asks for a full redraw of every frame: blitting is
+    impossible there, and orbit renders cost a full draw per frame.
+    """
 
     def __init__(self, experiment: Any, trajectories: Any, theme: Theme, size: float):
+        from matplotlib.ticker import MaxNLocator
+        from matplotlib.transforms import Bbox
         from mpl_toolkits.mplot3d import Axes3D  # noqa: F401  registers the projection
 
         render = experiment.render
@@ -561,90 +717,144 @@ class SurfaceScene:
         self.steps = select_frames(trajectories.steps, render.frames)
         self.n_frames = len(self.steps)
         self.total_steps = trajectories.steps
+        self.turns = orbit_turns(self.n_frames, render.fps) if render.orbit else None
         self.figure = figure = new_figure(render.width, render.height, render.dpi,
                                           theme.background)
-        ax = figure.add_axes((0.0, 0.0, 1.0, 0.92), projection="3d")
-        self.ax = ax
-        ax.set_facecolor(theme.panel)
-        for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
-            axis.set_pane_color((0, 0, 0, 0))
-            axis.label.set_color(theme.foreground)
-            axis._axinfo["grid"]["color"] = theme.muted
-            axis._axinfo["grid"]["linewidth"] = 0.3
-        ax.tick_params(colors=theme.foreground, labelsize=size * 0.75, pad=0)
         function = experiment.function
-        domain = domain_of(experiment)
-        x, y, z, shown = landscape_grid(function, domain, 90)
-        log = bool(getattr(function, "log_scale", False))
-        ax.plot_surface(x, y, shown, cmap=theme.colormap(), linewidth=0, antialiased=False,
-                        rcount=60, ccount=60, alpha=0.9, zorder=1)
-        (x0, x1), (y0, y1) = domain
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        ax.set_zlim(shown.min(), shown.max())
-        ax.set_xlabel(getattr(function, "xlabel", "x") or "x", fontsize=size * 0.85)
-        ax.set_ylabel(getattr(function, "ylabel", "y") or "y", fontsize=size * 0.85)
-        ax.set_zlabel("log₁₀(f − min)" if log else "f", fontsize=size * 0.85)
-        ax.view_init(elev=render.elev, azim=render.azim)
         title = title_of(experiment)
         if title:
             figure.suptitle(title, color=theme.foreground, fontsize=size * 1.2,
-                            fontweight="bold", y=0.98)
+                            fontweight="bold", y=0.985, va="top")
 
         colors = run_colors(experiment, trajectories, theme)
         self.key_colors = tuple(colors)
-        heights = shown_values(trajectories.loss, log, z.min(), z.max())
-        heights = np.clip(heights, shown.min(), shown.max())
+        self.color = [colors[int(o)] for o in trajectories.run_optimizer]
+        legend = figure.legend(handles=legend_handles(trajectories, self.color, theme),
+                               loc="upper left", bbox_to_anchor=(0.0, 0.0), handlelength=1.4,
+                               borderpad=0.4, labelspacing=0.3, fancybox=False,
+                               framealpha=1.0, ncols=1 + (trajectories.runs - 1) // 12)
+        legend.get_frame().set_linewidth(0)  # borderless: snaps to whole pixels (see scene.py)
+        renderer = figure.canvas.get_renderer()
+        pixels = figure.bbox
+        margin = 0.015 * pixels.height
+        title_bottom = (figure.texts[0].get_window_extent(renderer).y0 if title
+                        else pixels.y1) - margin
+        counter_height = 1.6 * size * render.dpi / 72
+        legend_box = legend.get_window_extent(renderer)
+        legend_top = title_bottom - counter_height
+        legend.set_bbox_to_anchor((margin / pixels.width, legend_top / pixels.height))
+        region = Bbox.from_extents(legend_box.width + 2 * margin, margin,
+                                   pixels.x1 - margin, title_bottom)
+
+        ax = figure.add_axes((region.x0 / pixels.width, region.y0 / pixels.height,
+                              region.width / pixels.width, region.height / pixels.height),
+                             projection="3d", computed_zorder=False)
+        self.ax = ax
+        ax.set_facecolor(theme.background)
+        ax.patch.set_visible(False)
+        for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+            axis.set_pane_color((0, 0, 0, 0))
+            axis.label.set_color(theme.foreground)
+            axis.line.set_color(theme.muted)
+            axis._axinfo["grid"]["color"] = theme.muted
+            axis._axinfo["grid"]["linewidth"] = 0.3
+        ax.tick_params(colors=theme.foreground, labelsize=size * 0.75, pad=0)
+
+        domain = domain_of(experiment)
+        x, y, z, _ = landscape_grid(function, domain, SURFACE_GRID)
+        log = bool(getattr(function, "log_scale", False))
+        minimum = getattr(function, "minimum", None)
+        low = min(float(minimum), float(z.min())) if log and minimum is not None else z.min()
+        # ε from the median, not the range: a few huge corners (Beale) must not flatten the
+        # floor, and a narrow log valley (Rosenbrock) must not become a row of spikes
+        floor = SURFACE_FLOOR * float(np.median(z - low)) / max(float(z.max() - low), 1e-300)
+        shown = shown_values(z, log, low, z.max(), floor=floor)
+        ax.plot_surface(x, y, shown, facecolors=shaded_colors(shown, theme), linewidth=0,
+                        antialiased=False, rcount=SURFACE_GRID, ccount=SURFACE_GRID,
+                        shade=False, zorder=1)
+        (x0, x1), (y0, y1) = domain
+        z0, z1 = float(shown.min()), float(shown.max())
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_zlim(z0, z1)
+        ax.set_xlabel(getattr(function, "xlabel", "x") or "x", fontsize=size * 0.85, labelpad=0)
+        ax.set_ylabel(getattr(function, "ylabel", "y") or "y", fontsize=size * 0.85, labelpad=0)
+        z_label = ("f" if not log else "log₁₀(f − f*)" if minimum is not None
+                   else "log₁₀(f − min f)")
+        ax.set_zlabel(z_label, fontsize=size * 0.85, labelpad=2)
+        ticks = 4 if region.width < 600 else 5  # more collide at the shared corner
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=ticks))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=ticks))
+        ax.zaxis.set_major_locator(MaxNLocator(nbins=5, integer=log))
+
+        heights = shown_values(trajectories.loss, log, low, z.max(), floor=floor)
+        heights = np.clip(heights, z0, z1) + SURFACE_LIFT * (z1 - z0)
         positions = trajectories.positions
         inside = ((positions[..., 0] >= x0) & (positions[..., 0] <= x1)
                   & (positions[..., 1] >= y0) & (positions[..., 1] <= y1))
         self.xyz = np.stack([positions[..., 0], positions[..., 1],
                              np.where(inside, heights, np.nan)], axis=-1)
+        self.diverged_step = trajectories.diverged_step
         self.trail = render.trail
-        self.lines, self.heads = [], []
+        self.lines, self.heads, self.crosses = [], [], []
+        line_width = 1.6 if trajectories.runs <= MAX_RUNS_WITH_LOSS_PANEL else 1.0
         for r in range(trajectories.runs):
-            color = colors[int(trajectories.run_optimizer[r])]
-            (line,) = ax.plot([], [], [], color=color, linewidth=1.6, animated=True,
-                              zorder=ANIMATED_Z)
+            color = self.color[r]
+            start = self.xyz[r, 0]
+            if np.isfinite(start).all():
+                ax.plot([start[0]], [start[1]], [start[2]], marker="o", markersize=6,
+                        markerfacecolor="none", markeredgecolor=color, markeredgewidth=1.4,
+                        linestyle="none", zorder=4)
+            (line,) = ax.plot([], [], [], color=color, linewidth=line_width, animated=True,
+                              solid_capstyle="round", solid_joinstyle="round",
+                              path_effects=theme.halo(color, line_width), zorder=ANIMATED_Z)
             (head,) = ax.plot([], [], [], marker="o", markersize=6, color=color,
-                              markeredgecolor=theme.background, linestyle="none",
+                              markeredgecolor=theme.marker_edge_for(color), linestyle="none",
                               animated=True, zorder=ANIMATED_Z + 1)
+            last = self.last_shown(r)
+            (cross,) = ax.plot([last[0]], [last[1]], [last[2]], marker="X", markersize=10,
+                               color=color, markeredgecolor=theme.background,
+                               markeredgewidth=1.1, linestyle="none", animated=True,
+                               zorder=ANIMATED_Z + 2, visible=False)
             self.lines.append(line)
             self.heads.append(head)
-        self.counter = ax.text2D(0.02, 0.98, "", transform=ax.transAxes, ha="left", va="top",
+            self.crosses.append(cross)
+        # a child of the 3-D axes placed in figure coordinates, so that stills draw it too
+        self.counter = ax.text2D(margin / pixels.width, title_bottom / pixels.height, "",
+                                 transform=figure.transFigure, ha="left", va="top",
                                  animated=True, fontsize=size * 0.9, family="monospace",
-                                 color=theme.foreground)
-        handles, seen = [], set()
-        for r in range(trajectories.runs):
-            label = str(trajectories.label[r])
-            if label not in seen:
-                seen.add(label)
-                handles.append(self.lines[r])
-                self.lines[r].set_label(label)
-        # upper left, under the step counter: the z axis and its label take the right side
-        self.legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.01, 0.93),
-                                handlelength=1.4, fancybox=False, framealpha=1.0)
-        self.legend.get_frame().set_linewidth(0)
-        self.overlays = [self.legend]
+                                 color=theme.foreground, zorder=ANIMATED_Z + 3)
+        azimuths = render.azim + (np.linspace(0, self.turns[-1], 5) if self.turns is not None
+                                  and self.turns.size else np.zeros(1))
+        fit_axes_3d(ax, region, render.elev, list(azimuths))
+        self.overlays = [legend]
+
+
+    def last_shown(self, run: int) -> np.ndarray:
+        """Where a diverged run's ✕ goes: its last point on the map (the start if none)."""
+        finite = np.flatnonzero(np.isfinite(self.xyz[run]).all(axis=1))
+        return self.xyz[run, finite[-1] if finite.size else 0]
 
     def restage(self, frame: int) -> bool:
-        if not self.render.orbit:
+        """Turn the camera for ``frame`` when orbiting; every orbit frame is a full redraw."""
+        if self.turns is None:
             return False
-        turn = self.ORBIT_DEGREES * frame / max(self.n_frames - 1, 1)
-        self.ax.view_init(elev=self.render.elev, azim=self.render.azim + turn)
+        self.ax.view_init(elev=self.render.elev, azim=self.render.azim + self.turns[frame])
         return True
 
     def update(self, frame: int) -> Sequence[Any]:
         step = int(self.steps[frame])
         start = 0 if self.trail is None else max(0, step + 1 - self.trail)
-        artists: list[Any] = []
-        for r, (line, head) in enumerate(zip(self.lines, self.heads, strict=True)):
+        for r, (line, head, cross) in enumerate(zip(self.lines, self.heads, self.crosses,
+                                                    strict=True)):
             path = self.xyz[r, start: step + 1]
             line.set_data_3d(path[:, 0], path[:, 1], path[:, 2])
             point = self.xyz[r, step: step + 1]
             head.set_data_3d(point[:, 0], point[:, 1], point[:, 2])
             head.set_visible(bool(np.isfinite(point).all()))
-            artists += [line, head]
+            cross.set_visible(bool(0 <= self.diverged_step[r] <= step))
         width = len(str(self.total_steps))
         self.counter.set_text(f"step {step:>{width}d}/{self.total_steps}")
-        return artists + [self.counter]
+        # in zorder, as a full redraw draws them: every line, then every head, then the crosses
+        return [*self.lines, *self.heads, *self.crosses, self.counter]
+

@@ -224,9 +224,10 @@ class HistogramScene:
         # measure it, then again with the final limits (tick labels change width)
         figure.get_layout_engine().execute(figure)
         late = heights[sizes >= sizes[-1] / 3].max(axis=0)
+        # a bar is under the caption if any of it is (wide PMF bars: Bernoulli's two halves)
         ax.set_ylim(0, room_under(ax, self.caption.bottom(), self.caption.span(),
-                                  np.concatenate([centres, curve_x]),
-                                  np.concatenate([late, curve]), top))
+                                  np.concatenate([edges[:-1], edges[1:], curve_x]),
+                                  np.concatenate([late, late, curve]), top))
         freeze_layout(figure)
 
     def update(self, frame: int) -> Sequence[Any]:
@@ -604,6 +605,8 @@ class ChainScene:
 
     # 1-D ------------------------------------------------------------------------------------------
     def _build_1d(self, dist: Any, theme: Theme, size: float) -> None:
+        from matplotlib.transforms import offset_copy
+
         trace_ax, hist_ax = self.figure.subplots(
             1, 2, gridspec_kw={"width_ratios": (2.2, 1)}, sharey=True)
         show_axes(trace_ax, theme, size, "step", "x")
@@ -617,8 +620,11 @@ class ChainScene:
         trace_ax.set_ylim(lo - 0.24 * (hi - lo), hi)
         if r.burn_in:
             trace_ax.axvspan(0, r.burn_in, color=theme.muted, alpha=0.15, lw=0)
-            trace_ax.text(r.burn_in / 2, hi, "burn-in", ha="center", va="top",
-                          color=theme.muted, fontsize=size * 0.75)
+            # from the band's left edge: centred on a narrow band it would spill off the axes
+            trace_ax.text(0, hi, "burn-in", ha="left", va="top", color=theme.muted,
+                          fontsize=size * 0.75,
+                          transform=offset_copy(trace_ax.transData, fig=self.figure, x=3, y=-2,
+                                                units="points"))
         self.traces = [trace_ax.plot([], [], color=color, lw=0.7, animated=True,
                                      zorder=ANIMATED_Z)[0] for color in self.chain_colors]
         y = np.linspace(lo, hi, 400)

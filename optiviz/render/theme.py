@@ -20,6 +20,24 @@ TOL_EXTRA = ("#332288", "#882255", "#999933", "#44AA99", "#AA4499")
 TOL_EXTRA_DARK = ("#CC6677", "#DDCC77", "#44AA99", "#AA4499", "#A6D854")
 
 
+HALO_MIN_CONTRAST = 2.0  # WCAG contrast ratio below which a run's line gets an outline
+
+
+def relative_luminance(color: str) -> float:
+    """WCAG 2 relative luminance of a matplotlib colour, 0 (black) to 1 (white)."""
+    from matplotlib.colors import to_rgb
+
+    channels = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+                for c in to_rgb(color)]
+    return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG 2 contrast ratio of two colours, 1 (same lightness) to 21 (black on white)."""
+    light, dark = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
 @dataclass(frozen=True)
 class Theme:
     """Everything a scene needs to colour a figure."""
@@ -39,6 +57,24 @@ class Theme:
         from matplotlib.colors import LinearSegmentedColormap
 
         return LinearSegmentedColormap.from_list(f"optiviz-{self.name}", self.landscape)
+
+    def halo(self, color: str, width: float) -> list[Any] | None:
+        """Path effects for a line of ``color``: a thin outline in the theme's foreground when
+        the colour is too close to the map's lightness to stand out on its own (yellow on the
+        light map), None otherwise."""
+        if self.marker_edge_for(color) == self.background:
+            return None
+        from matplotlib import patheffects
+
+        return [patheffects.Stroke(linewidth=width + 1.6, foreground=self.contour_line),
+                patheffects.Normal()]
+
+    def marker_edge_for(self, color: str) -> str:
+        """The edge of a run's markers: the halo's colour where the line gets one (a marker
+        of a faint colour needs the outline too), the background otherwise."""
+        if contrast(color, self.landscape[0]) >= HALO_MIN_CONTRAST:
+            return self.background
+        return self.contour_line
 
     def run_colors(self, count: int, chosen: list[str | None] | None = None) -> list[str]:
         """``count`` colours: the user's where given, the palette in order otherwise (cycling)."""

@@ -84,13 +84,17 @@ def gif_palette(frames: list[np.ndarray], exact: int = 160, size: int = TRANSPAR
     pixels = np.concatenate([f[..., :3].reshape(-1, 3) for f in frames])
     packed = (pixels[:, 0].astype(np.uint32) << 16) | (pixels[:, 1].astype(np.uint32) << 8) \
         | pixels[:, 2]
-    colors, counts = np.unique(packed, return_counts=True)
+    # frames are mostly flat: count runs of one colour rather than sort every pixel
+    starts = np.flatnonzero(np.concatenate([[True], packed[1:] != packed[:-1]]))
+    lengths = np.diff(np.append(starts, packed.size))
+    colors, run_color = np.unique(packed[starts], return_inverse=True)
+    counts = np.bincount(run_color, weights=lengths, minlength=colors.size)
     keys = [(r << 16) | (g << 8) | b for r, g, b in dict.fromkeys(key_colors)][:size]
     frequent = colors[np.argsort(-counts, kind="stable")]
     frequent = frequent[~np.isin(frequent, keys)][: max(0, min(exact, size) - len(keys))]
     kept = np.concatenate([np.asarray(keys, np.uint32), frequent.astype(np.uint32)])
     palette = [((c >> 16) & 255, (c >> 8) & 255, c & 255) for c in kept.tolist()]
-    rest = pixels[~np.isin(packed, kept)]
+    rest = pixels[~np.repeat(np.isin(colors, kept)[run_color], lengths)]
     if rest.size and len(palette) < size:
         strip = Image.fromarray(np.ascontiguousarray(rest[None, :, :]))
         cut = strip.quantize(size - len(palette), method=Image.Quantize.MEDIANCUT,
@@ -123,6 +127,23 @@ def gif_frame(indices: np.ndarray, left: int, top: int, delay: int, transparent:
     descriptor = b"," + struct.pack("<HHHHB", left, top, width, height, 0) + b"\x08"
     data = Image.fromarray(np.ascontiguousarray(indices), "P").tobytes("gif", "P", 8, 0)
     return control + descriptor + data + b"\0"
+
+
+class Extent:
+    """The smallest rectangle holding every rectangle added (empty: one pixel at 0, 0)."""
+
+    def __init__(self) -> None:
+        self.top = self.left = 1 << 30
+        self.bottom = self.right = 0
+
+    def add(self, top: int, left: int, bottom: int, right: int) -> None:
+        self.top, self.left = min(self.top, top), min(self.left, left)
+        self.bottom, self.right = max(self.bottom, bottom), max(self.right, right)
+
+    def box(self) -> tuple[slice, slice]:
+        if self.bottom == 0:
+            return np.s_[0:1, 0:1]
+        return np.s_[self.top: self.bottom, self.left: self.right]
 
 
 @register_writer("gif", "looping GIF: one global palette, changed rectangles only")
@@ -190,6 +211,7 @@ class GifWriter:
         durations = np.diff(starts).astype(np.int64)
         latest = np.zeros((height, width), np.uint8)  # palette indices of the newest frame
         written: np.ndarray | None = None  # what a viewer shows after the frames written
+        dirty = Extent()  # where latest may differ from written
         pending = 0  # hundredths of a second the newest frame has been due
         with open(self.path, "wb") as out:
             out.write(gif_file_header(width, height, bytes(palette.getpalette()), self.loop))
@@ -197,36 +219,43 @@ class GifWriter:
                 rgb = Image.frombuffer("RGBA", patch.shape[1::-1], np.ascontiguousarray(patch),
                                        "raw", "RGBA", 0, 1).convert("RGB")
                 indices = np.asarray(rgb.quantize(palette=palette, dither=Image.Dither.NONE))
-                region = latest[top: top + indices.shape[0], left: left + indices.shape[1]]
+                bottom, right = top + indices.shape[0], left + indices.shape[1]
+                region = latest[top: bottom, left: right]
                 if i and np.array_equal(region, indices):
                     pending += durations[i]  # identical after mapping: one longer frame
                     continue
                 if i and pending >= 2:
-                    written = self._write(out, latest, written, pending)
+                    written = self._write(out, latest, written, pending, dirty.box())
+                    dirty = Extent()
                     pending = 0
                 # a frame due for under 2/100 s (browsers would show it for 1/10 s) is skipped
                 # and its time given to the next one
                 region[...] = indices
+                dirty.add(top, left, bottom, right)
                 pending += durations[i]
-            self._write(out, latest, written, max(pending, 2))
+            self._write(out, latest, written, max(pending, 2), dirty.box())
             out.write(b";")
         self.abort()
 
     @staticmethod
-    def _write(out: Any, latest: np.ndarray, written: np.ndarray | None, delay: int) -> np.ndarray:
-        """Write ``latest`` as the changes from ``written``; return the new screen."""
+    def _write(out: Any, latest: np.ndarray, written: np.ndarray | None, delay: int,
+               dirty: tuple[slice, slice]) -> np.ndarray:
+        """Write ``latest`` as the changes from ``written`` (found inside ``dirty``: comparing
+        whole frames would cost more than encoding them); return the new screen."""
         if written is None:
             out.write(gif_frame(latest, 0, 0, int(delay), transparent=False))
             return latest.copy()
-        changed = latest != written
+        changed = latest[dirty] != written[dirty]
         rows = np.flatnonzero(changed.any(axis=1))
         if rows.size == 0:  # cannot happen for distinct frames; keep the timing anyway
             rows = np.array([0])
             changed[0, 0] = True
         columns = np.flatnonzero(changed.any(axis=0))
-        box = np.s_[rows[0]: rows[-1] + 1, columns[0]: columns[-1] + 1]
-        stored = np.where(changed[box], latest[box], TRANSPARENT).astype(np.uint8)
-        out.write(gif_frame(stored, int(columns[0]), int(rows[0]), int(delay), transparent=True))
+        inside = np.s_[rows[0]: rows[-1] + 1, columns[0]: columns[-1] + 1]
+        top, left = dirty[0].start + int(rows[0]), dirty[1].start + int(columns[0])
+        box = np.s_[top: top + rows[-1] + 1 - rows[0], left: left + columns[-1] + 1 - columns[0]]
+        stored = np.where(changed[inside], latest[box], TRANSPARENT).astype(np.uint8)
+        out.write(gif_frame(stored, left, top, int(delay), transparent=True))
         written[box] = latest[box]
         return written
 
