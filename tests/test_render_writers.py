@@ -434,3 +434,20 @@ def test_cached_glyph_text_aligns_right_in_figure_coordinates():
     ink = np.asarray(figure.canvas.buffer_rgba())[..., :3].sum(axis=2) < 300
     rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     assert rows.max() < 20 and columns.min() > 200 - box.width - 4  # top-right corner only
+
+
+def test_gif_background_and_palette_colours_are_exact(tmp_path):
+    from PIL import Image
+
+    from optiviz.render.writers import GifWriter
+
+    frame = np.full((40, 60, 3), 255, np.uint8)  # white: Pillow's quantize maps it to near-white
+    frame[10:20, 10:20] = (0x00, 0x72, 0xB2)
+    frame[25:30, 30:50] = np.arange(20, dtype=np.uint8)[None, :, None] * 12  # a ramp of greys
+    writer = GifWriter(tmp_path / "exact.gif", 60, 40, fps=10, key_colors=("#0072B2",))
+    writer.append(frame)
+    writer.finish()
+    shown = np.asarray(Image.open(tmp_path / "exact.gif").convert("RGB"))
+    assert (shown[:5, :5] == 255).all()
+    assert tuple(shown[15, 15]) == (0x00, 0x72, 0xB2)
+    np.testing.assert_array_equal(shown, frame)  # few colours: every one is exact

@@ -107,6 +107,28 @@ def gif_palette(frames: list[np.ndarray], exact: int = 160, size: int = TRANSPAR
     return image
 
 
+class ExactColors:
+    """Pillow's palette mapping is a fast approximate nearest-colour search: it can map white to
+    a near-white entry even though white is in the palette. Pixels whose colour IS a palette
+    entry (background, contour bands, run colours: almost every pixel) get that entry."""
+
+    def __init__(self, palette: Any):
+        # never the transparent index: it means "unchanged", not a colour
+        entries = np.asarray(palette.getpalette(), dtype=np.uint32).reshape(-1, 3)[:TRANSPARENT]
+        packed = (entries[:, 0] << 16) | (entries[:, 1] << 8) | entries[:, 2]
+        keys, first = np.unique(packed, return_index=True)  # the first entry of a duplicate
+        self.keys = keys
+        self.index = first.astype(np.uint8)
+
+    def correct(self, patch: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        rgb = patch[..., :3].astype(np.uint32)
+        packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        where = np.minimum(np.searchsorted(self.keys, packed), self.keys.size - 1)
+        hit = self.keys[where] == packed
+        indices[hit] = self.index[where[hit]]
+        return indices
+
+
 def gif_file_header(width: int, height: int, palette: bytes, loop: bool) -> bytes:
     """GIF89a header, 256-entry global colour table and (if looping) the NETSCAPE2.0 loop."""
     table = palette[:768].ljust(768, b"\0")
@@ -209,6 +231,7 @@ class GifWriter:
         # each delay) keeps the total exact: 30 fps gives delays 3, 4, 3, 3, 4, 3 ...
         starts = np.round(np.concatenate([[0], np.cumsum(self.repeats)]) * (100.0 / self.fps))
         durations = np.diff(starts).astype(np.int64)
+        exact = ExactColors(palette)
         latest = np.zeros((height, width), np.uint8)  # palette indices of the newest frame
         written: np.ndarray | None = None  # what a viewer shows after the frames written
         dirty = Extent()  # where latest may differ from written
@@ -218,7 +241,8 @@ class GifWriter:
             for i, (top, left, patch) in enumerate(self.changes):
                 rgb = Image.frombuffer("RGBA", patch.shape[1::-1], np.ascontiguousarray(patch),
                                        "raw", "RGBA", 0, 1).convert("RGB")
-                indices = np.asarray(rgb.quantize(palette=palette, dither=Image.Dither.NONE))
+                indices = exact.correct(patch, np.array(
+                    rgb.quantize(palette=palette, dither=Image.Dither.NONE)))
                 bottom, right = top + indices.shape[0], left + indices.shape[1]
                 region = latest[top: bottom, left: right]
                 if i and np.array_equal(region, indices):
