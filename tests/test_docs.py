@@ -39,3 +39,18 @@ def test_readme_first_screen_has_a_gif_and_the_two_commands():
     first_screen = "\n".join(README.splitlines()[:20])
     assert ".gif)" in first_screen
     assert "make demo" in first_screen and "make test" in first_screen
+
+
+def test_every_gallery_link_exists():
+    import re
+
+    for document in (ROOT / "README.md", ROOT / "examples" / "README.md"):
+        text = document.read_text()
+        for link in re.findall(r"\]\(([^)#]+?\.(?:gif|mp4|json|yml|md))\)", text):
+            assert (document.parent / link).exists(), f"{document.name}: {link}"
+
+
+def test_every_curated_config_has_a_gallery_animation():
+    names = {p.stem for p in (ROOT / "configs").rglob("*.yaml")}
+    rendered = {p.stem for p in (ROOT / "examples" / "gallery").glob("*.gif")}
+    assert names <= rendered
