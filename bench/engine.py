@@ -127,9 +127,7 @@ def main() -> None:
                     str(cfg),
                     "--no-render",
                     "--quiet",
-                    "--data",
-                    str(tmp / f"runs_{n}.npz"),
-                ],
+                ],  # like the rivals: every trajectory computed and kept in memory, not written
                 args.repeat,
                 env,
             )

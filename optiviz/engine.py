@@ -201,10 +201,13 @@ def run_group(
     starts: np.ndarray,
     steps: int,
     rng: np.random.Generator,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run a group of G entries (see :func:`group_entries`) from every start as G·N runs,
     entry-major. Returns time-major positions (S+1, G·N, 2), loss (S+1, G·N), lr (G, S) and
-    diverged_step (G·N,). ``rng`` draws the noise and mini-batches of a group of one."""
+    diverged_step (G·N,). ``rng`` draws the noise and mini-batches of a group of one.
+    ``out``: time-major (positions, loss) arrays to record into (e.g. views of the whole
+    experiment's), so that nothing is copied afterwards."""
     from optiviz.optimizers import OPTIMIZERS
 
     config = configs[0]
@@ -229,8 +232,9 @@ def run_group(
     position = spec.position
 
     # Time-major, so each step writes one contiguous block.
-    positions = np.empty((steps + 1, runs, 2))
-    loss = np.empty((steps + 1, runs))
+    if out is None:
+        out = (np.empty((steps + 1, runs, 2)), np.empty((steps + 1, runs)))
+    positions, loss = out
     lr = np.empty((len(configs), steps))
     diverged_step = np.full(runs, -1, dtype=np.int64)
     alive = np.ones(runs, dtype=bool)
@@ -292,24 +296,31 @@ def simulate(experiment: Experiment) -> Trajectories:
     steps = experiment.steps
     entries = experiment.optimizers
     runs = len(entries) * n
-    positions = np.empty((runs, steps + 1, 2))
-    loss = np.empty((runs, steps + 1))
+    # Recorded time-major (each step writes one contiguous block) and handed out transposed:
+    # positions[r, t] is a view, never a copy of the (possibly gigabytes of) paths.
+    path = np.empty((steps + 1, runs, 2))
+    values = np.empty((steps + 1, runs))
     lr = np.empty((runs, steps))
     diverged = np.empty(runs, dtype=np.int64)
     for group in group_entries(entries):
         # A group of one keeps its entry's generator; larger groups are deterministic.
         rng = np.random.default_rng([experiment.seed, group[0]])
         configs = [entries[i] for i in group]
-        path, values, rates, stopped = run_group(configs, experiment.function, starts, steps, rng)
+        first, contiguous = group[0], tuple(group) == tuple(range(group[0], group[-1] + 1))
+        block_rows = slice(first * n, (group[-1] + 1) * n)
+        out = (path[:, block_rows], values[:, block_rows]) if contiguous else None
+        group_path, group_values, rates, stopped = run_group(
+            configs, experiment.function, starts, steps, rng, out=out)
         for member, i in enumerate(group):
             rows, block = slice(i * n, (i + 1) * n), slice(member * n, (member + 1) * n)
-            positions[rows] = path[:, block].transpose(1, 0, 2)
-            loss[rows] = values[:, block].T
+            if not contiguous:
+                path[:, rows] = group_path[:, block]
+                values[:, rows] = group_values[:, block]
             lr[rows] = rates[member][None, :]
             diverged[rows] = stopped[block]
     return Trajectories(
-        positions=positions,
-        loss=loss,
+        positions=path.transpose(1, 0, 2),
+        loss=values.T,
         lr=lr,
         label=np.repeat(np.array([config.label for config in entries], dtype=str), n),
         optimizer=np.repeat(np.array([config.name for config in entries], dtype=str), n),

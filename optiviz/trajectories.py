@@ -40,10 +40,10 @@ class Trajectories:
 
     def final_loss(self) -> np.ndarray:
         """Each run's loss after its last finite step."""
-        out = np.empty(self.runs)
-        for r in range(self.runs):
-            finite = np.flatnonzero(np.isfinite(self.loss[r]))
-            out[r] = self.loss[r, finite[-1]] if finite.size else np.nan
+        finite = np.isfinite(self.loss)
+        last = self.loss.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
+        out = self.loss[np.arange(self.runs), last]
+        out[~finite.any(axis=1)] = np.nan
         return out
 
     def arrays(self) -> dict[str, np.ndarray]:
