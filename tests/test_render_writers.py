@@ -20,6 +20,7 @@ from optiviz.errors import ConfigError, OptivizError
 from optiviz.render import check_output
 from optiviz.render.animate import hold_repeats, select_frames
 from optiviz.render.writers import (
+    TRANSPARENT,
     WRITERS,
     GifWriter,
     Mp4Writer,
@@ -149,7 +150,7 @@ def test_gif_palette_keeps_the_most_frequent_colours_exactly():
     frame[:20] = BACKGROUND
     frame[20:25] = RUN
     palette = np.asarray(gif_palette([frame]).getpalette()).reshape(-1, 3)
-    assert len(palette) == 255
+    assert len(palette) == TRANSPARENT  # every index but the transparent one
     for color in (BACKGROUND, RUN):
         assert (palette == color).all(axis=1).any()
 

@@ -252,10 +252,15 @@ def display_bins(result: Any, indices: np.ndarray) -> tuple[np.ndarray, np.ndarr
     a bin straddling the edge would smear density over values that never occur."""
     dist, edges = result.distribution, result.edges
     counts = result.counts[indices]
-    frozen = None if dist.discrete else dist.frozen
-    if frozen is None:
+    if dist.discrete:
         return edges, counts
-    low, high = (float(v) for v in frozen.support())
+    support = dist.support
+    if support is None:  # ask scipy (already imported: it sampled this distribution)
+        frozen = dist.frozen
+        if frozen is None:
+            return edges, counts
+        support = frozen.support()
+    low, high = (float(v) for v in support)
     inside_low, inside_high = max(edges[0], low), min(edges[-1], high)
     if (inside_low, inside_high) == (edges[0], edges[-1]) or inside_high <= inside_low:
         return edges, counts

@@ -53,6 +53,7 @@ class Distribution:
     cov: Any = None
     entropy: float | None = None
     scipy: Callable[[], Any] | None = None  # builds the scipy frozen distribution, if any
+    support: tuple[float, float] | None = None  # univariate support when known without scipy
 
     def pdf(self, x: Array) -> Array:
         return np.exp(self.logpdf(x))
@@ -175,6 +176,7 @@ def _build_normal(params: dict[str, Any]) -> Distribution:
         ppf=ppf, cdf=cdf, mean=float(loc), cov=float(scale) ** 2,
         entropy=0.5 * math.log(2 * math.pi * math.e * scale**2),
         scipy=_lazy_scipy("norm", params),
+        support=(-math.inf, math.inf),
     )
 
 
