@@ -333,6 +333,7 @@ def run_batch(
         if isinstance(item, JobResult):
             record(index, item)
     pending = [(index, item) for index, item in enumerate(planned) if isinstance(item, Job)]
+    pending = longest_first(pending, previous)
     stop_early = fail_fast and any(r is not None and r.status == FAILED for r in results)
     if stop_early:
         for index, job in pending:
@@ -435,6 +436,19 @@ def progress_line(finished: int, total: int, result: JobResult) -> str:
 
 
 # Manifest -------------------------------------------------------------------------------------
+
+def longest_first(pending: list[tuple[int, Job]],
+                  previous: dict[str, dict[str, Any]]) -> list[tuple[int, Job]]:
+    """Submission order: the jobs that took longest last time first, jobs never timed before
+    all of them (stable otherwise). A long job started last leaves the other workers idle."""
+
+    def expected(item: tuple[int, Job]) -> float:
+        seconds = previous.get(display_path(item[1].config), {}).get("seconds")
+        known = isinstance(seconds, (int, float)) and seconds > 0
+        return -seconds if known else -math.inf
+
+    return sorted(pending, key=expected)
+
 
 def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     """Previous entries by config (display path); an unreadable manifest is an empty cache."""

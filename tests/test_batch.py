@@ -334,3 +334,15 @@ def test_dask_cluster_runs_the_same_jobs(real_batch):
         report = batch.run_batch(paths, out_dir=root / "dask", dask=cluster.scheduler_address)
     assert report.count(batch.OK) == 3 and report.count(batch.FAILED) == 1
     assert output_hashes(root / "dask") == output_hashes(root / "out")
+
+
+def test_jobs_that_took_longest_last_time_are_submitted_first(tmp_path):
+    from optiviz.batch import Job, longest_first
+
+    jobs = [(i, Job(tmp_path / f"{name}.yaml", tmp_path, tmp_path / f"{name}.gif", "h"))
+            for i, name in enumerate(["quick", "slow", "new", "medium"])]
+    previous = {display: {"seconds": seconds} for display, seconds in [
+        (str(tmp_path / "quick.yaml"), 0.5), (str(tmp_path / "slow.yaml"), 9.0),
+        (str(tmp_path / "medium.yaml"), 3.0)]}
+    order = [job.config.stem for _, job in longest_first(jobs, previous)]
+    assert order == ["new", "slow", "medium", "quick"]
