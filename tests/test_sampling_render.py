@@ -203,3 +203,14 @@ def test_the_burn_in_label_stays_inside_its_trace_panel():
     panel = label.axes.get_window_extent(renderer)
     box = label.get_window_extent(renderer)
     assert panel.x0 <= box.x0 and box.x1 <= panel.x1 and panel.y0 <= box.y0 <= box.y1 <= panel.y1
+
+
+def test_chain_colours_never_look_like_accepted_or_rejected_moves():
+    from optiviz.render.sampling import _acceptance_colors, _chain_colors
+    from optiviz.render.theme import get_theme
+
+    for name in ("light", "dark"):
+        theme = get_theme(name)
+        chains = _chain_colors(theme, 12)
+        assert not set(chains) & set(_acceptance_colors(theme))
+        assert len(set(chains[:8])) == 8

@@ -587,6 +587,14 @@ def _acceptance_colors(theme: Theme) -> tuple[str, str]:
     return theme.runs[2], theme.runs[3]  # accepted: green; rejected: vermillion
 
 
+def _chain_colors(theme: Theme, chains: int) -> list[str]:
+    """One colour per chain, never the accepted/rejected colours (a green chain's moves would
+    read as acceptances)."""
+    reserved = set(_acceptance_colors(theme))
+    palette = [c for c in theme.runs if c not in reserved]
+    return [palette[i % len(palette)] for i in range(chains)]
+
+
 class ChainScene:
     """One or more MH chains. 1-D: trace plot + histogram against the target. 2-D: chains
     walking over the target's contours with fading tails, each step's proposal as an arrow
@@ -599,7 +607,7 @@ class ChainScene:
         self.steps = select_frames(result.steps, experiment.render.frames or DEFAULT_FRAMES)[1:]
         self.n_frames = len(self.steps)
         self.positions = result.positions[0]  # (C, T+1, d)
-        self.chain_colors = theme.run_colors(result.chains)
+        self.chain_colors = _chain_colors(theme, result.chains)
         self.figure = figure = setup_figure(experiment, result, theme, size)
         self.dim = dist.dim
         if dist.dim == 1:
