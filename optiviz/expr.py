@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,22 +37,27 @@ Evaluator = Callable[[Env], np.ndarray]
 
 # Nodes -----------------------------------------------------------------------------------------
 
-class Node:
-    """A node of the expression tree. Subclasses are frozen dataclasses."""
+class Node(ABC):
+    """A node of the expression tree. Subclasses are frozen dataclasses implementing the four
+    abstract methods."""
 
     precedence = 5
 
+    @abstractmethod
     def diff(self, var: str) -> Node:
-        raise NotImplementedError
+        """The exact symbolic derivative with respect to ``var``."""
 
+    @abstractmethod
     def compile(self) -> Evaluator:
-        raise NotImplementedError
+        """A closure evaluating the node with NumPy on an environment of arrays."""
 
+    @abstractmethod
     def text(self) -> str:
-        raise NotImplementedError
+        """Source text that parses back to this node."""
 
+    @abstractmethod
     def latex(self) -> str:
-        raise NotImplementedError
+        """Matplotlib mathtext."""
 
     def variables(self) -> set[str]:
         return set().union(*(child.variables() for child in self.children()))
