@@ -10,7 +10,6 @@ code anywhere below raises :class:`ConfigError` with a key path only
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -29,7 +28,15 @@ from optiviz.experiment import (
     SamplingConfig,
     ScheduleConfig,
 )
-from optiviz.registry import Param, in_range, positive, validate_params
+from optiviz.registry import (
+    Param,
+    as_float,
+    as_int,
+    in_range,
+    positive,
+    show_value,
+    validate_params,
+)
 
 TOP_LEVEL_KEYS = (
     "title",
@@ -247,32 +254,12 @@ def apply_override(data: dict, assignment: str) -> None:
 
 def _mapping(value: Any, path: KeyPath, what: str = "a mapping") -> dict:
     if not isinstance(value, dict):
-        raise ConfigError(f"must be {what}, got {_show(value)}", path)
+        raise ConfigError(f"must be {what}, got {show_value(value)}", path)
     return value
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _number(value: Any, path: KeyPath) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"must be a number, got {_show(value)}", path)
-    if not math.isfinite(value):
-        raise ConfigError(f"must be finite, got {value!r}", path)
-    return float(value)
-
-
 def _integer(value: Any, path: KeyPath, *, low: int | None = None) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value != int(value)
-    ):
-        raise ConfigError(f"must be an integer, got {_show(value)}", path)
-    value = int(value)
+    value = as_int(value, path)
     if low is not None and value < low:
         raise ConfigError(f"must be >= {low}, got {value}", path)
     return value
@@ -284,9 +271,9 @@ def _box(value: Any, path: KeyPath) -> tuple[tuple[float, float], tuple[float, f
         or len(value) != 2
         or not all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value)
     ):
-        raise ConfigError(f"must be [[xmin, xmax], [ymin, ymax]], got {_show(value)}", path)
+        raise ConfigError(f"must be [[xmin, xmax], [ymin, ymax]], got {show_value(value)}", path)
     box = tuple(
-        (_number(v[0], path + (i, 0)), _number(v[1], path + (i, 1))) for i, v in enumerate(value)
+        (as_float(v[0], path + (i, 0)), as_float(v[1], path + (i, 1))) for i, v in enumerate(value)
     )
     for i, (low, high) in enumerate(box):
         if not low < high:
@@ -321,7 +308,7 @@ def _starts(value: Any, path: KeyPath, function: Any, seed: int) -> tuple[np.nda
             if isinstance(grid, (int, float)) and not isinstance(grid, bool):
                 grid = [grid, grid]
             if not isinstance(grid, list) or len(grid) != 2:
-                raise ConfigError(f"must be [nx, ny], got {_show(grid)}", path + ("grid",))
+                raise ConfigError(f"must be [nx, ny], got {show_value(grid)}", path + ("grid",))
             nx = _integer(grid[0], path + ("grid", 0), low=1)
             ny = _integer(grid[1], path + ("grid", 1), low=1)
             xs = np.linspace(x0, x1, nx) if nx > 1 else np.array([(x0 + x1) / 2])
@@ -337,15 +324,15 @@ def _starts(value: Any, path: KeyPath, function: Any, seed: int) -> tuple[np.nda
     if not isinstance(value, (list, tuple)) or not value:
         raise ConfigError(
             "must be [x, y], a list of points, {random: N} or {grid: [nx, ny]}, "
-            f"got {_show(value)}",
+            f"got {show_value(value)}",
             path,
         )
     points = []
     for i, point in enumerate(value):
         where = path if single else path + (i,)
         if not isinstance(point, (list, tuple)) or len(point) != 2:
-            raise ConfigError(f"a start must be a 2-D point [x, y], got {_show(point)}", where)
-        points.append([_number(point[0], where + (0,)), _number(point[1], where + (1,))])
+            raise ConfigError(f"a start must be a 2-D point [x, y], got {show_value(point)}", where)
+        points.append([as_float(point[0], where + (0,)), as_float(point[1], where + (1,))])
     return np.array(points, dtype=np.float64), "points"
 
 
@@ -358,7 +345,7 @@ def _schedule(value: Any, path: KeyPath, steps: int) -> ScheduleConfig:
     name = value.get("name")
     warmup = _integer(value.get("warmup_steps", 0), path + ("warmup_steps",), low=0)
     start_factor = value.get("warmup_start_factor", 0.01)
-    start_factor = _number(start_factor, path + ("warmup_start_factor",))
+    start_factor = as_float(start_factor, path + ("warmup_start_factor",))
     if not 0 < start_factor <= 1:
         raise ConfigError(f"must be in (0, 1], got {start_factor}", path + ("warmup_start_factor",))
     if name is None:
@@ -491,7 +478,7 @@ def _optimizer(
             raise ConfigError(exc.message, path + exc.path, suggestion=exc.suggestion) from None
     label = value.get("label")
     if label is not None and not isinstance(label, (str, int, float)):
-        raise ConfigError(f"must be a string, got {_show(label)}", path + ("label",))
+        raise ConfigError(f"must be a string, got {show_value(label)}", path + ("label",))
     label = str(label) if label is not None else _default_label(name, hyper, inner)
     color = value.get("color")
     if color is not None:
@@ -499,9 +486,9 @@ def _optimizer(
 
         if not isinstance(color, str) or not is_color_like(color):
             raise ConfigError(
-                f"must be a colour name or #rrggbb, got {_show(color)}", path + ("color",)
+                f"must be a colour name or #rrggbb, got {show_value(color)}", path + ("color",)
             )
-    noise = _number(value.get("noise", 0.0), path + ("noise",))
+    noise = as_float(value.get("noise", 0.0), path + ("noise",))
     if noise < 0:
         raise ConfigError(f"must be >= 0, got {noise}", path + ("noise",))
     batch_size = value.get("batch_size", "full")
@@ -686,7 +673,8 @@ def parse_experiment(
             )
     title = data.get("title")
     if title is not None and not isinstance(title, str):
-        attempt(lambda: _raise(ConfigError(f"must be a string, got {_show(title)}", ("title",))))
+        problem = f"must be a string, got {show_value(title)}"
+        attempt(lambda: _raise(ConfigError(problem, ("title",))))
         title = None
     seed = attempt(lambda: _integer(data.get("seed", 0), ("seed",), low=0), 0)
     render = attempt(lambda: _render(data.get("render"), ("render",)), RenderConfig())

@@ -54,16 +54,9 @@ class Param:
             return None
         kind = self.kind
         if kind == "float":
-            value = _as_float(value, path)
+            value = as_float(value, path)
         elif kind == "int":
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value != int(value)
-            ):
-                raise ConfigError(f"must be an integer, got {value!r}", path)
-            value = int(value)
+            value = as_int(value, path)
         elif kind == "bool":
             if not isinstance(value, bool):
                 raise ConfigError(f"must be true or false, got {value!r}", path)
@@ -84,7 +77,7 @@ class Param:
             ):
                 n = f"{self.length} " if self.length else ""
                 raise ConfigError(f"must be a list of {n}numbers, got {value!r}", path)
-            value = tuple(_as_float(v, path + (i,)) for i, v in enumerate(value))
+            value = tuple(as_float(v, path + (i,)) for i, v in enumerate(value))
         if self.check is not None:
             problem = self.check(value)
             if problem:
@@ -92,13 +85,33 @@ class Param:
         return value
 
 
-def _as_float(value: Any, path: KeyPath) -> float:
+def show_value(value: Any) -> str:
+    """A user's value as an error message quotes it: its repr, cut short so the message stays
+    one readable line."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def as_float(value: Any, path: KeyPath = ()) -> float:
+    """A finite number (bools are not numbers here), as float; else ConfigError at ``path``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"must be a number, got {value!r}", path)
+        raise ConfigError(f"must be a number, got {show_value(value)}", path)
     value = float(value)
     if not math.isfinite(value):
         raise ConfigError(f"must be finite, got {value!r}", path)
     return value
+
+
+def as_int(value: Any, path: KeyPath = ()) -> int:
+    """A whole number (2.0 is accepted, 2.5 and bools are not), as int."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value != int(value)
+    ):
+        raise ConfigError(f"must be an integer, got {show_value(value)}", path)
+    return int(value)
 
 
 # Constraint helpers for Param.check ------------------------------------------------------------
