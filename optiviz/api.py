@@ -6,7 +6,6 @@ report = api.run_file("configs/rosenbrock.yaml", output=Path("out.gif"))
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from optiviz import config as config_module
+from optiviz.atomic import probe_folder
 from optiviz.errors import OptivizError
 from optiviz.experiment import Experiment
 
@@ -87,31 +87,17 @@ def write_data(result: Any, path: Path) -> Path:
 
 
 def check_writable(path: Path) -> None:
-    """Fail before computing if the output cannot be written: unknown format, or a folder that
-    cannot be created or written (tried for real: permission bits alone miss read-only mounts
-    and root's special file systems)."""
+    """Fail before computing if the output cannot be written (unknown format, a folder in the
+    way, a folder that cannot be created or written)."""
     from optiviz.render import check_output
 
-    path = Path(path)
-    check_output(path)
-    _probe_folder(path)
-
-
-def _probe_folder(path: Path) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise OptivizError(f"{path}: cannot write to {folder} ({reason})") from None
+    check_output(Path(path))
 
 
 def check_data_path(path: Path) -> None:
     if Path(path).suffix.lower() != ".npz":
         raise OptivizError(f"{path}: --data writes NumPy .npz files; use a name ending in .npz")
-    _probe_folder(Path(path))
+    probe_folder(Path(path))
 
 
 def run_experiment(

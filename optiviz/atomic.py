@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,28 @@ def sigterm_as_exit() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def probe_folder(target: Path) -> None:
+    """Fail before any computing if ``target`` could not be written: write a scratch file in
+    its folder, or in the nearest existing parent when the folder is still to be created
+    (nothing is created). Tried for real: permission bits alone miss read-only mounts and
+    root's special file systems (a folder under /proc)."""
+    from optiviz.errors import OptivizError
+
+    target = Path(target)
+    folder = target.parent if str(target.parent) else Path(".")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "not a folder", str(existing))
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OptivizError(f"{target}: cannot write to {existing} ({reason})") from None
 
 
 def temporary_path(target: Path) -> Path:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from optiviz.atomic import probe_folder
 from optiviz.errors import OptivizError
 
 __all__ = ["render", "check_output"]
@@ -34,6 +35,7 @@ def check_output(path: Path) -> None:
         raise OptivizError(f"cannot write to {str(parent)!r} (permission denied)")
     if path.exists() and not os.access(path, os.W_OK):
         raise OptivizError(f"cannot overwrite {str(path)!r} (permission denied)")
+    probe_folder(path)  # what the permission bits cannot tell (read-only mounts, /proc)
 
 
 def build_scene(experiment: Any, result: Any) -> Any:
