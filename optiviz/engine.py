@@ -41,7 +41,6 @@ class Oracle:
         self.noise = noise
         self.batch_size = batch_size
         self.rng = rng if rng is not None else np.random.default_rng(0)
-        self.evaluations = 0
         self._batch: np.ndarray | None = None
         self._order = np.empty(0, dtype=np.int64)
         self._cursor = 0
@@ -58,7 +57,6 @@ class Oracle:
         self._cursor += self.batch_size
 
     def value(self, params: np.ndarray) -> np.ndarray:
-        self.evaluations += 1
         x, y = params[:, 0], params[:, 1]
         with np.errstate(all="ignore"):
             if self._batch is not None:
