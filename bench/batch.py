@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from whole_process import best_time  # bench/ is on sys.path: run as a script
 
 FUNCTIONS = (("rosenbrock", "[-1.5, 2.0]"), ("beale", "[1.0, 1.5]"),
              ("himmelblau", "[-1.0, -1.0]"), ("booth", "[-6.0, 6.0]"))
@@ -40,15 +40,10 @@ def write_configs(folder: Path) -> None:
             (folder / f"{function}-{index}.yaml").write_text(text)
 
 
-def timed_batch(folder: Path, out_dir: Path, jobs: int) -> float:
+def timed_batch(folder: Path, out_dir: Path, jobs: int, repeat: int = 1) -> float:
     command = [sys.executable, "-m", "optiviz", "batch", str(folder), "-j", str(jobs), "--force",
                "--out-dir", str(out_dir)]
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
-    return seconds
+    return best_time(command, repeat)
 
 
 def main() -> None:
@@ -61,8 +56,8 @@ def main() -> None:
         configs.mkdir()
         write_configs(configs)
         timed_batch(configs, work / "warm", 2)
-        serial = min(timed_batch(configs, work / "j1", 1) for _ in range(args.repeat))
-        parallel = min(timed_batch(configs, work / "j2", 2) for _ in range(args.repeat))
+        serial = timed_batch(configs, work / "j1", 1, args.repeat)
+        parallel = timed_batch(configs, work / "j2", 2, args.repeat)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"batch of {len(FUNCTIONS) * len(OPTIMIZER_SETS)} configs on {os.cpu_count()} cores "

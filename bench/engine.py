@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
+
+from whole_process import best_time  # bench/ is on sys.path: run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -97,15 +97,6 @@ def torch_loop(n: int) -> str:
     """)
 
 
-def timed(cmd: list[str], repeat: int, env: dict | None = None) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -120,7 +111,7 @@ def main() -> None:
         ):
             cfg = tmp / f"bench_{n}.yaml"
             cfg.write_text(config_text(n))
-            ours = timed(
+            ours = best_time(
                 [
                     str(BIN / "optiviz"),
                     "run",
@@ -133,7 +124,8 @@ def main() -> None:
             )
             rival_file = tmp / f"rival_{n}.py"
             rival_file.write_text(script(n))
-            theirs = timed([sys.executable, str(rival_file)], args.repeat if n > 100 else 1, env)
+            repeat = args.repeat if n > 100 else 1
+            theirs = best_time([sys.executable, str(rival_file)], repeat, env)
             rows.append((n, rival, ours, theirs))
     print(
         f"engine: {len(OPTIMIZERS)} optimizers x {STEPS} steps on Rosenbrock, whole process, "

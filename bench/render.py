@@ -19,12 +19,12 @@ Run: .venv/bin/python bench/render.py [--repeat 3]
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
+
+from whole_process import best_time  # bench/ is on sys.path: run as a script
 
 BIN = Path(sys.executable).parent
 FPS = 30
@@ -96,16 +96,6 @@ RECIPE = textwrap.dedent("""
 """)
 
 
-def timed(command: list[str], repeat: int) -> float:
-    """Best wall time of ``repeat`` runs of ``command`` (a whole process each)."""
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -120,9 +110,9 @@ def main() -> None:
         for extension in ("gif", "mp4"):
             ours = folder / f"optiviz.{extension}"
             theirs = folder / f"recipe.{extension}"
-            ours_s = timed([str(BIN / "optiviz"), "run", str(config), "-o", str(ours), "--quiet"],
-                           args.repeat)
-            theirs_s = timed([sys.executable, str(recipe), str(config), str(theirs)], 1)
+            command = [str(BIN / "optiviz"), "run", str(config), "-o", str(ours), "--quiet"]
+            ours_s = best_time(command, args.repeat)
+            theirs_s = best_time([sys.executable, str(recipe), str(config), str(theirs)], 1)
             rows.append((extension, ours_s, theirs_s, ours.stat().st_size, theirs.stat().st_size))
     print("renderer: 5 optimizers, 200 frames, 640x480, panels [landscape], whole processes, "
           f"optiviz best of {args.repeat}")

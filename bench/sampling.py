@@ -12,11 +12,11 @@ bytes and the ratios. Targets: >= 8x faster and <= 0.5x the size.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from whole_process import best_time  # bench/ is on sys.path: run as a script
 
 FRAMES, SAMPLES, WIDTH, HEIGHT, FPS = 120, 5000, 640, 360, 30
 
@@ -55,15 +55,6 @@ FuncAnimation(fig, frame, frames={FRAMES}).save(r"{{out}}", writer=PillowWriter(
 """
 
 
-def timed(command: list[str]) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
-    return seconds
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -77,8 +68,8 @@ def main() -> None:
         script.write_text(TUTORIAL.replace("{out}", str(theirs)))
         ours_command = [sys.executable, "-m", "optiviz", "run", str(config), "-o", str(ours)]
         their_command = [sys.executable, str(script)]
-        ours_s = min(timed(ours_command) for _ in range(args.repeat))
-        their_s = min(timed(their_command) for _ in range(args.repeat))
+        ours_s = best_time(ours_command, args.repeat)
+        their_s = best_time(their_command, args.repeat)
         ours_b, their_b = ours.stat().st_size, theirs.stat().st_size
     print(f"histogram animation: {FRAMES} frames {WIDTH}x{HEIGHT}, {SAMPLES:,} N(0,1) samples")
     print(f"  optiviz  {ours_s:7.2f} s  {ours_b / 1e3:8.1f} KB")
