@@ -16,16 +16,16 @@ from optiviz.errors import ConfigError
 from optiviz.experiment import RenderConfig
 from optiviz.render import render
 from optiviz.render.animate import frame_pixels, full_redraw
+from optiviz.render.cloud import CloudScene
 from optiviz.render.landscape import (
-    CloudScene,
     LandscapeScene,
-    SurfaceScene,
     build_scene,
     emptiest_corner,
     first_exits,
     loss_axis,
     value_limits,
 )
+from optiviz.render.surface import SurfaceScene
 
 BASELINE = Path(__file__).parent / "baseline" / "landscape.png"
 
@@ -344,7 +344,7 @@ def test_surface_heights_are_log_gaps_with_a_labelled_z_axis():
 
 
 def test_orbit_turns_slowly_and_eases_in_and_out():
-    from optiviz.render.landscape import ORBIT_DEGREES, orbit_turns
+    from optiviz.render.surface import ORBIT_DEGREES, orbit_turns
 
     turns = orbit_turns(301, fps=30)
     steps = np.diff(turns)
