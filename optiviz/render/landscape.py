@@ -212,6 +212,42 @@ def legend_handles(trajectories: Any, colors: Sequence[str], theme: Theme) -> li
     return handles
 
 
+POINT_NAMES = {  # kind -> what the key calls it (both minima share one marker shape)
+    "global minimum": "minimum",
+    "local minimum": "minimum",
+    "saddle": "saddle",
+    "maximum": "maximum",
+}
+
+
+def mark_handles(experiment: Any, theme: Theme, *, diverged: bool = False,
+                 hollow: bool = False) -> list[Any]:
+    """Key entries for the marks drawn on the map, in a fixed order: one per kind of known
+    point the view shows (minimum, saddle, maximum) and, when some run diverged, the ✕ that
+    ends it. Known points are drawn by :func:`draw_map` (``hollow`` as there)."""
+    from matplotlib.lines import Line2D
+
+    (x0, x1), (y0, y1) = domain_of(experiment)
+    shown = {point.kind for point in getattr(experiment.function, "points", ())
+             if x0 <= point.x <= x1 and y0 <= point.y <= y1}
+    handles, named = [], set()
+    for kind in POINT_MARKERS:
+        name = POINT_NAMES[kind]
+        if kind not in shown or name in named:
+            continue
+        named.add(name)
+        marker, size = POINT_MARKERS[kind]
+        handles.append(Line2D([], [], marker=marker, markersize=min(size, 10), linestyle="none",
+                              color="none" if hollow else theme.marker_face,
+                              markeredgecolor=theme.marker_edge, markeredgewidth=0.9,
+                              label=name))
+    if diverged:
+        handles.append(Line2D([], [], marker="X", markersize=8, linestyle="none",
+                              color=theme.muted, markeredgecolor=theme.background,
+                              markeredgewidth=0.9, label="diverged"))
+    return handles
+
+
 CROSS_SIZE = 11  # points: the ✕ that ends a diverged run
 LEGEND_MAX_MAP_SHARE = 0.22  # a legend on the map covers at most this share of it
 
