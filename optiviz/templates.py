@@ -187,9 +187,7 @@ def _optimizer_lines(spec: Any, function: Any, start: Any, registry: Any) -> lis
 
 def _describe(params: Any) -> str:
     """Parameters with their defaults as YAML a user can paste: ``betas: [0.9, 0.999]``."""
-    return ", ".join(
-        f"{p.name}: {'(required)' if p.required else _flow(p.default)}" for p in params
-    )
+    return ", ".join(f"{p.name}: {p.describe_default()}" for p in params)
 
 
 def _comment(text: str, indent: str) -> list[str]:
@@ -213,7 +211,7 @@ def sampling_template(distribution_name: str) -> str:
 
     canonical = DISTRIBUTIONS.canonical(distribution_name, ("sampling", "distribution", "name"))
     spec = DISTRIBUTIONS.get(canonical)
-    shown = distribution_name if distribution_name in DISTRIBUTIONS else canonical
+    shown = DISTRIBUTIONS.spelling(distribution_name)
     distribution: dict[str, Any] = {"name": shown, **distribution_example(canonical, spec)}
     target = spec.family == "target"
     method = "metropolis" if target else "direct"
@@ -277,25 +275,16 @@ def _render_lines(output: str) -> list[str]:
 
 def _flow(value: Any) -> str:
     """A value as one line of YAML flow style: {name: adam, lr: 0.05}."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value) if value != int(value) or abs(value) >= 1e16 else f"{value:.1f}"
-    if isinstance(value, int):
-        return str(value)
-    return _quote(str(value))
+    from optiviz.registry import yaml_flow
+
+    return yaml_flow(value)
 
 
 def _quote(text: str) -> str:
     """Plain YAML scalar when safe, double-quoted (JSON escaping is valid YAML) otherwise."""
-    import json
+    from optiviz.registry import yaml_flow
 
-    plain_safe = text and text[0].isalpha() and not any(c in text for c in ":#{}[],&*!|>'\"%@`")
-    return text if plain_safe and text.strip() == text else json.dumps(text, ensure_ascii=False)
+    return yaml_flow(str(text))
 
 
 def _round(value: float) -> float:
