@@ -5,6 +5,12 @@ A template is a starting point users edit, so every value in it is one that runs
 - the start sits in the upper-left part of the function's plot domain, away from its minima;
 - each optimizer gets a learning rate suited to the function (:func:`suggested_lr`), because
   torch's defaults are tuned for neural networks, not for a 2-D landscape of any scale;
+- optimizers under one rule take steps of the same size. What matches is the *effective step
+  size*: the step a constant gradient g settles to, divided by g (:func:`step_factor` × lr).
+  Gradient descent and EMA momentum (``momentum``: v ← βv + (1−β)g, θ ← θ − lr·v) settle to
+  lr·g; the summing forms (``nag``, Sutskever's v ← μv + lr·∇f, θ ← θ − v; ``sgd`` with torch's
+  buffer b ← μb + g) settle to lr·g/(1−μ), ten times more at μ = 0.9. So a summing form is
+  given lr·(1−μ), and ``sgd, momentum, nag`` share one effective step size;
 - every other hyperparameter is listed in a comment with its default, read from the registry.
 """
 
@@ -27,6 +33,7 @@ START_FRACTION = (0.2, 0.8)  # of the domain's width and height, from its lower-
 # "distance": steps are about lr in parameter space whatever g is (sign/normalized methods);
 # "radam": RAdam's first five steps are lr·m̂ (un-normalized), then Adam-like;
 # "unit": a second-order method whose natural step is 1. Anything else keeps torch's default.
+# Each rule gives an effective step size; lr is that divided by step_factor (see the docstring).
 LR_RULES = {
     "sgd": "curvature", "gd": "curvature", "momentum": "curvature", "nag": "curvature",
     "asgd": "curvature",
@@ -156,6 +163,18 @@ def suggested_lr(name: str, function: Any, start: Any, default: float) -> float:
     return default
 
 
+def step_factor(name: str, hyper: dict[str, Any]) -> float:
+    """The effective step size per unit lr: the step a constant gradient g settles to is
+    ``lr · step_factor · g``. 1 for gradient descent and EMA momentum (v ← βv + (1−β)g);
+    ``1/(1−μ)`` for the summing forms, Sutskever's ``nag`` (v ← μv + lr·∇f) and torch's
+    ``sgd``/``rmsprop`` momentum buffer (b ← μb + (1−dampening)·g)."""
+    momentum = float(hyper.get("momentum", 0.0) or 0.0)
+    if name == "nag" or (name in ("sgd", "rmsprop") and momentum > 0):
+        dampening = float(hyper.get("dampening", 0.0) or 0.0) if name == "sgd" else 0.0
+        return (1.0 - dampening) / (1.0 - momentum)
+    return 1.0
+
+
 def _largest_eigenvalue(function: Any, x: float, y: float) -> float:
     fxx, fxy, fyy = (float(v) for v in function.hessian(x, y))
     if not all(math.isfinite(v) for v in (fxx, fxy, fyy)):
@@ -174,11 +193,20 @@ def _optimizer_lines(spec: Any, function: Any, start: Any, registry: Any) -> lis
             "lr": suggested_lr(LOOKAHEAD_INNER, function, start, inner_default),
         }
     elif "lr" in params and not params["lr"].required:
+        defaults = {p.name: p.default for p in spec.params}
+        factor = step_factor(spec.name, defaults)
         lr = suggested_lr(spec.name, function, start, params["lr"].default)
+        if factor != 1 and spec.name in LR_RULES:
+            lr = _round(lr / factor)
         if lr != params["lr"].default:
             entry["lr"] = lr
     others = _describe(p for p in spec.params if p.name not in entry)
     lines = _comment(f"{spec.name}: {spec.summary}", "  ")
+    if "lr" in entry and step_factor(spec.name, {**defaults, **entry}) != 1:
+        factor = step_factor(spec.name, {**defaults, **entry})
+        lines += _comment(
+            f"effective step size lr/(1 - momentum) = {_round(entry['lr'] * factor):g}, "
+            "as gd or EMA momentum with that lr", "  ")
     if others:
         lines += _comment(f"also: {others}", "  ")
     lines.append(f"  - {_flow(entry)}")
