@@ -5,12 +5,15 @@ A template is a starting point users edit, so every value in it is one that runs
 - the start sits in the upper-left part of the function's plot domain, away from its minima;
 - each optimizer gets a learning rate suited to the function (:func:`suggested_lr`), because
   torch's defaults are tuned for neural networks, not for a 2-D landscape of any scale;
-- optimizers under one rule take steps of the same size. What matches is the *effective step
-  size*: the step a constant gradient g settles to, divided by g (:func:`step_factor` × lr).
-  Gradient descent and EMA momentum (``momentum``: v ← βv + (1−β)g, θ ← θ − lr·v) settle to
-  lr·g; the summing forms (``nag``, Sutskever's v ← μv + lr·∇f, θ ← θ − v; ``sgd`` with torch's
-  buffer b ← μb + g) settle to lr·g/(1−μ), ten times more at μ = 0.9. So a summing form is
-  given lr·(1−μ), and ``sgd, momentum, nag`` share one effective step size;
+- the momentum forms take steps of one size. Their lr does not mean the same step: what
+  matches is the *effective step size*, the step a steady gradient g settles to divided by g,
+  lr × :func:`step_factor`. EMA momentum (``momentum``: v ← βv + (1−β)g, θ ← θ − lr·v) settles
+  to lr·g, like gradient descent; the summing forms (``nag``, Sutskever's v ← μv + lr·∇f,
+  θ ← θ − v; ``sgd`` with torch's buffer b ← μb + g) settle to lr·g/(1−μ), ten times more at
+  μ = 0.9. Rule: a form with momentum μ gets the effective step size lr_gd/(1−μ), where lr_gd
+  is gradient descent's lr on the function: the steps of torch's ``SGD(lr_gd, momentum=μ)``.
+  So ``nag`` gets lr_gd and ``momentum`` lr_gd/(1−β): their lr differ tenfold, their steps
+  do not, and both outrun gradient descent as momentum should;
 - every other hyperparameter is listed in a comment with its default, read from the registry.
 """
 
@@ -33,7 +36,8 @@ START_FRACTION = (0.2, 0.8)  # of the domain's width and height, from its lower-
 # "distance": steps are about lr in parameter space whatever g is (sign/normalized methods);
 # "radam": RAdam's first five steps are lr·m̂ (un-normalized), then Adam-like;
 # "unit": a second-order method whose natural step is 1. Anything else keeps torch's default.
-# Each rule gives an effective step size; lr is that divided by step_factor (see the docstring).
+# A momentum form's effective step size is the rule's lr/(1−μ); its lr is that divided by
+# step_factor (see the module docstring).
 LR_RULES = {
     "sgd": "curvature", "gd": "curvature", "momentum": "curvature", "nag": "curvature",
     "asgd": "curvature",
@@ -185,6 +189,7 @@ def _largest_eigenvalue(function: Any, x: float, y: float) -> float:
 def _optimizer_lines(spec: Any, function: Any, start: Any, registry: Any) -> list[str]:
     params = {p.name: p for p in spec.params}
     entry: dict[str, Any] = {"name": spec.name}
+    note = ""
     if spec.name == "lookahead":
         inner = registry.get(LOOKAHEAD_INNER)
         inner_default = {p.name: p.default for p in inner.params}.get("lr", 1e-3)
@@ -194,19 +199,19 @@ def _optimizer_lines(spec: Any, function: Any, start: Any, registry: Any) -> lis
         }
     elif "lr" in params and not params["lr"].required:
         defaults = {p.name: p.default for p in spec.params}
-        factor = step_factor(spec.name, defaults)
         lr = suggested_lr(spec.name, function, start, params["lr"].default)
-        if factor != 1 and spec.name in LR_RULES:
-            lr = _round(lr / factor)
+        momentum = float(defaults.get("momentum", 0.0) or 0.0)
+        if LR_RULES.get(spec.name) == "curvature" and momentum > 0:
+            effective = _round(lr / (1.0 - momentum))
+            note = (f"effective step size {effective:g} = gd's lr/(1 - momentum), the same for "
+                    "every momentum form")
+            lr = _round(effective / step_factor(spec.name, defaults))
         if lr != params["lr"].default:
             entry["lr"] = lr
     others = _describe(p for p in spec.params if p.name not in entry)
     lines = _comment(f"{spec.name}: {spec.summary}", "  ")
-    if "lr" in entry and step_factor(spec.name, {**defaults, **entry}) != 1:
-        factor = step_factor(spec.name, {**defaults, **entry})
-        lines += _comment(
-            f"effective step size lr/(1 - momentum) = {_round(entry['lr'] * factor):g}, "
-            "as gd or EMA momentum with that lr", "  ")
+    if note:
+        lines += _comment(note, "  ")
     if others:
         lines += _comment(f"also: {others}", "  ")
     lines.append(f"  - {_flow(entry)}")

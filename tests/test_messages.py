@@ -562,13 +562,18 @@ def test_init_gives_momentum_forms_one_effective_step_size(tmp_path, function):
     assert result.exit_code == 0, result.output
     config = write(tmp_path, result.output)
     entries = yaml.safe_load(result.output)["optimizers"]
-    effective = {}
+    effective, momenta = {}, {}
     for entry in entries:
         if entry["name"] in MOMENTUM_FORMS:
             defaults = {p.name: p.default for p in OPTIMIZERS.get(entry["name"]).params}
             hyper = {**defaults, **entry}
             effective[entry["name"]] = hyper["lr"] * templates.step_factor(entry["name"], hyper)
-    assert max(effective.values()) / min(effective.values()) <= 1.5, effective
+            momenta[entry["name"]] = hyper["momentum"]
+    # sgd here is plain gradient descent; each momentum form steps as torch SGD(lr, momentum).
+    assert momenta == {"sgd": 0.0, "momentum": 0.9, "nag": 0.9}
+    wanted = effective["sgd"] / (1 - 0.9)
+    for name in ("momentum", "nag"):
+        assert 1 / 1.5 <= effective[name] / wanted <= 1.5, effective
 
     data = tmp_path / "d.npz"
     ran = invoke("run", str(config), "--no-render", "--data", str(data), "--set", "steps=40")
@@ -576,12 +581,20 @@ def test_init_gives_momentum_forms_one_effective_step_size(tmp_path, function):
     with np.load(data) as npz:
         assert not npz["diverged"].any()
         assert np.isfinite(npz["loss"]).all()
-        # The steps themselves: EMA momentum and Sutskever NAG start out alike.
-        lengths = np.linalg.norm(np.diff(npz["positions"], axis=1), axis=2)
+
+    # The steps themselves, under a steady gradient (a plane): they settle to the effective
+    # step size × the gradient, the same for EMA momentum and Sutskever NAG.
+    plane = tmp_path / "plane.npz"
+    ran = invoke("run", str(config), "--no-render", "--data", str(plane), "--set", "steps=80",
+                 "--set", 'function={expr: "x + 2*y", domain: [[-5, 5], [-5, 5]]}')
+    assert ran.exit_code == 0, ran.output
+    with np.load(plane) as npz:
         names = list(npz["optimizer"])
-        momentum, nag = lengths[names.index("momentum"), :5], lengths[names.index("nag"), :5]
-        ratio = nag / momentum
-        assert np.all((ratio > 1 / 1.5) & (ratio < 1.5)), ratio
+        last = np.linalg.norm(npz["positions"][:, -1] - npz["positions"][:, -2], axis=1)
+        settled = {name: last[names.index(name)] / math.hypot(1, 2) for name in MOMENTUM_FORMS}
+    for name in MOMENTUM_FORMS:
+        assert 1 / 1.5 <= settled[name] / effective[name] <= 1.5, settled
+    assert 1 / 1.5 <= settled["nag"] / settled["momentum"] <= 1.5, settled
 
 
 def test_step_factor_is_one_over_one_minus_momentum_for_summing_forms():
@@ -593,9 +606,20 @@ def test_step_factor_is_one_over_one_minus_momentum_for_summing_forms():
     assert templates.step_factor("sgd", {"momentum": 0.0, "dampening": 0.0}) == 1.0
 
 
-def test_init_states_the_rule_next_to_a_scaled_lr():
-    text = invoke("init", "--optimizers", "nag").output
-    assert "effective step size lr/(1 - momentum)" in text
+def test_init_states_the_rule_next_to_each_momentum_form():
+    text = invoke("init", "--optimizers", "gd,momentum,nag").output
+    assert text.count("effective step size 0.0045 = gd's lr/(1 - momentum)") == 2
+    lrs = [o["lr"] for o in yaml.safe_load(text)["optimizers"]]
+    assert lrs == [0.00045, 0.0045, 0.00045]  # Rosenbrock: gd, EMA momentum, Sutskever NAG
+
+
+def test_init_momentum_forms_outrun_gradient_descent_on_rosenbrock(tmp_path):
+    config = write(tmp_path, invoke("init", "--optimizers", "gd,momentum,nag").output)
+    data = tmp_path / "d.npz"
+    assert invoke("run", str(config), "--no-render", "--data", str(data)).exit_code == 0
+    with np.load(data) as npz:
+        gd, momentum, nag = npz["loss"][:, -1]
+    assert momentum < 0.7 * gd and nag < 0.7 * gd
 
 
 # --data: every key written is documented ---------------------------------------------------------
