@@ -20,7 +20,9 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed
 	$(BIN)/optiviz run $(DEMO_CONFIG) -o demo.gif
-	@echo "wrote demo.gif  (try: $(BIN)/optiviz list, $(BIN)/optiviz init > mine.yaml)"
+	@echo "wrote demo.gif"
+	@echo "to use optiviz in this shell, activate the venv once:  . $(BIN)/activate"
+	@echo "then try:  optiviz list   optiviz init > mine.yaml   optiviz run mine.yaml"
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n auto

@@ -14,7 +14,7 @@ from typing import Any
 
 from optiviz.errors import UnknownNameError
 
-PARAMS_WIDTH = 56  # characters of the wrapped "parameters = defaults" column
+PARAMS_WIDTH = 56  # characters of the wrapped "parameters: defaults" column
 SUMMARY_WIDTH = 60
 
 
@@ -23,12 +23,21 @@ def kinds() -> tuple[str, ...]:
     return tuple(_TABLES)
 
 
+def resolve_kind(text: str) -> str:
+    """The kind ``text`` names: a kind in any case, singular or plural, or another word for it
+    (``Optimizer``, ``method``, ``formats``). Else :class:`UnknownNameError`, one line naming
+    the nearest kind: ``unknown kind 'optimisers'; did you mean 'optimizers'?``."""
+    word = text.strip().casefold() if isinstance(text, str) else text
+    for kind in _TABLES:
+        if word in (kind, kind[:-1]) or word in _KIND_WORDS.get(kind, ()):
+            return kind
+    raise UnknownNameError("kind", text, _TABLES)
+
+
 def table(kind: str) -> str:
     """The table of one kind: optimizers, functions, schedules, distributions, methods or
-    writers (output formats). An unknown kind raises :class:`UnknownNameError`."""
-    if kind not in _TABLES:
-        raise UnknownNameError("list kind", kind, _TABLES)
-    return _TABLES[kind]()
+    writers (output formats), named as :func:`resolve_kind` accepts."""
+    return _TABLES[resolve_kind(kind)]()
 
 
 def all_tables() -> str:
@@ -38,20 +47,47 @@ def all_tables() -> str:
 
 # Shared layout --------------------------------------------------------------------------------
 
-def describe_params(params: Iterable[Any]) -> str:
-    """``lr=0.001 betas=[0.9, 0.999] n=required`` from a tuple of registry ``Param``."""
-    return " ".join(f"{p.name}={p.describe_default()}" for p in params) or "-"
+def describe_params(params: Iterable[Any]) -> tuple[str, ...]:
+    """``("lr: 0.001", "betas: [0.9, 0.999]", "t_max: (steps after warm-up)")`` from registry
+    ``Param``: each default as a user writes it in YAML (see ``Param.describe_default``)."""
+    return tuple(f"{p.name}: {p.describe_default()}" for p in params) or ("-",)
 
 
-def render_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]],
+Cell = str | tuple[str, ...]  # text, or items joined by ", " that a line break never splits
+
+
+def wrap_cell(cell: Cell, width: int | None) -> list[str]:
+    """The lines of one cell. Text wraps between words; items between items, so that
+    ``betas: [0.9, 0.999]`` stays on one line (an item longer than ``width`` gets a line alone,
+    broken between words only)."""
+    if isinstance(cell, str):
+        if not width:
+            return [cell]
+        return textwrap.wrap(cell, width, break_long_words=False, break_on_hyphens=False) or [""]
+    if not width:
+        return [", ".join(cell)]
+    lines: list[str] = []
+    current = ""
+    for i, item in enumerate(cell):
+        text = item + ("," if i < len(cell) - 1 else "")
+        if current and len(current) + 1 + len(text) > width:
+            lines.append(current)
+            current = ""
+        if not current and len(text) > width:
+            pieces = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+            lines += pieces[:-1]
+            current = pieces[-1]
+        else:
+            current = f"{current} {text}" if current else text
+    lines.append(current)
+    return lines
+
+
+def render_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Cell]],
                  widths: Sequence[int | None], footer: str = "") -> str:
     """A plain-text table; a column with a width wraps its cells onto continuation lines."""
     wrapped = [
-        [
-            textwrap.wrap(cell, width) or [""] if width else [cell]
-            for cell, width in zip(row, widths, strict=True)
-        ]
-        for row in rows
+        [wrap_cell(cell, width) for cell, width in zip(row, widths, strict=True)] for row in rows
     ]
     columns = len(header)
     sizes = [
@@ -95,7 +131,7 @@ def _optimizers() -> str:
             summary += f" [{spec.torch}]"
         rows.append((name, ", ".join(aliases.get(name, [])), describe_params(spec.params), summary))
     return render_table(
-        "optimizers", ("name", "aliases", "parameters = defaults", "summary"), rows,
+        "optimizers", ("name", "aliases", "parameters: defaults", "summary"), rows,
         (None, None, PARAMS_WIDTH, SUMMARY_WIDTH),
         "use: optimizers: [{name: adam, lr: 0.05}]; any optimizer also takes label, color, "
         "schedule, noise, batch_size",
@@ -117,7 +153,7 @@ def _functions() -> str:
         params = describe_params(spec.params)
         rows.append((name, params, domain, points, _summary(spec)))
     return render_table(
-        "functions", ("name", "parameters = defaults", "domain", "known points", "summary"), rows,
+        "functions", ("name", "parameters: defaults", "domain", "known points", "summary"), rows,
         (None, 28, None, 44, 40),
         'use: function: rosenbrock, or {name: rosenbrock, b: 10}, or {expr: "x**2 + 10*y**2"}',
     )
@@ -146,7 +182,7 @@ def _schedules() -> str:
         (name, describe_params(spec.params), _summary(spec)) for name, spec in SCHEDULES.items()
     ]
     return render_table(
-        "schedules", ("name", "parameters = defaults", "summary"), rows,
+        "schedules", ("name", "parameters: defaults", "summary"), rows,
         (None, PARAMS_WIDTH, SUMMARY_WIDTH),
         "use: {name: adam, lr: 0.05, schedule: {name: cosine, t_max: 300}}; any schedule also "
         "takes warmup_steps and warmup_start_factor",
@@ -166,7 +202,7 @@ def _distributions() -> str:
         rows.append((name, ", ".join(aliases.get(name, [])), spec.family,
                      describe_params(spec.params), _summary(spec) or _scipy_summary(name)))
     return render_table(
-        "distributions", ("name", "aliases", "family", "parameters = defaults", "summary"), rows,
+        "distributions", ("name", "aliases", "family", "parameters: defaults", "summary"), rows,
         (None, 24, None, 44, 40),
         f"and any scipy.stats distribution by name ({len(scipy_names)} in all, e.g. "
         f"{', '.join(scipy_names[:6])}, ...) with scipy's parameter names",
@@ -186,7 +222,7 @@ def _methods() -> str:
 
     rows = [(name, describe_params(spec.params), _summary(spec)) for name, spec in METHODS.items()]
     return render_table(
-        "methods", ("name", "options = defaults", "summary"), rows,
+        "methods", ("name", "options: defaults", "summary"), rows,
         (None, PARAMS_WIDTH, SUMMARY_WIDTH),
         "use: sampling: {distribution: normal, method: metropolis, samples: 5000}",
     )
@@ -207,6 +243,14 @@ def _writers() -> str:
         "the output's extension picks the writer: render: {output: race.mp4}",
     )
 
+
+# Other words users reach for (plurals and singulars of the kinds themselves always work).
+_KIND_WORDS = {
+    "functions": ("function", "landscape", "landscapes"),
+    "distributions": ("dist", "dists"),
+    "methods": ("sampling", "sampler", "samplers", "sampling_methods"),
+    "writers": ("format", "formats", "output", "outputs", "extension", "extensions"),
+}
 
 _TABLES: dict[str, Callable[[], str]] = {
     "optimizers": _optimizers,

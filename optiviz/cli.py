@@ -15,7 +15,6 @@ from typing import Any
 import click
 
 from optiviz import __version__
-from optiviz.catalog import kinds as list_kinds
 from optiviz.errors import OptivizError
 
 
@@ -40,16 +39,38 @@ def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _exit_status(*codes: tuple[int, str]) -> str:
+    """The "Exit status" epilog of a command that reads configs (README.md says the same)."""
+    rows = [(0, "success"), *codes, (130, "interrupted (Ctrl-C)"),
+            (143, "terminated (SIGTERM, e.g. a CI timeout)")]
+    return "\b\nExit status:\n" + "\n".join(f"  {code:<4} {text}" for code, text in rows)
+
+
+RUN_EXIT_STATUS = _exit_status(
+    (1, "a disk error (full, read-only, a folder gone)"),
+    (2, "bad input: a config error, a bad option or argument"),
+)
+BATCH_EXIT_STATUS = _exit_status(
+    (1, "a config failed (bad or crashed: see manifest.json), or a disk error"),
+    (2, "bad input: a bad option or argument, or no config found"),
+)
+VALIDATE_EXIT_STATUS = _exit_status(
+    (1, "a disk error"),
+    (2, "a config has errors, or a bad option or argument"),
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="optiviz")
 def cli() -> None:
     """Animate optimizers racing over loss surfaces and samplers filling histograms.
 
-    Start with `optiviz init > exp.yaml`, then `optiviz run exp.yaml`.
+    Start with `optiviz init > exp.yaml`, then `optiviz run exp.yaml`. `optiviz COMMAND --help`
+    gives a command's options and exit status.
     """
 
 
-@cli.command()
+@cli.command(epilog=RUN_EXIT_STATUS)
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "-o",
@@ -110,7 +131,7 @@ def run(
             click.echo(f"{path}: {written} ({report.seconds:.1f} s)", err=True)
 
 
-@cli.command()
+@cli.command(epilog=BATCH_EXIT_STATUS)
 @click.argument("paths", nargs=-1, required=True)
 @click.option(
     "-j",
@@ -145,7 +166,11 @@ def batch(
     dask: str | None,
     quiet: bool,
 ) -> None:
-    """Render every config under PATHS (folders and globs) in parallel, for CI."""
+    """Render many configs in parallel, for CI.
+
+    PATHS are config files, folders (searched recursively) and globs. Outputs and
+    manifest.json go to --out-dir; configs whose output is up to date are skipped.
+    """
     from optiviz.batch import expand_paths, run_batch
 
     configs = expand_paths(paths)
@@ -171,11 +196,14 @@ def batch(
         sys.exit(1)
 
 
-@cli.command()
+@cli.command(epilog=VALIDATE_EXIT_STATUS)
 @click.argument("paths", nargs=-1, required=True)
 @_user_errors
 def validate(paths: tuple[str, ...]) -> None:
-    """Check configs without running them; report every error with file:line."""
+    """Check configs without running them.
+
+    Every error of every file is reported, one line each, with file:line.
+    """
     from optiviz.batch import expand_paths
     from optiviz.config import validate_files
 
@@ -189,15 +217,18 @@ def validate(paths: tuple[str, ...]) -> None:
 
 
 @cli.command("list")
-@click.argument("kind", required=False, type=click.Choice(list_kinds()))
+@click.argument("kind", required=False, metavar="[KIND]")
 @_user_errors
 def list_(kind: str | None) -> None:
-    """List optimizers, functions, schedules, distributions, sampling methods or output
-    formats, with every parameter and default."""
-    from optiviz.catalog import table
+    """List the names a config can use, with their defaults.
 
-    kinds = [kind] if kind else list(list_kinds())
-    click.echo("\n\n".join(table(k) for k in kinds))
+    KIND is one of optimizers, functions, schedules, distributions, methods (sampling) or
+    writers (output formats); the singular works too. Without KIND, every table.
+    """
+    from optiviz.catalog import kinds, resolve_kind, table
+
+    chosen = [resolve_kind(kind)] if kind is not None else list(kinds())
+    click.echo("\n\n".join(table(k) for k in chosen))
 
 
 @cli.command()
@@ -218,7 +249,10 @@ def list_(kind: str | None) -> None:
 )
 @_user_errors
 def init(function: str | None, optimizers: str, sampling: str | None) -> None:
-    """Print a commented, working config to start from: optiviz init > exp.yaml"""
+    """Print a commented config to start from.
+
+    The config runs as printed: optiviz init > exp.yaml && optiviz run exp.yaml
+    """
     from optiviz.templates import init_config
 
     names = [n.strip() for n in optimizers.split(",") if n.strip()]

@@ -367,10 +367,11 @@ def _schedule(value: Any, path: KeyPath, steps: int) -> ScheduleConfig:
 
 
 def _fill_length_params(params: Iterable[Param], given: dict, length: int) -> dict:
-    """Schedules whose length defaults to "the whole run" (t_max, total_steps, ...) get it."""
+    """Schedules whose length defaults to "the whole run" (t_max, total_steps, ...) get it when
+    the key is missing or null."""
     given = dict(given)
     for p in params:
-        if p.name in ("t_max", "total_steps", "total_iters") and p.name not in given:
+        if p.name in ("t_max", "total_steps", "total_iters") and given.get(p.name) is None:
             if p.required or p.default is None:
                 given[p.name] = max(int(length), 1)
     return given

@@ -19,14 +19,42 @@ def format_path(path: Iterable) -> str:
     return text
 
 
+def edit_distance(a: str, b: str) -> int:
+    """Damerau–Levenshtein distance in its optimal-string-alignment form: insertions, deletions,
+    substitutions and swaps of two neighbouring letters each cost 1 (``adma`` -> ``adam`` is 1)."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
+
+
 def closest(name: object, candidates: Iterable[str], n: int = 1) -> list[str]:
-    """The nearest valid names to a misspelled one (may be empty)."""
-    candidates = list(candidates)
+    """The nearest valid names to a misspelled one, nearest first (may be empty).
+
+    Case is ignored. Names are ranked by :func:`edit_distance`; a name is offered when it is at
+    most ``max(1, 2·len/5)`` edits away, or when what was typed (three letters or more) starts
+    it (``rosen`` -> ``rosenbrock``). Ties go to the name sharing more of the typed letters in
+    order (difflib's ratio: ``adamx`` -> ``adamax`` over ``adamw``), then the shorter name, then
+    alphabetical order, so the answer never depends on registration order."""
     if not isinstance(name, str):
         return []
-    lowered = {c.lower(): c for c in candidates}
-    found = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
-    return [lowered[f] for f in found]
+    typed = name.casefold()
+    allowed = max(1, 2 * len(typed) // 5)
+    ranked = []
+    for candidate in dict.fromkeys(candidates):
+        folded = candidate.casefold()
+        distance = edit_distance(typed, folded)
+        if distance <= allowed or (len(typed) >= 3 and folded.startswith(typed)):
+            ratio = difflib.SequenceMatcher(None, typed, folded).ratio()
+            ranked.append((distance, -ratio, len(candidate), candidate))
+    return [candidate for *_, candidate in sorted(ranked)[:n]]
 
 
 class OptivizError(Exception):

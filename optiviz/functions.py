@@ -715,7 +715,7 @@ def _quadratic_formula(*coefficients: float) -> str:
     (
         Param("condition", 50.0, check=positive, doc="λ2/λ1 with λ1 = 1"),
         Param("eigenvalues", None, kind="floats", length=2, nullable=True, check=_nonzero_pair,
-              doc="[λ1, λ2]; overrides condition"),
+              doc="[λ1, λ2]; overrides condition", default_text="1 and condition"),
         Param("angle", 0.0, doc="rotation of the eigenvectors, degrees"),
     ),
     "½ pᵀAp with A = R(φ)·diag(λ1, λ2)·R(φ)ᵀ: an ill-conditioned bowl",
@@ -758,7 +758,8 @@ def quadratic(condition: float, eigenvalues: tuple | None, angle: float) -> Func
     "expr",
     (
         Param("expr", kind="str", doc="f(x, y), e.g. 'x**2 + 10*y**2' (see optiviz.expr)"),
-        Param("title", None, kind="str", nullable=True, doc="plot title; default: the text"),
+        Param("title", None, kind="str", nullable=True, doc="plot title; default: the text",
+              default_text="the expression"),
         Param("log_scale", False, kind="bool", doc="log-spaced contour levels"),
         Param("minima", (), kind="any", doc="known minima [[x, y], ...] to mark"),
     ),

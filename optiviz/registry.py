@@ -7,6 +7,7 @@ name raises :class:`UnknownNameError` naming the closest match; it never falls b
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,10 @@ class Param:
 
     ``kind`` is one of ``float``, ``int``, ``bool``, ``str``, ``choice``, ``floats`` (a list of
     ``length`` floats, e.g. Adam's ``betas``) or ``any`` (validated by its owner).
-    ``check`` returns an error message for a bad value, or None.
+    ``check`` returns an error message for a bad value, or None; the message states the whole
+    constraint (``must be > 0``), so a second value never meets a stricter one.
+    ``default_text`` says what a default computed when the experiment loads is (``steps after
+    warm-up``): listings and templates show it instead of the placeholder stored in ``default``.
     """
 
     name: str
@@ -36,17 +40,22 @@ class Param:
     choices: tuple = ()
     length: int | None = None
     nullable: bool = False
+    default_text: str = ""
 
     @property
     def required(self) -> bool:
         return self.default is _REQUIRED
 
     def describe_default(self) -> str:
+        """The default as a user would write it in YAML (``[0.9, 0.999]``, ``true``, ``cos``),
+        or in parentheses what it is when no single value is (``(required)``, ``(steps)``)."""
+        if self.default_text:
+            return f"({self.default_text})"
         if self.required:
-            return "required"
-        return (
-            repr(self.default) if not isinstance(self.default, tuple) else repr(list(self.default))
-        )
+            return "(required)"
+        if self.default is None:
+            return "(none)"
+        return yaml_flow(self.default)
 
     def coerce(self, value: Any, path: KeyPath = ()) -> Any:
         """Validate and normalize a user value; raise ConfigError naming ``path`` if wrong."""
@@ -64,6 +73,7 @@ class Param:
             if not isinstance(value, str):
                 raise ConfigError(f"must be a string, got {value!r}", path)
         elif kind == "choice":
+            value = _choice_spelling(value, self.choices)
             if value not in self.choices:
                 guess = closest(str(value), [str(c) for c in self.choices])
                 raise ConfigError(
@@ -83,6 +93,51 @@ class Param:
             if problem:
                 raise ConfigError(f"{problem}, got {value!r}", path)
         return value
+
+
+def _choice_spelling(value: Any, choices: tuple) -> Any:
+    """The choice ``value`` names, ignoring case (``Dark`` -> ``dark``); else ``value`` as given."""
+    if isinstance(value, str) and value not in choices:
+        for choice in choices:
+            if isinstance(choice, str) and choice.casefold() == value.casefold():
+                return choice
+    return value
+
+
+def yaml_flow(value: Any) -> str:
+    """A plain value as one line of YAML flow style that reads back as the same value:
+    ``{name: norm, loc: 0.0}``, ``[0.9, 0.999]``, ``true``, ``1.0e-08`` (YAML 1.1 reads ``1e-08``
+    as a string)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {yaml_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(yaml_flow(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        text = repr(value) if len(repr(value)) <= 8 else f"{value:.6g}"
+        mantissa, e, exponent = text.partition("e")
+        if e and "." not in mantissa:
+            text = f"{mantissa}.0e{exponent}"
+        elif not e and "." not in text and math.isfinite(value):
+            text += ".0"
+        return text
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    plain = (
+        text
+        and (text[0].isalpha() or text[0] == "_")
+        and not any(c in text for c in ":#{}[],&*!|>'\"%@`")
+        and text.casefold() not in _YAML_WORDS
+    )
+    return text if plain and text.strip() == text else json.dumps(text, ensure_ascii=False)
+
+
+# Plain words YAML 1.1 reads as booleans or null: a string spelled so must be quoted.
+_YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
 
 
 def show_value(value: Any) -> str:
@@ -175,18 +230,25 @@ def validate_params(
 
 @dataclass
 class Registry(Generic[T]):
-    """Name -> entry. ``register`` is a decorator-friendly adder; lookups never guess silently."""
+    """Name -> entry. ``register`` is a decorator-friendly adder; lookups never guess silently.
+
+    Lookups ignore case (``Adam`` is ``adam``); two names that differ only in case cannot both
+    be registered."""
 
     kind: str
     _entries: dict[str, T] = field(default_factory=dict)
     _aliases: dict[str, str] = field(default_factory=dict)
+    _folded: dict[str, str] = field(default_factory=dict)  # casefolded -> registered spelling
 
     def add(self, name: str, entry: T, aliases: Iterable[str] = ()) -> T:
-        if name in self._entries or name in self._aliases:
-            raise ValueError(f"{self.kind} {name!r} registered twice")
+        for spelling in (name, *aliases):
+            if spelling.casefold() in self._folded:
+                raise ValueError(f"{self.kind} {spelling!r} registered twice")
         self._entries[name] = entry
+        self._folded[name.casefold()] = name
         for alias in aliases:
             self._aliases[alias] = name
+            self._folded[alias.casefold()] = alias
         return entry
 
     def register(self, name: str, aliases: Iterable[str] = ()) -> Callable[[T], T]:
@@ -195,15 +257,20 @@ class Registry(Generic[T]):
 
         return decorator
 
-    def canonical(self, name: str, path: KeyPath = ()) -> str:
+    def spelling(self, name: str, path: KeyPath = ()) -> str:
+        """The name or alias ``name`` is, as registered (``Normal`` -> ``normal``)."""
         from optiviz.errors import UnknownNameError
 
         if isinstance(name, str):
-            if name in self._entries:
-                return name
-            if name in self._aliases:
-                return self._aliases[name]
+            found = self._folded.get(name.casefold())
+            if found is not None:
+                return found
         raise UnknownNameError(self.kind, name, list(self._entries) + list(self._aliases), path)
+
+    def canonical(self, name: str, path: KeyPath = ()) -> str:
+        """The registered name for ``name``, an alias of it, or either in another case."""
+        found = self.spelling(name, path)
+        return self._aliases.get(found, found)
 
     def get(self, name: str, path: KeyPath = ()) -> T:
         return self._entries[self.canonical(name, path)]
@@ -212,7 +279,7 @@ class Registry(Generic[T]):
         return self.get(name)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries or name in self._aliases
+        return isinstance(name, str) and name.casefold() in self._folded
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)

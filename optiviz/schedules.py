@@ -22,7 +22,7 @@ import numpy as np
 
 from optiviz.errors import ConfigError
 from optiviz.experiment import ScheduleConfig
-from optiviz.registry import Param, Registry, in_range, positive
+from optiviz.registry import Param, Registry, in_range, nonnegative, positive
 
 # A schedule body: (base_lr, steps, params, after_milestone) -> lr values for epochs 0..steps-1.
 LrFn = Callable[[float, int, dict, bool], list]
@@ -181,9 +181,9 @@ def schedule_values(
     return ScheduleValues(np.array(head + tail), None)
 
 
-def _positive_int(name: str, doc: str, *default: int) -> Param:
-    """An int > 0; required unless a default is given."""
-    return Param(name, *default, kind="int", doc=doc, check=positive)
+def _positive_int(name: str, doc: str, *default: int, default_text: str = "") -> Param:
+    """An int > 0; required unless a default is given (or computed at load: ``default_text``)."""
+    return Param(name, *default, kind="int", doc=doc, check=positive, default_text=default_text)
 
 
 SCHEDULES.add("step", ScheduleSpec(
@@ -203,8 +203,9 @@ SCHEDULES.add("exponential", ScheduleSpec(
 ))
 SCHEDULES.add("cosine", ScheduleSpec(
     "cosine",
-    (_positive_int("t_max", "half period in steps (torch's T_max)"),
-     Param("eta_min", 0.0, doc="lowest lr", check=lambda v: None if v >= 0 else "must be >= 0")),
+    (_positive_int("t_max", "half period in steps (torch's T_max)",
+                   default_text="steps after warm-up"),
+     Param("eta_min", 0.0, doc="lowest lr", check=nonnegative)),
     "cosine annealing to eta_min over t_max steps, rising again after (Loshchilov & Hutter 2017)",
     "torch.optim.lr_scheduler.CosineAnnealingLR",
     _cosine_lrs,
@@ -222,8 +223,10 @@ SCHEDULES.add("linear", ScheduleSpec(
 SCHEDULES.add("onecycle", ScheduleSpec(
     "onecycle",
     (Param("max_lr", doc="peak lr", check=positive),
-     Param("total_steps", None, kind="int", nullable=True, doc="cycle length (null: all steps)",
-           check=positive),
+     # None (or null) until the loader fills in the run's steps. The loader checks
+     # total_steps >= steps, the whole constraint: a check here would state a weaker one first.
+     Param("total_steps", None, kind="int", nullable=True, doc="cycle length",
+           default_text="steps"),
      Param("pct_start", 0.3, doc="fraction of the cycle spent rising", check=in_range(0.0, 1.0)),
      Param("anneal_strategy", "cos", kind="choice", choices=("cos", "linear"),
            doc="cos or linear annealing"),

@@ -5,6 +5,15 @@ A template is a starting point users edit, so every value in it is one that runs
 - the start sits in the upper-left part of the function's plot domain, away from its minima;
 - each optimizer gets a learning rate suited to the function (:func:`suggested_lr`), because
   torch's defaults are tuned for neural networks, not for a 2-D landscape of any scale;
+- the momentum forms take steps of one size. Their lr does not mean the same step: what
+  matches is the *effective step size*, the step a steady gradient g settles to divided by g,
+  lr × :func:`step_factor`. EMA momentum (``momentum``: v ← βv + (1−β)g, θ ← θ − lr·v) settles
+  to lr·g, like gradient descent; the summing forms (``nag``, Sutskever's v ← μv + lr·∇f,
+  θ ← θ − v; ``sgd`` with torch's buffer b ← μb + g) settle to lr·g/(1−μ), ten times more at
+  μ = 0.9. Rule: a form with momentum μ gets the effective step size lr_gd/(1−μ), where lr_gd
+  is gradient descent's lr on the function: the steps of torch's ``SGD(lr_gd, momentum=μ)``.
+  So ``nag`` gets lr_gd and ``momentum`` lr_gd/(1−β): their lr differ tenfold, their steps
+  do not, and both outrun gradient descent as momentum should;
 - every other hyperparameter is listed in a comment with its default, read from the registry.
 """
 
@@ -27,6 +36,8 @@ START_FRACTION = (0.2, 0.8)  # of the domain's width and height, from its lower-
 # "distance": steps are about lr in parameter space whatever g is (sign/normalized methods);
 # "radam": RAdam's first five steps are lr·m̂ (un-normalized), then Adam-like;
 # "unit": a second-order method whose natural step is 1. Anything else keeps torch's default.
+# A momentum form's effective step size is the rule's lr/(1−μ); its lr is that divided by
+# step_factor (see the module docstring).
 LR_RULES = {
     "sgd": "curvature", "gd": "curvature", "momentum": "curvature", "nag": "curvature",
     "asgd": "curvature",
@@ -156,6 +167,18 @@ def suggested_lr(name: str, function: Any, start: Any, default: float) -> float:
     return default
 
 
+def step_factor(name: str, hyper: dict[str, Any]) -> float:
+    """The effective step size per unit lr: the step a constant gradient g settles to is
+    ``lr · step_factor · g``. 1 for gradient descent and EMA momentum (v ← βv + (1−β)g);
+    ``1/(1−μ)`` for the summing forms, Sutskever's ``nag`` (v ← μv + lr·∇f) and torch's
+    ``sgd``/``rmsprop`` momentum buffer (b ← μb + (1−dampening)·g)."""
+    momentum = float(hyper.get("momentum", 0.0) or 0.0)
+    if name == "nag" or (name in ("sgd", "rmsprop") and momentum > 0):
+        dampening = float(hyper.get("dampening", 0.0) or 0.0) if name == "sgd" else 0.0
+        return (1.0 - dampening) / (1.0 - momentum)
+    return 1.0
+
+
 def _largest_eigenvalue(function: Any, x: float, y: float) -> float:
     fxx, fxy, fyy = (float(v) for v in function.hessian(x, y))
     if not all(math.isfinite(v) for v in (fxx, fxy, fyy)):
@@ -166,6 +189,7 @@ def _largest_eigenvalue(function: Any, x: float, y: float) -> float:
 def _optimizer_lines(spec: Any, function: Any, start: Any, registry: Any) -> list[str]:
     params = {p.name: p for p in spec.params}
     entry: dict[str, Any] = {"name": spec.name}
+    note = ""
     if spec.name == "lookahead":
         inner = registry.get(LOOKAHEAD_INNER)
         inner_default = {p.name: p.default for p in inner.params}.get("lr", 1e-3)
@@ -174,11 +198,20 @@ def _optimizer_lines(spec: Any, function: Any, start: Any, registry: Any) -> lis
             "lr": suggested_lr(LOOKAHEAD_INNER, function, start, inner_default),
         }
     elif "lr" in params and not params["lr"].required:
+        defaults = {p.name: p.default for p in spec.params}
         lr = suggested_lr(spec.name, function, start, params["lr"].default)
+        momentum = float(defaults.get("momentum", 0.0) or 0.0)
+        if LR_RULES.get(spec.name) == "curvature" and momentum > 0:
+            effective = _round(lr / (1.0 - momentum))
+            note = (f"effective step size {effective:g} = gd's lr/(1 - momentum), the same for "
+                    "every momentum form")
+            lr = _round(effective / step_factor(spec.name, defaults))
         if lr != params["lr"].default:
             entry["lr"] = lr
     others = _describe(p for p in spec.params if p.name not in entry)
     lines = _comment(f"{spec.name}: {spec.summary}", "  ")
+    if note:
+        lines += _comment(note, "  ")
     if others:
         lines += _comment(f"also: {others}", "  ")
     lines.append(f"  - {_flow(entry)}")
@@ -187,9 +220,7 @@ def _optimizer_lines(spec: Any, function: Any, start: Any, registry: Any) -> lis
 
 def _describe(params: Any) -> str:
     """Parameters with their defaults as YAML a user can paste: ``betas: [0.9, 0.999]``."""
-    return ", ".join(
-        f"{p.name}: {'(required)' if p.required else _flow(p.default)}" for p in params
-    )
+    return ", ".join(f"{p.name}: {p.describe_default()}" for p in params)
 
 
 def _comment(text: str, indent: str) -> list[str]:
@@ -213,7 +244,7 @@ def sampling_template(distribution_name: str) -> str:
 
     canonical = DISTRIBUTIONS.canonical(distribution_name, ("sampling", "distribution", "name"))
     spec = DISTRIBUTIONS.get(canonical)
-    shown = distribution_name if distribution_name in DISTRIBUTIONS else canonical
+    shown = DISTRIBUTIONS.spelling(distribution_name)
     distribution: dict[str, Any] = {"name": shown, **distribution_example(canonical, spec)}
     target = spec.family == "target"
     method = "metropolis" if target else "direct"
@@ -277,25 +308,16 @@ def _render_lines(output: str) -> list[str]:
 
 def _flow(value: Any) -> str:
     """A value as one line of YAML flow style: {name: adam, lr: 0.05}."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value) if value != int(value) or abs(value) >= 1e16 else f"{value:.1f}"
-    if isinstance(value, int):
-        return str(value)
-    return _quote(str(value))
+    from optiviz.registry import yaml_flow
+
+    return yaml_flow(value)
 
 
 def _quote(text: str) -> str:
     """Plain YAML scalar when safe, double-quoted (JSON escaping is valid YAML) otherwise."""
-    import json
+    from optiviz.registry import yaml_flow
 
-    plain_safe = text and text[0].isalpha() and not any(c in text for c in ":#{}[],&*!|>'\"%@`")
-    return text if plain_safe and text.strip() == text else json.dumps(text, ensure_ascii=False)
+    return yaml_flow(str(text))
 
 
 def _round(value: float) -> float:

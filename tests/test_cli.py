@@ -196,8 +196,8 @@ def test_list_prints_every_registered_name():
     optimizers = invoke("list", "optimizers")
     assert "betas" in optimizers.output and "torch.optim.Adam" in optimizers.output or \
         "betas" in optimizers.output
-    bad = CliRunner().invoke(cli, ["list", "optimizer"])
-    assert bad.exit_code == 2 and "optimizers" in bad.output
+    bad = CliRunner().invoke(cli, ["list", "optimisers"])
+    assert bad.exit_code == 2 and "did you mean 'optimizers'?" in bad.output
 
 
 def test_init_prints_a_config_that_runs(tmp_path):

@@ -85,7 +85,8 @@ class InnerOptimizer(NamedTuple):
 # Parameters shared by many optimizers ---------------------------------------------------------
 
 def lr_param(default: float) -> Param:
-    return Param("lr", default, doc="learning rate", check=nonnegative)
+    # torch accepts lr = 0, but a run that cannot move is never what a user meant.
+    return Param("lr", default, doc="learning rate", check=positive)
 
 
 def weight_decay_param(default: float = 0.0, doc: str = "L2 penalty λ: g ← g + λ·θ") -> Param:

@@ -56,8 +56,10 @@ LOOKAHEAD = OptimizerSpec(
     params=(
         Param("k", 5, kind="int", doc="sync period: inner steps between syncs", check=positive),
         Param("alpha", 0.5, doc="slow step size α", check=in_range(0.0, 1.0, low_open=True)),
-        Param("inner", DEFAULT_INNER, kind="any", doc="the fast optimizer, e.g. {name: sgd}",
-              check=_inner_check),
+        # A config must name the inner optimizer; DEFAULT_INNER serves direct use of the spec.
+        Param("inner", DEFAULT_INNER, kind="any", doc="the fast optimizer it wraps",
+              check=_inner_check,
+              default_text="required: an optimizer entry, e.g. {name: adam, lr: 0.01}"),
     ),
     init=init_lookahead,
     step=step_lookahead,

@@ -540,7 +540,7 @@ LBFGS = OptimizerSpec(
         Param("max_iter", 20, kind="int", doc="most iterations per step", check=positive),
         Param("max_eval", None, kind="int", nullable=True,
               doc="most function evaluations per step (null: max_iter*5//4)",
-              check=_nullable_positive_int),
+              check=_nullable_positive_int, default_text="max_iter × 5/4"),
         Param("tolerance_grad", 1e-7, doc="stop when max|g| <= this", check=nonnegative),
         Param("tolerance_change", 1e-9, doc="stop when a step or loss change is below this",
               check=nonnegative),
