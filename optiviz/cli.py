@@ -93,8 +93,11 @@ def run(
         raise OptivizError("-o/--output and --data take one config; use --out-dir for several")
     if no_render and output is not None:
         raise OptivizError("-o/--output and --no-render contradict each other")
-    # Validate every config before computing any, so a typo in the last fails fast.
+    # Validate every config and every output before computing any, so a typo in the last,
+    # or two configs writing one file, fails fast.
     experiments = [api.load(path, overrides) for path in configs]
+    api.check_runs(list(zip(configs, experiments, strict=True)), output=output, out_dir=out_dir,
+                   data=data, render=not no_render)
     for path, experiment in zip(configs, experiments, strict=True):
         report = api.run_experiment(
             experiment,
@@ -134,6 +137,23 @@ def run(
     default=None,
     help="Send the jobs to a Dask scheduler, e.g. tcp://scheduler:8786.",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3600,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop a config that runs longer and count it as failed.",
+)
+@click.option(
+    "--dask-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10,
+    show_default=True,
+    metavar="SECONDS",
+    envvar="OPTIVIZ_DASK_TIMEOUT",
+    help="Give up reaching the --dask scheduler after this long [env: OPTIVIZ_DASK_TIMEOUT].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @_user_errors
 def batch(
@@ -143,9 +163,18 @@ def batch(
     force: bool,
     fail_fast: bool,
     dask: str | None,
+    timeout: float,
+    dask_timeout: float,
     quiet: bool,
 ) -> None:
-    """Render every config under PATHS (folders and globs) in parallel, for CI."""
+    """Render every config under PATHS (folders and globs) in parallel, for CI.
+
+    Exit status: 0 all rendered or up to date, 1 some config failed or was cancelled, 2 bad
+    usage (colliding outputs, out-dir in use by another batch, Dask unreachable: nothing
+    computed), 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM; manifest still written).
+    """
+    import signal
+
     from optiviz.batch import expand_paths, run_batch
 
     configs = expand_paths(paths)
@@ -158,15 +187,22 @@ def batch(
         fail_fast=fail_fast,
         dask=dask,
         progress=progress,
+        timeout=timeout,
+        dask_timeout=dask_timeout,
     )
+    counts = ", ".join(
+        f"{report.count(status)} {status}"
+        for status in ("ok", "skipped", "failed", "cancelled")
+        if report.count(status)
+    )
+    summary = (f"{counts or 'nothing to do'} in {report.seconds:.1f} s; "
+               f"manifest: {out_dir / 'manifest.json'}")
+    if report.stopped_by is not None:
+        name = signal.Signals(report.stopped_by).name
+        click.echo(f"interrupted by {name}: {summary}", err=True)
+        sys.exit(128 + report.stopped_by)
     if not quiet:
-        counts = ", ".join(
-            f"{report.count(status)} {status}"
-            for status in ("ok", "skipped", "failed", "cancelled")
-            if report.count(status)
-        )
-        click.echo(f"{counts or 'nothing to do'} in {report.seconds:.1f} s; "
-                   f"manifest: {out_dir / 'manifest.json'}", err=True)
+        click.echo(summary, err=True)
     if not report.ok:
         sys.exit(1)
 
