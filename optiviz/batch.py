@@ -645,11 +645,14 @@ class _Worker:
             remove_stale_temporaries(self.job.output)
 
     def death(self) -> str:
+        """Why the worker ended without a result, from its exit status."""
         code = self.process.exitcode
         if code is not None and code < 0:
             name = signal.Signals(-code).name
             hint = " (out of memory?)" if -code == signal.SIGKILL else ""
             return f"worker process killed by {name}{hint}"
+        if code is not None and code - 128 in {int(s) for s in StopSignals.SIGNALS}:
+            return f"worker process stopped by {signal.Signals(code - 128).name}"
         return f"worker process exited with status {code} before finishing"
 
 
@@ -694,6 +697,8 @@ def _execute_pool(
                     idle.kill()
                     workers.remove(idle)
             busy = [w for w in workers if w.job is not None]
+            if not busy:
+                continue
             wait_for = min(w.deadline for w in busy) - time.monotonic()
             ready = set(wait([w.connection for w in busy] + [w.process.sentinel for w in busy]
                              + [signals.wakeup], timeout=max(0.0, min(wait_for, 3600.0))))
