@@ -355,12 +355,17 @@ class FfmpegWriter:
             self._fail()
 
     def _fail(self) -> None:
+        import os
+
         from optiviz.atomic import target_of
 
         self.process.kill()
         self.process.wait()
-        message = ffmpeg_message(self.process.stderr.read().decode(errors="replace"))
-        raise OptivizError(f"{target_of(self.path)}: ffmpeg failed: {message}")
+        target = target_of(self.path)
+        stderr = self.process.stderr.read().decode(errors="replace")
+        # ffmpeg names the hidden temporary file; the user knows the target
+        message = ffmpeg_message(stderr.replace(os.path.abspath(self.path), str(target)))
+        raise OptivizError(f"{target}: ffmpeg failed: {message}")
 
     def abort(self) -> None:
         if self.process.poll() is None:
