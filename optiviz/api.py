@@ -113,8 +113,9 @@ def check_outputs(
             whose = ("the config itself" if planned.config is not None
                      and any(k in file_keys(planned.config) for k in keys)
                      else f"the config {shown(replaced)}")
+            where = f"{shown(planned.config)}: " if planned.config is not None else ""
             raise OptivizError(
-                f"{planned.describe()}: {shown(planned.path)} would replace {whose}; "
+                f"{where}{planned.origin} {shown(planned.path)} would replace {whose}; "
                 "write the output under another name"
             )
         other = next((writers[k] for k in keys if k in writers), None)
