@@ -6,6 +6,7 @@ report = api.run_file("configs/rosenbrock.yaml", output=Path("out.gif"))
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,15 +49,92 @@ def compute(experiment: Experiment) -> Any:
 def output_path(
     experiment: Experiment, *, output: Path | None = None, out_dir: Path | None = None
 ) -> Path:
-    """Where the animation goes: ``-o``, else ``render.output``, else ``<config name>.gif``;
-    relative paths are taken inside ``out_dir`` (default: the current folder)."""
+    """Where the animation goes: ``-o``, else ``render.output``, else ``<config name>.gif``.
+
+    With ``out_dir`` (``--out-dir``, batches) only the file name of ``render.output`` counts,
+    absolute or relative: every output of a batch lands inside its out-dir, next to the
+    manifest that records it."""
     if output is not None:
         return Path(output)
     chosen = Path(experiment.render.output or f"{experiment.name}.gif")
-    if out_dir is not None and not chosen.is_absolute():
-        # Keep only the file name: a batch collects everything in one folder.
+    if out_dir is not None:
         return Path(out_dir) / chosen.name
     return chosen
+
+
+def output_origin(experiment: Experiment, *, output: Path | None = None) -> str:
+    """Where :func:`output_path` took the path from, as messages name it."""
+    if output is not None:
+        return "-o/--output"
+    return "render.output" if experiment.render.output else "the default output"
+
+
+@dataclass(frozen=True)
+class PlannedOutput:
+    """A file a command is about to write: where, for which config, named by what."""
+
+    path: Path
+    config: Path | None
+    origin: str  # "-o/--output", "render.output", "the default output", "--data"
+
+    def describe(self) -> str:
+        return f"{shown(self.config)} ({self.origin})" if self.config is not None \
+            else self.origin
+
+
+def shown(path: Path | str) -> str:
+    """``path`` as messages show it: relative to the working folder when inside it."""
+    absolute = os.path.abspath(path)
+    here = os.getcwd()
+    inside = absolute.startswith(here.rstrip(os.sep) + os.sep)
+    return os.path.relpath(absolute, here) if inside else str(path)
+
+
+def check_outputs(
+    outputs: Sequence[PlannedOutput],
+    inputs: Sequence[Path] = (),
+    claimed: Sequence[PlannedOutput] = (),
+) -> None:
+    """Refuse, before computing, a set of outputs that would lose data: an output that is an
+    input (a config), two outputs that are one file, or an output ``claimed`` by another
+    config (a batch manifest's record). Paths are compared after following symbolic links,
+    and by inode where the files exist."""
+    from optiviz.atomic import file_keys
+
+    sources: dict[tuple, Path] = {}
+    for path in inputs:
+        for key in file_keys(path):
+            sources.setdefault(key, Path(path))
+    writers: dict[tuple, PlannedOutput] = {}
+    for planned in outputs:
+        keys = file_keys(planned.path)
+        replaced = next((sources[k] for k in keys if k in sources), None)
+        if replaced is not None:
+            whose = ("the config itself" if planned.config is not None
+                     and any(k in file_keys(planned.config) for k in keys)
+                     else f"the config {shown(replaced)}")
+            where = f"{shown(planned.config)}: " if planned.config is not None else ""
+            raise OptivizError(
+                f"{where}{planned.origin} {shown(planned.path)} would replace {whose}; "
+                "write the output under another name"
+            )
+        other = next((writers[k] for k in keys if k in writers), None)
+        if other is not None:
+            raise OptivizError(
+                f"{shown(planned.path)} would be written twice, by {other.describe()} and by "
+                f"{planned.describe()}; give each its own output name"
+            )
+        for key in keys:
+            writers[key] = planned
+    owners = {key: owner for owner in claimed for key in file_keys(owner.path)}
+    for planned in outputs:
+        owner = next((owners[k] for k in file_keys(planned.path) if k in owners), None)
+        if owner is not None:
+            raise OptivizError(
+                f"{shown(planned.path)} already holds the output of {owner.describe()}; "
+                f"{planned.describe()} would replace it: give one of them another output name "
+                "or use another --out-dir"
+            )
 
 
 def final_numbers(experiment: Experiment, result: Any) -> dict[str, float]:
@@ -86,18 +164,81 @@ def write_data(result: Any, path: Path) -> Path:
     return path
 
 
-def check_writable(path: Path) -> None:
-    """Fail before computing if the output cannot be written (unknown format, a folder in the
-    way, a folder that cannot be created or written)."""
+def check_writable(path: Path, origin: str = "render.output") -> None:
+    """Fail before computing if the output cannot be written (unknown format, a name too
+    long, a folder in the way, a folder that cannot be created or written). ``origin`` names
+    where the path came from in messages."""
     from optiviz.render import check_output
 
-    check_output(Path(path))
+    check_output(Path(path), origin)
 
 
 def check_data_path(path: Path) -> None:
+    from optiviz.atomic import check_names
+
     if Path(path).suffix.lower() != ".npz":
-        raise OptivizError(f"{path}: --data writes NumPy .npz files; use a name ending in .npz")
+        raise OptivizError(f"--data {str(path)!r}: writes NumPy .npz files; use a name ending "
+                           "in .npz")
+    check_names(Path(path))
+    if Path(path).is_dir():
+        raise OptivizError(f"--data {str(path)!r} is a folder, not a file")
     probe_folder(Path(path))
+
+
+def planned_outputs(
+    experiment: Experiment,
+    *,
+    output: Path | None = None,
+    out_dir: Path | None = None,
+    data: Path | None = None,
+    render: bool = True,
+    config_path: Path | None = None,
+) -> list[PlannedOutput]:
+    """Every file :func:`run_experiment` would write with these arguments, checked to be
+    writable (before any computing)."""
+    config = config_path or experiment.source
+    planned: list[PlannedOutput] = []
+    if render:
+        origin = output_origin(experiment, output=output)
+        target = output_path(experiment, output=output, out_dir=out_dir)
+        check_writable(target, origin)
+        planned.append(PlannedOutput(target, config, origin))
+    if data is not None:
+        check_data_path(Path(data))
+        planned.append(PlannedOutput(Path(data), config, "--data"))
+    return planned
+
+
+def config_inputs(configs: Sequence[Path | None]) -> list[Path]:
+    """The files among ``configs`` (a config read from stdin has none)."""
+    return [Path(c) for c in configs if c is not None and Path(c).is_file()]
+
+
+def check_runs(
+    runs: Sequence[tuple[Path | None, Experiment]],
+    *,
+    output: Path | None = None,
+    out_dir: Path | None = None,
+    data: Path | None = None,
+    render: bool = True,
+) -> None:
+    """Before computing any of ``runs`` (config path, experiment): every file they would write
+    is writable, none is one of the configs, no two are the same file, and none is an output
+    that ``out_dir``'s batch manifest records for another config."""
+    planned = [
+        item
+        for config, experiment in runs
+        for item in planned_outputs(experiment, output=output, out_dir=out_dir, data=data,
+                                    render=render, config_path=config)
+    ]
+    configs = config_inputs([config or experiment.source for config, experiment in runs])
+    claims: list[PlannedOutput] = []
+    if out_dir is not None:
+        from optiviz.batch import MANIFEST_NAME, manifest_claims, read_manifest
+
+        previous = read_manifest(Path(out_dir) / MANIFEST_NAME)
+        claims = manifest_claims(previous, Path(out_dir), configs)
+    check_outputs(planned, configs, claims)
 
 
 def run_experiment(
@@ -111,11 +252,10 @@ def run_experiment(
     config_path: Path | None = None,
 ) -> RunReport:
     started = time.perf_counter()
-    target = output_path(experiment, output=output, out_dir=out_dir) if render else None
-    if target is not None:
-        check_writable(target)
-    if data is not None:
-        check_data_path(Path(data))
+    planned = planned_outputs(experiment, output=output, out_dir=out_dir, data=data,
+                              render=render, config_path=config_path)
+    check_outputs(planned, config_inputs([config_path or experiment.source]))
+    target = planned[0].path if render else None
     result = compute(experiment)
     outputs: list[Path] = []
     if data is not None:

@@ -3,16 +3,25 @@
 A batch is planned in the calling process and executed elsewhere:
 
 1. ``expand_paths`` turns folders and globs into a sorted list of config files.
-2. Planning loads each config (cheap: no simulation), resolves its output path and its content
-   hash ``sha256(config text, optiviz version, resolved output path)``. A config whose hash
+2. The out-dir is locked (``out_dir/.optiviz.lock``): a second batch on it stops at once with
+   "in use by pid N", exit status 2.
+3. Planning loads each config (cheap: no simulation), resolves its output path (always inside
+   the out-dir: only the file name of ``render.output`` counts) and its content hash
+   ``sha256(config text, optiviz version, resolved output path)``. A config whose hash
    equals the one in the previous manifest, and whose recorded outputs are still on disk with
    the recorded sha256, is skipped unless ``force``. A config that fails to load fails here,
-   without costing a process.
-3. The remaining jobs run ``optiviz.api.run_file`` each in a worker process (or on a Dask
+   without costing a process. Outputs that would collide (two configs, cached or not; an
+   output that is a config; an output the manifest records for another config) stop the
+   whole batch before anything is computed.
+4. The remaining jobs run ``optiviz.api.run_file`` each in a worker process (or on a Dask
    worker). A worker catches every exception of its job and returns it as a one-line error,
    so one broken config never stops the others; renderers write atomically, so a failed job
-   never leaves a half-written output.
-4. ``out_dir/manifest.json`` is written atomically (temporary file, then rename).
+   never leaves a half-written output. A worker that dies fails only its job; a job over its
+   ``timeout`` is stopped and fails.
+5. SIGINT, SIGTERM or SIGHUP cancel the queue, stop the running workers (their temporary
+   files removed) and the manifest is still written ("cancelled" for what did not finish).
+   No worker outlives the batch process.
+6. ``out_dir/manifest.json`` is written atomically (temporary file, then rename).
 
 Only the standard library is imported at module level: workers import the heavy modules
 when their first job needs them, and ``distributed`` is imported only for ``dask=``.
@@ -20,11 +29,15 @@ when their first job needs them, and ``distributed`` is imported only for ``dask
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
 import math
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,14 +45,19 @@ from pathlib import Path
 from typing import Any
 
 import optiviz
-from optiviz.atomic import atomic_write_text
+from optiviz.atomic import atomic_write_text, exit_with_parent, remove_stale_temporaries
 from optiviz.errors import OptivizError
 
 MANIFEST_NAME = "manifest.json"
+LOCK_NAME = ".optiviz.lock"
+DEFAULT_TIMEOUT = 3600.0  # seconds one job may run (--timeout)
+DEFAULT_DASK_TIMEOUT = 10.0  # seconds to reach a Dask scheduler (--dask-timeout)
+STOP_GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL when a worker is stopped
 MANIFEST_FORMAT = 1
 CONFIG_SUFFIXES = (".yaml", ".yml")
 
-# Statuses a config can end a batch with. "cancelled": pending when --fail-fast stopped.
+# Statuses a config can end a batch with. "cancelled": not finished when --fail-fast or a
+# signal (SIGINT, SIGTERM, SIGHUP) stopped the batch.
 OK, SKIPPED, FAILED, CANCELLED = "ok", "skipped", "failed", "cancelled"
 _PROGRESS_WORD = {OK: "ok  ", SKIPPED: "skip", FAILED: "FAIL", CANCELLED: "STOP"}
 
@@ -78,6 +96,7 @@ class BatchReport:
     results: tuple[JobResult, ...]
     manifest: Path
     seconds: float
+    stopped_by: int | None = None  # the signal that stopped the batch, if one did
 
     @property
     def ok(self) -> bool:
@@ -222,23 +241,45 @@ def _final_numbers(final: dict[str, Any]) -> dict[str, float]:
 # Planning -------------------------------------------------------------------------------------
 
 def plan(
-    paths: Sequence[Path], *, out_dir: Path, previous: dict[str, dict[str, Any]], force: bool
+    paths: Sequence[Path],
+    *,
+    out_dir: Path,
+    previous: dict[str, dict[str, Any]],
+    force: bool,
+    stopped: Callable[[], str | None] = lambda: None,
 ) -> list[Job | JobResult]:
     """For each config, in order: a :class:`Job` to run, or its final :class:`JobResult`
-    (skipped as up to date, or failed to load). Two configs that would write the same output
-    both fail: running them would overwrite one with the other."""
+    (skipped as up to date, failed to load, cancelled by a signal during planning).
+
+    Raises :class:`OptivizError` (nothing computed, nothing written) when outputs collide:
+    two configs of the batch that would write one file, cached or not; an output that is a
+    config of the batch; an output that the manifest records for another config."""
     from optiviz import config as config_module
-    from optiviz.api import output_path
+    from optiviz.api import (
+        PlannedOutput,
+        check_outputs,
+        check_writable,
+        output_origin,
+        output_path,
+    )
 
     planned: list[Job | JobResult] = []
+    writes: list[PlannedOutput] = []
     for path in paths:
+        reason = stopped()
+        if reason is not None:
+            planned.append(JobResult(Path(path), CANCELLED, error=f"cancelled by {reason}"))
+            continue
         try:
             text = Path(path).read_bytes()
             experiment = config_module.load(Path(path))
+            origin = output_origin(experiment)
             output = Path(os.path.abspath(output_path(experiment, out_dir=out_dir)))
+            check_writable(output, origin)
         except Exception as error:  # noqa: BLE001 - reported per config
             planned.append(JobResult(Path(path), FAILED, error=one_line(error)))
             continue
+        writes.append(PlannedOutput(output, Path(path), origin))
         digest = content_hash(text, output)
         job = Job(Path(os.path.abspath(path)), Path(os.path.abspath(out_dir)), output, digest)
         cached = previous.get(display_path(path))
@@ -246,7 +287,35 @@ def plan(
             planned.append(_skipped(job, cached, out_dir))
         else:
             planned.append(job)
-    return _fail_collisions(planned)
+    check_outputs(writes, inputs=list(paths), claimed=manifest_claims(previous, out_dir, paths))
+    return planned
+
+
+def manifest_claims(
+    previous: dict[str, dict[str, Any]], out_dir: Path, configs: Sequence[Path]
+) -> list[Any]:
+    """Outputs the manifest records for configs other than ``configs`` that still exist (the
+    config and the output both): files another batch made and will expect to find again."""
+    from optiviz.api import PlannedOutput
+    from optiviz.atomic import file_keys
+
+    ours = {key for config in configs for key in file_keys(Path(config))}
+    manifest = display_path(Path(out_dir) / MANIFEST_NAME)
+    claims = []
+    for key, entry in previous.items():
+        config = Path(key)
+        if entry.get("status") not in (OK, SKIPPED) or not config.is_file():
+            continue
+        if ours & set(file_keys(config)):
+            continue
+        for output in entry.get("outputs") or []:
+            try:
+                path = _manifest_to_path(output["path"], out_dir)
+            except (KeyError, TypeError):
+                continue
+            if path.is_file():
+                claims.append(PlannedOutput(path, config, f"recorded in {manifest}"))
+    return claims
 
 
 def _up_to_date(entry: dict[str, Any], digest: str, out_dir: Path) -> bool:
@@ -273,24 +342,105 @@ def _skipped(job: Job, entry: dict[str, Any], out_dir: Path) -> JobResult:
     return JobResult(job.config, SKIPPED, outputs, 0.0, final, None, job.content_hash)
 
 
-def _fail_collisions(planned: list[Job | JobResult]) -> list[Job | JobResult]:
-    writers: dict[Path, list[int]] = {}
-    for index, item in enumerate(planned):
-        if isinstance(item, Job):
-            writers.setdefault(item.output, []).append(index)
-    out = list(planned)
-    for output, indices in writers.items():
-        if len(indices) < 2:
-            continue
-        names = ", ".join(display_path(planned[i].config) for i in indices)
-        for i in indices:
-            out[i] = JobResult(
-                planned[i].config,
-                FAILED,
-                error=f"{display_path(output)} would be written by several configs: {names}; "
-                "set a distinct render.output in each",
-            )
-    return out
+# The out-dir lock -----------------------------------------------------------------------------
+
+class OutDirLock:
+    """``out_dir/.optiviz.lock``, held while a batch plans, runs and writes the manifest, so
+    that two batches never share an out-dir (the last manifest would drop the other's entries,
+    and both could write one output). An advisory ``flock``: the kernel releases it when its
+    holder dies, so a lock file left by a killed batch is simply taken over. The file holds the
+    holder's pid for the message; it is removed on release."""
+
+    def __init__(self, out_dir: Path):
+        self.path = Path(out_dir) / LOCK_NAME
+        self.descriptor: int | None = None
+
+    def __enter__(self) -> OutDirLock:
+        import fcntl
+
+        while True:
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = self._holder(descriptor)
+                os.close(descriptor)
+                raise OptivizError(
+                    f"{display_path(self.path.parent)} is in use by another optiviz batch "
+                    f"(pid {holder}); wait for it to finish, or use another --out-dir "
+                    f"(lock file: {display_path(self.path)})"
+                ) from None
+            # The holder we waited for may have removed the file after we opened it: then we
+            # locked a name no other batch can see; start again with the current file.
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(descriptor).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(descriptor)
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+        self.descriptor = descriptor
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.descriptor is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # while still holding it: see __enter__
+        os.close(self.descriptor)
+        self.descriptor = None
+
+    @staticmethod
+    def _holder(descriptor: int) -> str:
+        for _ in range(50):  # the holder writes its pid right after taking the lock
+            text = os.pread(descriptor, 32, 0).decode(errors="replace").strip()
+            if text:
+                return text
+            time.sleep(0.01)
+        return "unknown"
+
+
+# Signals --------------------------------------------------------------------------------------
+
+class StopSignals:
+    """While a batch runs: SIGINT, SIGTERM and SIGHUP stop it instead of killing it. The first
+    signal is recorded (:attr:`signum`) and wakes the executor (:attr:`wakeup` is readable);
+    a second one asks for an immediate stop (:attr:`count`). Handlers can only be installed
+    from the main thread; elsewhere the batch runs with the process's handlers."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.count = 0
+        self.wakeup, self._notify = os.pipe()
+        os.set_blocking(self._notify, False)
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        os.close(self.wakeup)
+        os.close(self._notify)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is None:
+            self.signum = signum
+        self.count += 1
+        with contextlib.suppress(OSError):
+            os.write(self._notify, b"\0")
+
+    def reason(self) -> str | None:
+        """``"SIGTERM"`` etc. once a signal arrived, else None."""
+        return None if self.signum is None else signal.Signals(self.signum).name
 
 
 # Execution ------------------------------------------------------------------------------------
@@ -304,20 +454,53 @@ def run_batch(
     fail_fast: bool = False,
     dask: str | None = None,
     progress: Callable[[str], None] | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    dask_timeout: float = DEFAULT_DASK_TIMEOUT,
 ) -> BatchReport:
     """Render every config in ``paths`` into ``out_dir`` and write ``out_dir/manifest.json``.
 
     ``jobs`` worker processes (default ``os.cpu_count()``, never more than there are jobs);
-    ``dask`` a scheduler address to run the jobs on that cluster instead. ``progress`` gets one
-    line per finished config, e.g. ``[3/12] ok   configs/beale.yaml -> out/beale.gif (1.2 s)``.
-    With ``fail_fast`` the first failure cancels the jobs not yet started ("cancelled").
+    ``dask`` a scheduler address to run the jobs on that cluster instead (connecting must
+    succeed within ``dask_timeout`` seconds). ``progress`` gets one line per finished config,
+    e.g. ``[3/12] ok   configs/beale.yaml -> out/beale.gif (1.2 s)``. With ``fail_fast`` the
+    first failure cancels the jobs not yet started ("cancelled"). A job running longer than
+    ``timeout`` seconds is stopped and fails.
+
+    SIGINT, SIGTERM or SIGHUP cancel the queued jobs, stop the running ones (their temporary
+    files removed) and still write the manifest; :attr:`BatchReport.signal` says which came.
+    Raises :class:`OptivizError` before computing anything when the out-dir is in use by
+    another batch, outputs collide (see :func:`plan`) or the Dask scheduler cannot be reached.
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    client = connect_dask(dask, dask_timeout) if dask else None
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with OutDirLock(out_dir), StopSignals() as signals:
+            return _run_locked(paths, out_dir, jobs=jobs, force=force, fail_fast=fail_fast,
+                               client=client, progress=progress, timeout=timeout,
+                               signals=signals, start=start)
+    except OptivizError:
+        if created:  # refused before computing: leave no trace, not even an empty out-dir
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
+    finally:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close(timeout=dask_timeout)
+
+
+def _run_locked(
+    paths: Sequence[Path], out_dir: Path, *, jobs: int | None, force: bool, fail_fast: bool,
+    client: Any, progress: Callable[[str], None] | None, timeout: float | None,
+    signals: StopSignals, start: float,
+) -> BatchReport:
     manifest_path = out_dir / MANIFEST_NAME
     previous = read_manifest(manifest_path)
-    planned = plan(paths, out_dir=out_dir, previous=previous, force=force)
+    planned = plan(paths, out_dir=out_dir, previous=previous, force=force,
+                   stopped=signals.reason)
 
     results: list[JobResult | None] = [None] * len(planned)
     finished = 0
@@ -335,94 +518,392 @@ def run_batch(
     pending = [(index, item) for index, item in enumerate(planned) if isinstance(item, Job)]
     pending = longest_first(pending, previous)
     stop_early = fail_fast and any(r is not None and r.status == FAILED for r in results)
-    if stop_early:
+    if stop_early or signals.signum is not None:
+        why = "--fail-fast" if stop_early else signals.reason()
         for index, job in pending:
-            record(index, _cancelled(job))
+            record(index, _cancelled(job, f"cancelled by {why}"))
     elif pending:
-        execute = _execute_dask if dask else _execute_pool
-        execute(pending, record, jobs=jobs, fail_fast=fail_fast, address=dask)
+        if client is not None:
+            _execute_dask(pending, record, client=client, fail_fast=fail_fast,
+                          timeout=timeout, signals=signals)
+        else:
+            _execute_pool(pending, record, jobs=jobs, fail_fast=fail_fast, timeout=timeout,
+                          signals=signals)
 
     done = tuple(r for r in results if r is not None)
     write_manifest(manifest_path, done, previous, out_dir)
-    return BatchReport(done, manifest_path, time.perf_counter() - start)
+    return BatchReport(done, manifest_path, time.perf_counter() - start,
+                       stopped_by=signals.signum)
 
 
 Record = Callable[[int, JobResult], None]
 
 
-def _cancelled(job: Job) -> JobResult:
-    return JobResult(job.config, CANCELLED, error="cancelled by --fail-fast")
+def _cancelled(job: Job, why: str = "cancelled by --fail-fast") -> JobResult:
+    return JobResult(job.config, CANCELLED, error=why)
+
+
+def _worker_main(connection: Any, parent: int) -> None:
+    """A worker process: run the jobs it receives until told to stop (None) or signalled.
+
+    SIGTERM becomes SystemExit and SIGINT KeyboardInterrupt, so a running job's ``finally``
+    blocks remove its temporary files; either ends the worker, never just its job. It also
+    gets SIGTERM when the batch process dies (Linux), so no worker outlives the batch."""
+    request = exit_with_parent(signal.SIGTERM)
+    if request is not None:
+        request()
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, _exit_on_signal)
+    code = 0
+    try:
+        if os.getppid() != parent:
+            return  # the batch died before we could ask to follow it
+        if request is None:
+            _follow_parent(parent)
+        while True:
+            job = connection.recv()
+            if job is None:
+                break
+            connection.send(run_job(job))
+    except (EOFError, OSError):
+        code = 0  # the batch closed the pipe: nothing more to do
+    except KeyboardInterrupt:
+        code = 128 + signal.SIGINT
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    sys.exit(code)
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _follow_parent(parent: int) -> None:
+    """Where the system cannot signal a child when its parent dies: notice it by polling."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+class _Worker:
+    """One worker process, the pipe to it, and the job it is running (if any)."""
+
+    def __init__(self, context: Any) -> None:
+        self.connection, theirs = context.Pipe(duplex=True)
+        self.process = context.Process(target=_worker_main, args=(theirs, os.getpid()),
+                                       daemon=True, name="optiviz-batch-worker")
+        self.process.start()
+        theirs.close()
+        self.index: int | None = None
+        self.job: Job | None = None
+        self.deadline = math.inf
+
+    def give(self, index: int, job: Job, timeout: float | None) -> bool:
+        try:
+            self.connection.send(job)
+        except OSError:
+            return False
+        self.index, self.job = index, job
+        self.deadline = time.monotonic() + timeout if timeout else math.inf
+        return True
+
+    def take(self) -> JobResult | None:
+        """The finished job's result, or None if the worker died without sending one."""
+        try:
+            if self.connection.poll():
+                return self.connection.recv()
+        except (EOFError, OSError):
+            pass
+        return None
+
+    def release(self) -> tuple[int, Job]:
+        assert self.index is not None and self.job is not None
+        done = (self.index, self.job)
+        self.index, self.job, self.deadline = None, None, math.inf
+        return done
+
+    def stop(self, grace: float) -> None:
+        """SIGTERM (temporary files are removed on the way out), SIGKILL after ``grace``."""
+        if self.process.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGTERM)
+            self.process.join(grace)
+        self.kill()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGKILL)
+        self.process.join()
+        self.connection.close()
+        if self.job is not None:
+            remove_stale_temporaries(self.job.output)
+
+    def death(self) -> str:
+        """Why the worker ended without a result, from its exit status."""
+        code = self.process.exitcode
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name
+            hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+            return f"worker process killed by {name}{hint}"
+        if code is not None and code - 128 in {int(s) for s in StopSignals.SIGNALS}:
+            return f"worker process stopped by {signal.Signals(code - 128).name}"
+        return f"worker process exited with status {code} before finishing"
 
 
 def _execute_pool(
     pending: list[tuple[int, Job]], record: Record, *, jobs: int | None, fail_fast: bool,
-    address: str | None = None,
+    timeout: float | None, signals: StopSignals,
 ) -> None:
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    """Run ``pending`` on up to ``jobs`` forked worker processes.
 
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(pending)))
+    A worker that dies (SIGKILL by the out-of-memory killer, a crash in C) fails only its own
+    job and is replaced; one that exceeds ``timeout`` is stopped and its job fails. On a
+    signal the queue is cancelled, running workers are stopped and their jobs cancelled."""
+    import multiprocessing
+    from collections import deque
+    from multiprocessing.connection import wait
+
     context = multiprocessing.get_context(POOL_START_METHOD)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(run_job, job): (index, job) for index, job in pending}
-        waiting = set(futures)
-        while waiting:
-            done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+    limit = max(1, min(jobs or os.cpu_count() or 1, len(pending)))
+    queue = deque(pending)
+    workers: list[_Worker] = []
+
+    def cancel_queue(why: str) -> None:
+        while queue:
+            index, job = queue.popleft()
+            record(index, _cancelled(job, why))
+
+    try:
+        while queue or any(w.job is not None for w in workers):
+            if signals.signum is not None:
+                break
+            while queue:
+                idle = next((w for w in workers if w.job is None), None)
+                if idle is None and len(workers) < limit:
+                    idle = _Worker(context)
+                    workers.append(idle)
+                if idle is None:
+                    break
+                index, job = queue[0]
+                if idle.give(index, job, timeout):
+                    queue.popleft()
+                else:  # died while idle: replace it
+                    idle.kill()
+                    workers.remove(idle)
+            busy = [w for w in workers if w.job is not None]
+            if not busy:
+                continue
+            wait_for = min(w.deadline for w in busy) - time.monotonic()
+            ready = set(wait([w.connection for w in busy] + [w.process.sentinel for w in busy]
+                             + [signals.wakeup], timeout=max(0.0, min(wait_for, 3600.0))))
+            if signals.wakeup in ready:
+                _drain(signals.wakeup)
+            if signals.signum is not None:
+                break
             failed = False
-            for future in sorted(done, key=lambda f: futures[f][0]):
-                index, job = futures[future]
-                if future.cancelled():
+            for worker in busy:
+                result = None
+                if worker.connection in ready or worker.process.sentinel in ready:
+                    result = worker.take()
+                    if result is None and worker.process.is_alive():
+                        continue  # woken with nothing to read yet
+                    if result is None and _stopped_with_us(worker, signals):
+                        break  # the signal reached the worker first: stop everything below
+                    if not worker.process.is_alive():
+                        worker.process.join()
+                        if result is None:
+                            result = JobResult(worker.job.config, FAILED, error=worker.death())
+                        worker.kill()
+                        workers.remove(worker)
+                elif time.monotonic() >= worker.deadline:
+                    worker.stop(STOP_GRACE_SECONDS)
+                    workers.remove(worker)
+                    result = JobResult(worker.job.config, FAILED,
+                                       seconds=timeout or 0.0,
+                                       error=f"timed out after {timeout:g} s (--timeout); "
+                                       "stopped")
+                if result is None:
                     continue
-                try:
-                    result = future.result()
-                except BrokenProcessPool as error:
-                    # A worker died (killed, out of memory, crashed in C): the pool cannot
-                    # say which job did it, so every job it still held fails with the reason.
-                    result = JobResult(job.config, FAILED, error=f"worker process died: {error}")
+                index, _ = worker.release()
                 record(index, result)
                 failed = failed or result.status == FAILED
             if failed and fail_fast:
-                for future in waiting:
-                    if future.cancel():
-                        index, job = futures[future]
-                        record(index, _cancelled(job))
-                waiting = {f for f in waiting if not f.cancelled()}
+                cancel_queue("cancelled by --fail-fast")
+            if signals.signum is not None:
+                break
+    finally:
+        reason = signals.reason() or "an error in the batch"
+        cancel_queue(f"cancelled by {reason}")
+        _stop_workers(workers, record, signals, f"stopped by {reason}")
 
 
-def _execute_dask(
-    pending: list[tuple[int, Job]], record: Record, *, jobs: int | None, fail_fast: bool,
-    address: str | None = None,
-) -> None:
+def _stopped_with_us(worker: _Worker, signals: StopSignals) -> bool:
+    """Whether a worker that exited on SIGINT, SIGTERM or SIGHUP went down with the whole
+    batch (a signal to the process group: the batch's own handler may run a moment after the
+    worker is gone) rather than alone."""
+    from multiprocessing.connection import wait
+
+    worker.process.join()
+    if worker.process.exitcode not in {128 + s for s in StopSignals.SIGNALS}:
+        return False
+    if signals.signum is None:
+        wait([signals.wakeup], timeout=0.5)
+    return signals.signum is not None
+
+
+def _stop_workers(workers: list[_Worker], record: Record, signals: StopSignals,
+                  why: str) -> None:
+    """End every worker. Idle ones are told to exit; running ones get SIGTERM, and whatever
+    they finish within the grace period is kept; SIGKILL after it (or at a second signal)."""
+    from multiprocessing.connection import wait
+
+    busy = [w for w in workers if w.job is not None]
+    for worker in workers:
+        if worker.job is None:
+            with contextlib.suppress(OSError):
+                worker.connection.send(None)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    first_count = signals.count
+    while busy and time.monotonic() < deadline and signals.count == first_count:
+        ready = set(wait([w.process.sentinel for w in busy] + [signals.wakeup],
+                         timeout=deadline - time.monotonic()))
+        if signals.wakeup in ready:
+            _drain(signals.wakeup)
+        for worker in [w for w in busy if w.process.sentinel in ready]:
+            result = worker.take()
+            worker.kill()
+            index, job = worker.release()
+            record(index, result if result is not None else _cancelled(job, why))
+            busy.remove(worker)
+    for worker in busy:
+        result = worker.take()
+        worker.kill()
+        index, job = worker.release()
+        record(index, result if result is not None else _cancelled(job, why))
+    for worker in workers:
+        worker.process.join(STOP_GRACE_SECONDS)
+        worker.kill()
+
+
+def _drain(descriptor: int) -> None:
+    with contextlib.suppress(BlockingIOError, OSError):
+        os.set_blocking(descriptor, False)
+        os.read(descriptor, 1024)
+
+
+# Dask -----------------------------------------------------------------------------------------
+
+def connect_dask(address: str, timeout: float = DEFAULT_DASK_TIMEOUT) -> Any:
+    """A ``distributed.Client`` for the scheduler at ``address``, or a one-line
+    :class:`OptivizError` within about ``timeout`` seconds: a malformed address, nothing
+    listening, or a server that does not answer as a Dask scheduler."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError as error:
         raise OptivizError(
             "--dask needs the distributed package: pip install 'optiviz[dask]'"
         ) from error
+    try:
+        identity = _scheduler_identity(address, timeout)
+    except Exception as error:  # noqa: BLE001 - whatever the server did, one line
+        detail = one_line(error) if str(error) else f"no answer within {timeout:g} s"
+        raise OptivizError(f"--dask {address}: cannot reach a Dask scheduler ({detail})") \
+            from None
+    if not isinstance(identity, dict) or identity.get("type") != "Scheduler":
+        raise OptivizError(f"--dask {address}: the server there is not a Dask scheduler")
+    try:
+        return Client(address, timeout=timeout, set_as_default=False)
+    except Exception as error:  # noqa: BLE001
+        raise OptivizError(f"--dask {address}: cannot connect ({one_line(error)})") from None
 
-    with Client(address) as client:
-        # pure=False: a config submitted again (e.g. --force) must run again, not be recalled.
-        futures = {}
-        for index, job in pending:
-            future = client.submit(run_job, job, pure=False)
-            futures[future.key] = (index, job, future)
-        stopped = False
-        for future in as_completed([f for _, _, f in futures.values()]):
-            index, job, _ = futures[future.key]
-            if future.cancelled():
-                continue
-            try:
-                result = future.result()
-            except Exception as error:  # noqa: BLE001 - a lost worker fails only its job
-                result = JobResult(job.config, FAILED, error=f"dask: {one_line(error)}")
-            record(index, result)
-            if fail_fast and result.status == FAILED and not stopped:
-                stopped = True
-                for other_index, other_job, other in futures.values():
-                    if not other.done():
-                        other.cancel()
-                        record(other_index, _cancelled(other_job))
+
+def _scheduler_identity(address: str, timeout: float) -> Any:
+    """Ask ``address`` who it is, the whole exchange bounded by ``timeout`` (distributed's own
+    connect timeout does not cover a server that accepts and then stays silent)."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def ask() -> Any:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity"})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    return asyncio.run(asyncio.wait_for(ask(), timeout))
+
+
+def _execute_dask(
+    pending: list[tuple[int, Job]], record: Record, *, client: Any, fail_fast: bool,
+    timeout: float | None, signals: StopSignals,
+) -> None:
+    """Run ``pending`` on a Dask cluster. A job's ``timeout`` counts from when the scheduler
+    reports it processing; a timed-out or signal-cancelled job is cancelled on the cluster
+    (a task already running there cannot be interrupted and finishes in the background, its
+    output still written atomically)."""
+    # pure=False: a config submitted again (e.g. --force) must run again, not be recalled.
+    futures = {}
+    changed = threading.Event()  # set by the client's thread whenever a job ends
+    for index, job in pending:
+        future = client.submit(run_job, job, pure=False)
+        future.add_done_callback(lambda _: changed.set())
+        futures[future.key] = (index, job, future)
+    remaining = dict(futures)
+    started: dict[Any, float] = {}
+    last_poll = -math.inf
+    try:
+        while remaining and signals.signum is None:
+            changed.wait(0.2)  # short: signals and deadlines are checked between waits
+            changed.clear()
+            now = time.monotonic()
+            if timeout and now - last_poll >= 1.0:
+                last_poll = now
+                with contextlib.suppress(Exception):
+                    running = {k for keys in client.processing().values() for k in keys}
+                    for key in running & set(remaining):
+                        started.setdefault(key, now)
+            stop_others = False
+            for key, (index, job, future) in list(remaining.items()):
+                if future.done():
+                    del remaining[key]
+                    if future.cancelled():
+                        record(index, _cancelled(job, "cancelled on the Dask cluster"))
+                        continue
+                    try:
+                        result = future.result()
+                    except Exception as error:  # noqa: BLE001 - a lost worker fails its job
+                        result = JobResult(job.config, FAILED, error=f"dask: {one_line(error)}")
+                elif timeout and now - started.get(key, math.inf) >= timeout:
+                    del remaining[key]
+                    future.cancel()
+                    result = JobResult(job.config, FAILED, seconds=timeout,
+                                       error=f"timed out after {timeout:g} s (--timeout); "
+                                       "cancelled on the Dask cluster")
+                else:
+                    continue
+                record(index, result)
+                stop_others = stop_others or (fail_fast and result.status == FAILED)
+            if stop_others:
+                for index, job, future in remaining.values():
+                    future.cancel()
+                    record(index, _cancelled(job))
+                remaining.clear()
+    finally:
+        reason = signals.reason() or "an error in the batch"
+        for _, (index, job, future) in remaining.items():
+            future.cancel()
+            record(index, _cancelled(job, f"cancelled by {reason}"))
 
 
 def progress_line(finished: int, total: int, result: JobResult) -> str:
@@ -516,9 +997,14 @@ __all__ = [
     "BatchReport",
     "Job",
     "JobResult",
+    "OutDirLock",
     "OutputFile",
+    "StopSignals",
+    "connect_dask",
     "content_hash",
     "expand_paths",
+    "manifest_claims",
+    "plan",
     "progress_line",
     "read_manifest",
     "run_batch",

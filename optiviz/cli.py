@@ -51,8 +51,9 @@ RUN_EXIT_STATUS = _exit_status(
     (2, "bad input: a config error, a bad option or argument"),
 )
 BATCH_EXIT_STATUS = _exit_status(
-    (1, "a config failed (bad or crashed: see manifest.json), or a disk error"),
-    (2, "bad input: a bad option or argument, or no config found"),
+    (1, "a config failed, timed out or was cancelled (see manifest.json), or a disk error"),
+    (2, "bad input, nothing computed: a bad option or argument, no config found, colliding "
+        "outputs, the out-dir in use by another batch, Dask unreachable"),
 )
 VALIDATE_EXIT_STATUS = _exit_status(
     (1, "a disk error"),
@@ -114,8 +115,11 @@ def run(
         raise OptivizError("-o/--output and --data take one config; use --out-dir for several")
     if no_render and output is not None:
         raise OptivizError("-o/--output and --no-render contradict each other")
-    # Validate every config before computing any, so a typo in the last fails fast.
+    # Validate every config and every output before computing any, so a typo in the last,
+    # or two configs writing one file, fails fast.
     experiments = [api.load(path, overrides) for path in configs]
+    api.check_runs(list(zip(configs, experiments, strict=True)), output=output, out_dir=out_dir,
+                   data=data, render=not no_render)
     for path, experiment in zip(configs, experiments, strict=True):
         report = api.run_experiment(
             experiment,
@@ -155,6 +159,23 @@ def run(
     default=None,
     help="Send the jobs to a Dask scheduler, e.g. tcp://scheduler:8786.",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3600,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop a config that runs longer and count it as failed.",
+)
+@click.option(
+    "--dask-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10,
+    show_default=True,
+    metavar="SECONDS",
+    envvar="OPTIVIZ_DASK_TIMEOUT",
+    help="Give up reaching the --dask scheduler after this long [env: OPTIVIZ_DASK_TIMEOUT].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @_user_errors
 def batch(
@@ -164,13 +185,19 @@ def batch(
     force: bool,
     fail_fast: bool,
     dask: str | None,
+    timeout: float,
+    dask_timeout: float,
     quiet: bool,
 ) -> None:
     """Render many configs in parallel, for CI.
 
     PATHS are config files, folders (searched recursively) and globs. Outputs and
     manifest.json go to --out-dir; configs whose output is up to date are skipped.
+    On Ctrl-C or SIGTERM queued jobs are cancelled, running ones stopped, and the
+    manifest records what finished.
     """
+    import signal
+
     from optiviz.batch import expand_paths, run_batch
 
     configs = expand_paths(paths)
@@ -183,15 +210,22 @@ def batch(
         fail_fast=fail_fast,
         dask=dask,
         progress=progress,
+        timeout=timeout,
+        dask_timeout=dask_timeout,
     )
+    counts = ", ".join(
+        f"{report.count(status)} {status}"
+        for status in ("ok", "skipped", "failed", "cancelled")
+        if report.count(status)
+    )
+    summary = (f"{counts or 'nothing to do'} in {report.seconds:.1f} s; "
+               f"manifest: {out_dir / 'manifest.json'}")
+    if report.stopped_by is not None:
+        name = signal.Signals(report.stopped_by).name
+        click.echo(f"interrupted by {name}: {summary}", err=True)
+        sys.exit(128 + report.stopped_by)
     if not quiet:
-        counts = ", ".join(
-            f"{report.count(status)} {status}"
-            for status in ("ok", "skipped", "failed", "cancelled")
-            if report.count(status)
-        )
-        click.echo(f"{counts or 'nothing to do'} in {report.seconds:.1f} s; "
-                   f"manifest: {out_dir / 'manifest.json'}", err=True)
+        click.echo(summary, err=True)
     if not report.ok:
         sys.exit(1)
 

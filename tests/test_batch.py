@@ -232,14 +232,14 @@ def test_entries_of_other_configs_survive_a_partial_batch(tmp_path, fake_pipelin
     assert report.count(batch.SKIPPED) == 4
 
 
-def test_configs_writing_the_same_output_both_fail(tmp_path, fake_pipeline):
+def test_configs_writing_the_same_output_stop_the_batch_before_computing(tmp_path,
+                                                                        fake_pipeline):
     paths = write_configs(tmp_path, {"a/x.yaml": "steps: 1\n", "b/x.yaml": "steps: 2\n",
                                      "c.yaml": "steps: 3\n"})
-    report = batch.run_batch(paths, out_dir=tmp_path / "out", jobs=2)
-    status = {str(r.config.parent.name) + "/" + r.config.name: r.status for r in report.results}
-    assert status == {"a/x.yaml": "failed", "b/x.yaml": "failed", f"{tmp_path.name}/c.yaml": "ok"}
-    assert "would be written by several configs" in report.results[0].error
-    assert not (tmp_path / "out" / "x.gif").exists()
+    with pytest.raises(OptivizError, match="would be written twice") as error:
+        batch.run_batch(paths, out_dir=tmp_path / "out", jobs=2)
+    assert "a/x.yaml" in str(error.value) and "b/x.yaml" in str(error.value)
+    assert not (tmp_path / "out").exists()
 
 
 def test_fail_fast_cancels_pending_jobs(tmp_path, fake_pipeline):

@@ -17,13 +17,16 @@ from optiviz.errors import OptivizError
 __all__ = ["render", "check_output"]
 
 
-def check_output(path: Path) -> None:
-    """Fail early (before any computing) if ``path`` has an unknown extension, is a folder, or
-    its folder (or the nearest existing parent, when it will be created) is not writable."""
-    from optiviz.render.writers import output_format
+def check_output(path: Path, origin: str = "render.output") -> None:
+    """Fail early (before any computing) if ``path`` has an unknown extension, a name too
+    long for its file system (the temporary name included), is a folder, or its folder (or
+    the nearest existing parent, when it will be created) is not writable. ``origin`` says
+    where the path came from (``render.output``, ``-o/--output``) in the message."""
+    from optiviz.atomic import check_names
 
     path = Path(path)
-    output_format(path)
+    _check_format(path, origin)
+    check_names(path)
     if path.is_dir():
         raise OptivizError(f"output {str(path)!r} is a folder, not a file")
     parent = path.parent.resolve()
@@ -36,6 +39,24 @@ def check_output(path: Path) -> None:
     if path.exists() and not os.access(path, os.W_OK):
         raise OptivizError(f"cannot overwrite {str(path)!r} (permission denied)")
     probe_folder(path)  # what the permission bits cannot tell (read-only mounts, /proc)
+
+
+def _check_format(path: Path, origin: str) -> None:
+    """The extension must name a registered format; the message names ``origin``."""
+    from optiviz.errors import ConfigError, UnknownNameError
+    from optiviz.render.writers import WRITERS, output_format
+
+    try:
+        output_format(path)
+    except UnknownNameError as error:
+        if origin == "render.output":
+            raise
+        valid = " ".join(f".{name}" for name in WRITERS.names())
+        suffix = path.suffix
+        what = (f"unknown output format {suffix!r} (valid: {valid})" if suffix
+                else f"no extension to choose the format by (end it in one of: {valid})")
+        guess = f".{error.suggestion}" if error.suggestion and suffix else None
+        raise ConfigError(f"{origin} {str(path)!r}: {what}", suggestion=guess) from None
 
 
 def build_scene(experiment: Any, result: Any) -> Any:

@@ -11,8 +11,9 @@ Two kinds of writer live in :data:`WRITERS`:
 
 :func:`atomic_output` wraps either: it writes a temporary file in the target folder and renames
 it over the target only when everything succeeded, so Ctrl-C, SIGTERM or an error leave the
-previous output intact and no temporary file behind (SIGKILL can leave a hidden ``.*.tmp`` file
-but never a half-written target).
+previous output intact and no temporary file behind (SIGKILL can leave a hidden
+``.<stem>.optiviz-tmp-<pid><suffix>`` file, removed by the next write of that target, but never
+a half-written target).
 """
 
 from __future__ import annotations
@@ -301,6 +302,8 @@ class FfmpegWriter:
 
     Odd sizes are padded by one pixel of background (never rescaled). One encoder thread and the
     bitexact flags with no metadata make the output byte-identical for identical frames.
+    ffmpeg gets the output as an absolute path, so a name like ``file:x.mp4`` or ``pipe:1.mp4``
+    is a file of that name, never an ffmpeg protocol; it is killed if optiviz dies (Linux).
     """
 
     animated: ClassVar[bool] = True
@@ -309,7 +312,13 @@ class FfmpegWriter:
 
     def __init__(self, path: Path, width: int, height: int, *, fps: float = 30, loop: bool = True,
                  background: str = "#ffffff", key_colors: tuple[str, ...] = ()):
+        import os
+        import signal
+        import threading
+
         import imageio_ffmpeg
+
+        from optiviz.atomic import exit_with_parent
 
         self.path = Path(path)
         self.size = (width, height)
@@ -320,10 +329,13 @@ class FfmpegWriter:
             "-framerate", str(fps), "-i", "pipe:0", "-an", "-vf", pad,
             *self.codec_args, "-threads", "1",
             "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
-            *self.container_args, str(self.path),
+            *self.container_args, os.path.abspath(self.path),
         ]
+        # preexec_fn is unsafe with other threads running (a Dask worker): then go without.
+        follow = exit_with_parent(signal.SIGKILL) if threading.active_count() == 1 else None
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            preexec_fn=follow,
         )
 
     def append(self, frame: np.ndarray, repeat: int = 1) -> None:
@@ -343,10 +355,17 @@ class FfmpegWriter:
             self._fail()
 
     def _fail(self) -> None:
+        import os
+
+        from optiviz.atomic import target_of
+
         self.process.kill()
         self.process.wait()
-        message = self.process.stderr.read().decode(errors="replace").strip()
-        raise OptivizError(f"ffmpeg failed writing {self.path.suffix}: {message or 'no message'}")
+        target = target_of(self.path)
+        stderr = self.process.stderr.read().decode(errors="replace")
+        # ffmpeg names the hidden temporary file; the user knows the target
+        message = ffmpeg_message(stderr.replace(os.path.abspath(self.path), str(target)))
+        raise OptivizError(f"{target}: ffmpeg failed: {message}")
 
     def abort(self) -> None:
         if self.process.poll() is None:
@@ -355,6 +374,16 @@ class FfmpegWriter:
         for stream in (self.process.stdin, self.process.stderr):
             with contextlib.suppress(OSError):
                 stream.close()
+
+
+def ffmpeg_message(stderr: str, limit: int = 300) -> str:
+    """ffmpeg's complaint on one line: its distinct lines joined, repeated ones and the
+    generic "Conversion failed!" dropped, at most ``limit`` characters (the end kept: the
+    cause is usually last)."""
+    lines = [" ".join(line.split()) for line in stderr.splitlines()]
+    lines = [line for line in dict.fromkeys(lines) if line and line != "Conversion failed!"]
+    text = " / ".join(lines) or "no message"
+    return text if len(text) <= limit else "..." + text[-(limit - 3):]
 
 
 @register_writer("mp4", "H.264 video (yuv420p, +faststart): slides and browsers")
