@@ -43,7 +43,11 @@ def _exit_status(*codes: tuple[int, str]) -> str:
     """The "Exit status" epilog of a command that reads configs (README.md says the same)."""
     rows = [(0, "success"), *codes, (130, "interrupted (Ctrl-C)"),
             (143, "terminated (SIGTERM, e.g. a CI timeout)")]
-    return "\b\nExit status:\n" + "\n".join(f"  {code:<4} {text}" for code, text in rows)
+    import textwrap
+
+    lines = [textwrap.fill(text, 76, initial_indent=f"  {code:<4} ",
+                           subsequent_indent=" " * 7) for code, text in rows]
+    return "\b\nExit status:\n" + "\n".join(lines)
 
 
 RUN_EXIT_STATUS = _exit_status(
