@@ -47,6 +47,7 @@ PANELS = ("landscape", "loss", "lr")  # what the cloud view draws
 CATCH_RADIUS = 0.025  # particles this close to a minimum (times the map's diagonal) count as in it
 QUANTILES = (0.25, 0.5, 0.75)  # the loss panel's band and line
 DEFAULT_LOSS_KEEPS = 0.66  # by default the loss panel comes when the maps keep this share of size
+MIN_MAP_PIXELS = 40  # requested panels that leave the maps smaller than this are refused
 MAX_ASPECT = 4.0  # a map is at most this many times taller than wide (or wider than tall)
 
 # The layout model, in units of the font's size in pixels (calibrated on the constrained layout).
@@ -454,6 +455,11 @@ class CloudScene:
             bare, bare_entries = plan(())
             if layout.side < DEFAULT_LOSS_KEEPS * bare.side:
                 layout, entries = bare, bare_entries
+        elif side and layout.side < MIN_MAP_PIXELS:
+            raise ConfigError(f"{' and '.join(side)} beside {len(groups)} maps leave no room "
+                              f"for the maps in a {render.width}x{render.height} frame; "
+                              "make the frame larger or ask for fewer panels",
+                              ("render", "panels"))
         self.layout = layout
         self.panels = ("landscape", *layout.panels)
         map_axes, panel_axes, key_ax = build_layout(figure, layout)
@@ -497,10 +503,11 @@ class CloudScene:
             else:
                 ax.set_xlabel("step", labelpad=1)
         self.key = place_key(figure, key_ax, entries, style)
+        fit_ticks(map_axes, figure.canvas.get_renderer(), layout.side, layout.side * aspect)
         freeze_layout(figure)
         compact_layout(figure, layout, map_axes,
                        [ax for _, ax in panel_axes] + ([key_ax] if key_ax else []), key_ax,
-                       aspect, font)
+                       self.key, aspect, font)
         for ax in map_axes:  # equal axes, set only now: the layout fills cells with axes
             ax.set_box_aspect(aspect)
 
@@ -520,11 +527,16 @@ class CloudScene:
         self.counter.set_text("")
         frames = self.positions[:, self.steps]
         self.short: list[bool] = []
+        self.widest_status: list[str] = []  # what each map's status box was placed for
         for (runs, _, status), tallies in zip(self.groups, self.tallies, strict=True):
             taken = place_tallies(status.axes, tallies, renderer)
-            self.short.append(place_status(
-                status, self.longest_status(runs, frames[runs]),
-                taken + marks_on(status.axes, experiment, domain), frames[runs], renderer))
+            diverge, leave, total = self.longest_status(runs, frames[runs])
+            short = place_status(status, (diverge, leave, total),
+                                 taken + marks_on(status.axes, experiment, domain),
+                                 frames[runs], renderer)
+            self.short.append(short)
+            self.widest_status.append(status_text(int(diverge) * total, int(leave) * total,
+                                                  total, short))
 
         # the contours last: the layout never measures them
         grid = landscape_grid(experiment.function, domain, grid_points(render) // 2 + 40)
@@ -579,7 +591,7 @@ class CloudScene:
             for where, label in tallies:
                 near = np.hypot(points[:, 0] - where[0], points[:, 1] - where[1])
                 caught = int(np.count_nonzero(near <= self.catch_radius))
-                label.set_text(f"{caught / len(runs):.0%}")
+                label.set_text(share_text(caught, len(runs)))
                 label.set_visible(caught > 0)
                 artists.append(label)
             lost = int(np.count_nonzero((self.diverged_step[runs] >= 0)
@@ -624,7 +636,9 @@ def key_legend(figure: Any, key_ax: Any, entries: list[tuple[Any, str]],
     if columns == 1:
         labels = [label.replace("|", "\n") for _, label in entries]
         if key_ax is not None:
-            return key_ax.legend(handles, labels, loc="center", ncols=1, **style)
+            # hung from the top of its cell: beside the panels' tick labels, never below the
+            # frame
+            return key_ax.legend(handles, labels, loc="upper center", ncols=1, **style)
         return figure.legend(handles, labels, ncols=1, **style)
     # column by column, longest first: the long labels share a column, so more columns fit
     entries = sorted(entries, key=lambda entry: -len(entry[1]))
@@ -696,44 +710,86 @@ def place_key(figure: Any, key_ax: Any, entries: list[tuple[Any, str]],
 
 
 def compact_layout(figure: Any, layout: Layout, map_axes: list[Any], region_axes: list[Any],
-                   key_ax: Any, aspect: float, font: float) -> None:
-    """After the constrained layout (whose map axes fill their cells): shrink the maps' cells
-    to the maps' aspect and hand what equal axes would leave empty to the panels' column
-    (``side``) or band (``below``), or take what the maps lack from it, down to the panels'
-    smallest size. Moves axes only; their titles and tick labels move with them."""
+                   key_ax: Any, key: Any, aspect: float, font: float) -> None:
+    """After the constrained layout (whose map axes fill their cells): move the border between
+    the maps and the panels' band (``below``) or column (``side``) so that the maps' cells
+    take the maps' aspect, what equal axes would leave empty going to the panels, and what the
+    maps lack coming from them, as long as each panel keeps its smallest plot area and the key
+    (``key``, hung from the top of ``key_ax``) stays whole in the frame; where the panels lack
+    room the maps give it up. Moves axes only: titles and tick labels move with them."""
     if layout.kind == "cells" or not map_axes:
         return
     width, height = figure.bbox.width, figure.bbox.height
     boxes = [ax.get_position(original=True) for ax in map_axes]
     others = [ax.get_position(original=True) for ax in region_axes]
     cell_w, cell_h = boxes[0].width * width, boxes[0].height * height
+    hang = key_hang(key, figure)
     if layout.kind == "below":
-        spare = cell_h - cell_w * aspect  # pixels per row the maps cannot use (< 0: lack)
-        if spare < 0 and others:
-            room = min(b.height * height - (PANEL_INNER_HEIGHT * font if ax is not key_ax
-                                            else layout.key_box[1])
-                       for ax, b in zip(region_axes, others, strict=True))
-            spare = max(spare, -max(room, 0.0) / layout.rows)
+        spare = cell_h - cell_w * aspect  # per row: > 0 the maps cannot use it, < 0 they lack
+        # how far the band's top must rise (< 0: may sink) for each panel and the key
+        needs = [PANEL_INNER_HEIGHT * font - b.height * height if ax is not key_ax
+                 else layout.key_box[1] + hang + 2 - b.y1 * height
+                 for ax, b in zip(region_axes, others, strict=True)]
+        shift = max(spare, max(needs, default=-np.inf) / layout.rows)
         for i, (ax, box) in enumerate(zip(map_axes, boxes, strict=True)):
-            top = box.y1 + (i // layout.columns) * spare / height
-            ax.set_position([box.x0, top - (cell_h - spare) / height, box.width,
-                             (cell_h - spare) / height])
+            top = box.y1 + (i // layout.columns) * shift / height
+            ax.set_position([box.x0, top - (cell_h - shift) / height, box.width,
+                             (cell_h - shift) / height])
         for ax, box in zip(region_axes, others, strict=True):
             ax.set_position([box.x0, box.y0, box.width,
-                             box.height + layout.rows * spare / height])
+                             box.height + layout.rows * shift / height])
     else:
         spare = cell_w - cell_h / aspect
-        if spare < 0 and others:
-            room = min(b.width * width - (PANEL_INNER_WIDTH * font if ax is not key_ax
-                                          else layout.key_box[0])
-                       for ax, b in zip(region_axes, others, strict=True))
-            spare = max(spare, -max(room, 0.0) / layout.columns)
+        needs = [(PANEL_INNER_WIDTH * font if ax is not key_ax else layout.key_box[0])
+                 - b.width * width for ax, b in zip(region_axes, others, strict=True)]
+        shift = max(spare, max(needs, default=-np.inf) / layout.columns)
         for i, (ax, box) in enumerate(zip(map_axes, boxes, strict=True)):
-            left = box.x0 - (i % layout.columns) * spare / width
-            ax.set_position([left, box.y0, (cell_w - spare) / width, box.height])
+            left = box.x0 - (i % layout.columns) * shift / width
+            ax.set_position([left, box.y0, (cell_w - shift) / width, box.height])
         for ax, box in zip(region_axes, others, strict=True):
-            ax.set_position([box.x0 - layout.columns * spare / width, box.y0,
-                             box.width + layout.columns * spare / width, box.height])
+            ax.set_position([box.x0 - layout.columns * shift / width, box.y0,
+                             box.width + layout.columns * shift / width, box.height])
+        if key_ax is not None and region_axes[:-1]:
+            # the key hangs from the top of the column's last cell: lift it, and shorten the
+            # panel above, until it ends inside the frame
+            lift = layout.key_box[1] + hang + 2 - key_ax.get_position().y1 * height
+            if lift > 0:
+                above = region_axes[-2]
+                box = above.get_position()
+                above.set_position([box.x0, box.y0 + lift / height, box.width,
+                                    box.height - lift / height])
+                box = key_ax.get_position()
+                key_ax.set_position([box.x0, box.y0, box.width, box.height + lift / height])
+    pack_maps(figure, layout, map_axes, aspect)
+
+
+def key_hang(key: Any, figure: Any) -> float:
+    """Pixels between the top of the key's cell and the top of the key (its pad)."""
+    if key is None:
+        return 0.0
+    return key.borderaxespad * key._fontsize * figure.dpi / 72
+
+
+def pack_maps(figure: Any, layout: Layout, map_axes: list[Any], aspect: float) -> None:
+    """Where the maps' cells are still longer than the maps in the direction the panels
+    cannot take (rows in a ``side`` layout, columns in a ``below`` one), close the rows (or
+    columns) up around the middle, keeping the layout's gaps, instead of leaving a strip of
+    nothing between each pair."""
+    width, height = figure.bbox.width, figure.bbox.height
+    boxes = [ax.get_position(original=True) for ax in map_axes]
+    cell_w, cell_h = boxes[0].width * width, boxes[0].height * height
+    map_w = min(cell_w, cell_h / aspect)
+    map_h = map_w * aspect
+    if layout.kind == "side" and cell_h - map_h > 0.5:
+        extra = cell_h - map_h
+        for i, (ax, box) in enumerate(zip(map_axes, boxes, strict=True)):
+            top = box.y1 - (layout.rows * extra / 2 - (i // layout.columns) * extra) / height
+            ax.set_position([box.x0, top - map_h / height, box.width, map_h / height])
+    elif layout.kind == "below" and cell_w - map_w > 0.5:
+        extra = cell_w - map_w
+        for i, (ax, box) in enumerate(zip(map_axes, boxes, strict=True)):
+            left = box.x0 + (layout.columns * extra / 2 - (i % layout.columns) * extra) / width
+            ax.set_position([left, box.y0, map_w / width, box.height])
 
 
 def spare_edge_labels(map_axes: list[Any], columns: int, font: float) -> None:
@@ -831,6 +887,53 @@ def minimum_tallies(ax: Any, experiment: Any, theme: Theme, size: float,
     return tallies
 
 
+def share_text(part: int, whole: int) -> str:
+    """``part`` of ``whole`` as a whole percentage that never rounds to a lie: "<1%" for a
+    few, ">99%" for all but a few; "0%" and "100%" only when exact."""
+    share = 100 * part / whole if whole else 0.0
+    text = f"{share:.0f}%"
+    if part and text == "0%":
+        return "<1%"
+    if part < whole and text == "100%":
+        return ">99%"
+    return text
+
+
+def fit_ticks(map_axes: list[Any], renderer: Any, width: float, height: float) -> None:
+    """As many ticks on the maps' axes as their labels leave room for on a map of ``width`` x
+    ``height`` pixels (a small map of a wide domain would otherwise print ``-15.0-12.5-10.0``
+    as one word). Runs before the layout, which then makes room for the chosen labels."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.ticker import MaxNLocator
+
+    if not map_axes:
+        return
+    ax = map_axes[0]
+    size = ax.xaxis.get_tick_params().get("labelsize", ax.title.get_fontsize() * 0.85)
+    font = FontProperties(size=size)
+
+    def label_size(value: float) -> tuple[float, float]:
+        text = f"{value:g}".replace("-", "\u2212")
+        width, height, _ = renderer.get_text_width_height_descent(text, font, ismath=False)
+        return width, height
+
+    for axis, (low, high), length in (("x", ax.get_xlim(), width),
+                                      ("y", ax.get_ylim(), height)):
+        for bins in range(9, 1, -1):
+            locator = MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10])
+            ticks = [t for t in locator.tick_values(low, high) if low <= t <= high]
+            if len(ticks) < 2:
+                break
+            spacing = (ticks[1] - ticks[0]) / (high - low) * length
+            sizes = [label_size(t) for t in ticks]
+            needed = (max(w for w, _ in sizes) if axis == "x" else 2 * max(h for _, h in sizes))
+            if spacing >= needed + size * renderer.dpi / 72 * 0.8:
+                break
+        for each in map_axes:
+            getattr(each, f"{axis}axis").set_major_locator(
+                MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10]))
+
+
 def place_tallies(ax: Any, tallies: list[tuple[np.ndarray, Any]], renderer: Any) -> list[Any]:
     """Put each tally label right of and above its minimum, or left of / below it where the
     map's edge would cut it; returns the boxes (display pixels) the widest labels cover."""
@@ -851,8 +954,9 @@ def place_tallies(ax: Any, tallies: list[tuple[np.ndarray, Any]], renderer: Any)
                                         y=dy if up else -dy, units="dots"))
         label.set_horizontalalignment("left" if right else "right")
         label.set_verticalalignment("bottom" if up else "top")
-        x0 = x + dx if right else x - dx - w
-        y0 = y + dy if up else y - dy - h
+        # the text's anchor is offset; its backing box reaches ``pad`` beyond the text
+        x0 = x + dx - pad if right else x - dx - w + pad
+        y0 = y + dy - pad if up else y - dy - h + pad
         boxes.append(Bbox.from_bounds(x0, y0, w, h))
         label.set_text("")
     return boxes
@@ -893,37 +997,38 @@ def status_text(lost: int, away: int, total: int, short: bool = False) -> str:
 def place_status(status: Any, longest: tuple[bool, bool, int], obstacles: list[Any],
                  positions: np.ndarray, renderer: Any) -> bool:
     """Put a map's status box in the corner where it covers no known point or tally and the
-    fewest particles over the shown frames (``positions``: runs x frames x 2). ``longest``:
-    (whether runs diverge, whether runs leave the view, the number of runs). Returns whether
-    the status must use its short form to fit in the map."""
+    fewest particles over the shown frames (``positions``: runs x frames x 2), in its long
+    form if that fits there, else in its short form. ``longest``: (whether runs diverge,
+    whether runs leave the view, the number of runs). Returns whether the short form is
+    used."""
     from matplotlib.transforms import Bbox
 
     diverge, leave, total = longest
     if not (diverge or leave):
         return False
     ax = status.axes
-    dpi = ax.figure.dpi
     area = ax.get_window_extent(renderer)
-    pad = 0.2 * status.get_fontsize() * dpi / 72
+    pad = 0.2 * status.get_fontsize() * ax.figure.dpi / 72
     inset = pad + 3
     points = positions.reshape(-1, 2)
     points = points[np.all(np.isfinite(points), axis=1)]
     pixels = ax.transData.transform(points) if points.size else np.empty((0, 2))
-    short = False
+    scores = {}
     for short in (False, True):
         status.set_text(status_text(int(diverge) * total, int(leave) * total, total, short))
-        if status.get_window_extent(renderer).width + 2 * inset <= area.width:
-            break
-    scores = {}
-    for name, (x, y, ha, va) in CORNERS.items():
-        place_corner(status, x, y, ha, va, inset)
-        text = status.get_window_extent(renderer)
-        box = Bbox.from_extents(text.x0 - pad, text.y0 - pad, text.x1 + pad, text.y1 + pad)
-        hidden = sum(box.overlaps(obstacle) for obstacle in obstacles)
-        covered = int(np.count_nonzero((pixels[:, 0] >= box.x0) & (pixels[:, 0] <= box.x1)
-                                       & (pixels[:, 1] >= box.y0) & (pixels[:, 1] <= box.y1)))
-        scores[name] = (hidden, covered)
-    place_corner(status, *CORNERS[min(CORNERS, key=lambda name: scores[name])], inset)
+        if status.get_window_extent(renderer).width + 2 * inset > area.width and not short:
+            continue  # the long form is wider than the map
+        for name, (x, y, ha, va) in CORNERS.items():
+            place_corner(status, x, y, ha, va, inset)
+            text = status.get_window_extent(renderer)
+            box = Bbox.from_extents(text.x0 - pad, text.y0 - pad, text.x1 + pad, text.y1 + pad)
+            hidden = sum(box.overlaps(obstacle) for obstacle in obstacles)
+            covered = int(np.count_nonzero(
+                (pixels[:, 0] >= box.x0) & (pixels[:, 0] <= box.x1)
+                & (pixels[:, 1] >= box.y0) & (pixels[:, 1] <= box.y1)))
+            scores[short, name] = (hidden, short, covered)
+    short, name = min(scores, key=lambda choice: scores[choice])
+    place_corner(status, *CORNERS[name], inset)
     status.set_text("")
     return short
 
