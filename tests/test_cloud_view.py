@@ -131,7 +131,8 @@ def test_panels_asked_for_in_a_frame_too_small_for_them_are_refused(tmp_path):
                                                    "panels: [landscape, loss, lr]")))
     result = CliRunner().invoke(cli, ["run", str(config), "-o", str(tmp_path / "t.png")])
     assert result.exit_code == 2
-    assert "render.panels" in result.output and "larger" in result.output
+    assert result.output.startswith(f"error: {config}:8: render.panels: ")
+    assert "larger" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "t.png").exists()
 
