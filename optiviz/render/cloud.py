@@ -63,9 +63,9 @@ PANEL_INNER_HEIGHT = 4.0  # the lowest one
 
 
 def cloud_panels(experiment: Any) -> tuple[str, ...] | None:
-    """``render.panels`` checked against what this view draws, or None when unset (the view
-    then decides: see :func:`choose_layout`). A panel it cannot draw is refused, never
-    dropped."""
+    """``render.panels`` checked against what this view draws, or None when unset (then the
+    view adds the loss panel where the maps keep ``DEFAULT_LOSS_KEEPS`` of their size). A
+    panel it cannot draw is refused, never dropped."""
     panels = experiment.render.panels
     if panels is None:
         return None
@@ -89,7 +89,8 @@ class Layout:
     above a band holding the panels and the key). ``key``: ``cell``, ``side``, ``band`` or
     ``below`` (a row under everything). ``side``: each map's width in pixels as the model
     expects it; ``share``: the column's share of the width (``side``) or the band's share of the
-    height (``below``)."""
+    height (``below``); ``panel_area``: pixels per side panel (the tie-break); ``key_box``: the
+    key's size in pixels as one column."""
 
     kind: str
     rows: int
@@ -104,8 +105,8 @@ class Layout:
 
 
 def plan_layout(maps: int, aspect: float, panels: Sequence[str], width: float, height: float,
-                font: float, key_box: tuple[float, float], key_row: tuple[float, float],
-                title: bool = True) -> Layout:
+                font: float, key_box: tuple[float, float], key_row: tuple[float, float]
+                ) -> Layout:
     """The layout giving ``maps`` maps of height/width ``aspect`` the largest size in a
     ``width`` x ``height`` pixel frame, with ``panels`` (loss, lr) at least ``PANEL_WIDTH`` x
     ``PANEL_HEIGHT`` font sizes each, and the key (``key_box``: its size as one column,
@@ -115,7 +116,7 @@ def plan_layout(maps: int, aspect: float, panels: Sequence[str], width: float, h
     count = len(panels)
     pad = GAP * font
     frame_w = width - pad
-    frame_h = height - pad - (SUPTITLE * font if title else 0.0)
+    frame_h = height - pad - SUPTITLE * font  # the title row (it holds the step counter)
     key_w, key_h = key_box
     row_h = key_row[1] + pad
 
@@ -136,8 +137,9 @@ def plan_layout(maps: int, aspect: float, panels: Sequence[str], width: float, h
         if rows * columns - maps - count >= columns and rows > 1:
             continue  # a whole empty row
         free = rows * columns - maps - count
-        cell_w = (frame_w - Y_TICKS * font - (columns - 1) * pad) / columns + Y_TICKS * font / 2
-        cell_h = ((frame_h - X_TICKS * font - (rows - 1) * pad) / rows)
+        # a cell, its share of the tick labels included (what a panel or the key may fill)
+        cell_w = (frame_w - (columns - 1) * pad) / columns
+        cell_h = (frame_h - (rows - 1) * pad) / rows
         key = "cell" if free and key_w <= cell_w and key_h <= cell_h else "below"
         side = map_side(frame_w, frame_h - (row_h if key == "below" else 0.0), rows, columns)
         if count and (cell_w < PANEL_WIDTH * font or cell_h < PANEL_HEIGHT * font):
@@ -289,7 +291,7 @@ def loss_summary(experiment: Any, trajectories: Any, groups: Sequence[np.ndarray
     function unbounded below) covers the steps where at least three quarters of the starts
     are on the map, so a cloud sliding off it leaves the panel through its floor."""
     function = experiment.function
-    raw = [median_band(trajectories.loss[runs], function) for runs in groups]
+    raw = [median_band(rows_of(trajectories.loss, runs), function) for runs in groups]
     stacked, label, scale = loss_axis(np.vstack(raw), function)
     curves = list(stacked.reshape(len(groups), len(QUANTILES), -1))
     shown = None
@@ -308,6 +310,14 @@ def loss_summary(experiment: Any, trajectories: Any, groups: Sequence[np.ndarray
     return LossSummary(curves, label, scale, low, high, exits)
 
 
+def rows_of(values: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """``values[runs]``, as a view (no copy of a long run's steps) when the runs are
+    consecutive, as an optimizer's runs are."""
+    if len(runs) and np.array_equal(runs, np.arange(runs[0], runs[0] + len(runs))):
+        return values[runs[0]: runs[0] + len(runs)]
+    return values[runs]
+
+
 def view_share(positions: np.ndarray, runs: np.ndarray, domain: Any,
                chunk_values: int = 4_000_000) -> np.ndarray:
     """``(steps+1,)``: the share of ``runs`` at a finite point inside ``domain`` at each step."""
@@ -316,7 +326,7 @@ def view_share(positions: np.ndarray, runs: np.ndarray, domain: Any,
     share = np.empty(steps)
     width = max(1, chunk_values // max(len(runs), 1))
     for start in range(0, steps, width):
-        block = positions[runs, start: start + width]
+        block = rows_of(positions, runs)[:, start: start + width]
         x, y = block[..., 0], block[..., 1]
         with np.errstate(invalid="ignore"):
             inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
