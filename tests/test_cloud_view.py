@@ -104,9 +104,6 @@ def test_a_cloud_draws_the_loss_and_lr_panels_it_is_asked_for(tmp_path):
     assert scene.panels == ("landscape", "loss", "lr")
     labels = {panel.ax.get_ylabel() for panel in scene.side}
     assert labels == {"loss", "lr"}
-    bare_scene = scene_of(tmp_path, cloud_config("width: 320, height: 240, frames: 2, "
-                                                 "panels: [landscape]"))
-    assert bare_scene.panels == ("landscape",) and not bare_scene.side
 
 
 def test_a_cloud_gets_the_loss_panel_by_default_when_it_fits(tmp_path):
@@ -189,7 +186,7 @@ def test_median_leaves_the_loss_panel_through_its_top_once_half_the_starts_diver
     starts = many_starts(12)
     experiment, trajectories = make_case(steps=8, starts=starts, start_kind="random",
                                          lrs=(1e-3, 2e-3), diverge=None,
-                                         render=replace(SMALL, width=480, height=360,
+                                         render=replace(SMALL, width=400, height=300,
                                                         frames=None, panels=("landscape",
                                                                              "loss")))
     diverged_step = trajectories.diverged_step.copy()
