@@ -17,7 +17,7 @@ import numpy as np
 
 from optiviz import config as config_module
 from optiviz.atomic import probe_folder
-from optiviz.errors import OptivizError
+from optiviz.errors import ConfigError, OptivizError
 from optiviz.experiment import Experiment
 
 
@@ -263,7 +263,10 @@ def run_experiment(
     if target is not None:
         from optiviz.render import render as render_animation
 
-        outputs.append(render_animation(experiment, result, target, quiet=quiet))
+        try:
+            outputs.append(render_animation(experiment, result, target, quiet=quiet))
+        except ConfigError as exc:  # a render key refused by the scene: say where it is
+            raise config_module.locate_in_source(exc, experiment.source) from None
     return RunReport(
         config=Path(config_path or experiment.source or experiment.name),
         outputs=outputs,

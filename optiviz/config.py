@@ -103,7 +103,7 @@ RENDER_PARAMS: tuple[Param, ...] = (
         "panels",
         None,
         "any",
-        "panels: any of landscape, loss, lr (default: landscape + loss for <= 12 runs)",
+        "panels: any of landscape, loss, lr (default: + loss for <= 12 runs or a cloud it fits)",
         nullable=True,
     ),
     Param("levels", 30, "int", "contour levels", in_range(2, 500)),
@@ -815,6 +815,18 @@ def _locate(
             return error
         error.line = located.line_of(error.path)
     return error
+
+
+def locate_in_source(error: ConfigError, source: str | Path | None) -> ConfigError:
+    """``error``, raised after loading (by the renderer, say), with the file and line of its
+    key path in ``source`` filled in where they are missing and can be found."""
+    if source is None or error.file is not None:
+        return error
+    try:
+        located = _compose(_read(Path(source)), str(source))
+    except (ConfigError, OSError):
+        located = None
+    return _locate(error, located, str(source))
 
 
 def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
