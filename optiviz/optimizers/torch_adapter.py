@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -185,8 +186,19 @@ def _param(parameter: inspect.Parameter, owner: str) -> Param:
     )
 
 
+def _kwargs_read(cls: type) -> list[str]:
+    """Names the constructor reads from its ``**kwargs`` (``kwargs.get('beta1', 0.9)``)."""
+    try:
+        source = inspect.getsource(cls.__init__)
+    except (OSError, TypeError):
+        return []
+    return list(dict.fromkeys(re.findall(r"kwargs(?:\.get\(|\[)\s*['\"](\w+)['\"]", source)))
+
+
 def constructor_params(cls: type) -> tuple[list[Param], bool]:
-    """The keyword parameters of ``cls(params, ...)`` and whether it takes ``**kwargs``."""
+    """The keyword parameters of ``cls(params, ...)`` (with the names it reads from its
+    ``**kwargs``) and whether it takes ``**kwargs``. Many classes (pytorch-optimizer's) take
+    ``**kwargs`` and silently keep unknown names, so a key outside these is refused."""
     signature = inspect.signature(cls.__init__)
     parameters = list(signature.parameters.values())[1:]  # self
     params: list[Param] = []
@@ -199,6 +211,10 @@ def constructor_params(cls: type) -> tuple[list[Param], bool]:
             var_keyword = True
         elif parameter.kind != parameter.VAR_POSITIONAL:
             params.append(_param(parameter, cls.__name__))
+    named = {p.name for p in params}
+    for name in _kwargs_read(cls) if var_keyword else ():
+        if name not in named:
+            params.append(Param(name, None, kind="any", doc=f"{cls.__name__} keyword (**kwargs)"))
     return params, var_keyword
 
 
@@ -263,16 +279,14 @@ def resolve_entry(value: dict, path: KeyPath) -> tuple[str, OptimizerSpec, dict]
                 base_params, _ = constructor_params(base)
                 params += [p for p in base_params if p.name not in by_name]
                 by_name = {p.name: p for p in params}
-                var_keyword = False
                 owner = f"{cls.__name__} or {base.__name__}"
-    if not var_keyword:
-        for key in given:
-            if key not in by_name:
-                guess = closest(str(key), list(by_name) + list(OUR_KEYS))
-                raise ConfigError(
-                    f"not a parameter of {owner}", path + (key,),
-                    suggestion=guess[0] if guess else None,
-                )
+    for key in given:
+        if key not in by_name:
+            guess = closest(str(key), list(by_name) + list(OUR_KEYS))
+            raise ConfigError(
+                f"not a parameter of {owner}", path + (key,),
+                suggestion=guess[0] if guess else None,
+            )
     for param in params:
         if param.required and param.name not in given:
             raise ConfigError(
@@ -287,13 +301,21 @@ def resolve_entry(value: dict, path: KeyPath) -> tuple[str, OptimizerSpec, dict]
             continue
         coerced = param.coerce(raw, path + (key,)) if param is not None else raw
         kwargs[key] = hyper[key] = _plain(coerced)
-    lr = by_name.get("lr")
-    if "lr" not in hyper and lr is not None and isinstance(lr.default, float):
-        hyper["lr"] = lr.default  # what the schedule scales and the lr panel shows
+    # What a schedule scales (lr) and cycles (momentum, betas[0]), and the lr panel shows.
+    for key in ("lr", "momentum", "betas"):
+        param = by_name.get(key)
+        if key not in hyper and param is not None and not param.required:
+            hyper[key] = param.default
     if isinstance(hyper.get("lr"), (int, float)) and not isinstance(hyper["lr"], bool):
         hyper["lr"] = float(hyper["lr"])
-    elif "lr" in hyper:
-        del hyper["lr"]
+        if not hyper["lr"] > 0:
+            raise ConfigError(f"must be > 0, got {hyper['lr']!r}", path + ("lr",))
+    else:
+        hyper.pop("lr", None)
+    if not isinstance(hyper.get("momentum", 0.0), (int, float)):
+        del hyper["momentum"]
+    if not isinstance(hyper.get("betas", ()), tuple):
+        del hyper["betas"]
     batched = value.get("batched", False)
     if not isinstance(batched, bool):
         raise ConfigError(f"must be true or false, got {show_value(batched)}", path + ("batched",))
