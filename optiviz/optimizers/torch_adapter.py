@@ -258,6 +258,7 @@ class TorchEntry:
     batched: bool
     closure: bool
     hvp: bool
+    random: bool  # step draws torch random numbers: each run gets its own seeded stream
     label: str  # "torch:AdaBelief"
     params: tuple[Param, ...] = field(default=())
 
@@ -334,21 +335,36 @@ def resolve_entry(value: dict, path: KeyPath) -> tuple[str, OptimizerSpec, dict]
             "objectives give the exact Hessian of the full batch only; leave out batch_size",
             path + ("batch_size",),
         )
-    _probe(torch, cls, kwargs, path)
+    closure, random = _probe(torch, cls, kwargs, path, hvp)
     entry = TorchEntry(
-        cls=cls, kwargs=kwargs, batched=batched, closure=_takes_closure(cls), hvp=hvp,
+        cls=cls, kwargs=kwargs, batched=batched, closure=closure, hvp=hvp, random=random,
         label=f"torch:{cls.__name__}", params=tuple(params),
     )
     return entry.label, make_spec(entry), hyper
 
 
-def _probe(torch: Any, cls: type, kwargs: dict, path: KeyPath) -> None:
-    """Build the optimizer once on a dummy parameter: a bad value fails at load time."""
-    dummy = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+def _probe(torch: Any, cls: type, kwargs: dict, path: KeyPath, hvp: bool) -> tuple[bool, bool]:
+    """Build the optimizer once on a dummy parameter, so that a bad value fails at load time,
+    and take one step on it: does ``step`` need a closure (it fails without one: L-BFGS, SAM),
+    and does it draw torch random numbers (then each run gets its own stream)? Returns
+    (closure, random). Optimizers that differentiate ``.grad`` take no probe step: they draw
+    random probe vectors and need no closure."""
+    dummy = torch.ones(2, dtype=torch.float64, requires_grad=True)
     try:
-        cls([dummy], **kwargs)
+        optimizer = cls([dummy], **kwargs)
     except Exception as exc:
         raise ConfigError(f"{cls.__name__}(...) raised {_one_line(exc)}", path) from None
+    if hvp:
+        return False, True
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        before = torch.get_rng_state()
+        dummy.grad = torch.ones(2, dtype=torch.float64)
+        try:
+            optimizer.step()
+        except Exception:
+            return _takes_closure(cls), True  # a closure it is; its draws cannot be told
+        return False, not torch.equal(before, torch.get_rng_state())
 
 
 def spec_params(value: dict, path: KeyPath) -> tuple[Param, ...]:
@@ -401,6 +417,7 @@ class TorchRuns:
         self.last = np.array(params, dtype=np.float64)
         self.frozen = np.zeros(n, dtype=bool)
         self.rng_states: list[Any] | None = None  # one per tensor, seeded at the first step
+        self.hyper: dict | None = None  # the hyperparameters last written into param_groups
         self.steps = 0
 
     def seed(self, oracle: Any) -> None:
@@ -447,45 +464,46 @@ def make_spec(entry: TorchEntry) -> OptimizerSpec:
 
 def _step(entry: TorchEntry, params: np.ndarray, state: TorchRuns, hyper: dict, oracle: Any):
     torch = state.torch
-    with torch.random.fork_rng(devices=[]):
-        if state.rng_states is None:
+    with torch.random.fork_rng(devices=[], enabled=entry.random):
+        if state.rng_states is None and entry.random:
             state.seed(oracle)
         changed = ~np.all(params == state.last, axis=1) & ~(
             np.isnan(params) & np.isnan(state.last)).all(axis=1)
-        if entry.batched:
-            if changed.any():
-                with torch.no_grad():
-                    state.tensors[0].copy_(torch.from_numpy(params))
-        else:
-            with torch.no_grad():
+        with torch.no_grad():
+            if entry.batched and changed.any():
+                state.tensors[0].copy_(torch.from_numpy(params))
+            elif not entry.batched:
                 for i in np.flatnonzero(changed).tolist():
                     state.tensors[i].copy_(torch.from_numpy(params[i]))
         if entry.closure or entry.hvp:
             values, grads = oracle.value_and_grad(params)
         else:
             values, grads = None, oracle.grad(params)
-        hessians = oracle.hessian(params) if entry.hvp else None
         grads_t = torch.from_numpy(np.ascontiguousarray(grads, dtype=np.float64))
-        hessians_t = torch.from_numpy(hessians) if hessians is not None else None
+        hessians_t = torch.from_numpy(oracle.hessian(params)) if entry.hvp else None
         if entry.batched:
-            runs = [(0, slice(None))]
+            runs, grad_rows, hessian_rows = [0], [grads_t], [hessians_t]
         else:
-            runs = [(i, i) for i in np.flatnonzero(~state.frozen).tolist()]
-        for i, rows in runs:
+            runs = np.flatnonzero(~state.frozen).tolist()
+            grad_rows = grads_t.unbind(0)  # views, one per run
+            hessian_rows = hessians_t.unbind(0) if hessians_t is not None else None
+        if hyper is not state.hyper:  # a schedule's new values (a fixed dict is passed as is)
+            for optimizer in state.optimizers:
+                _set_hyper(optimizer, hyper)
+            state.hyper = hyper
+        for i in runs:
             p = state.tensors[i]
-            optimizer = state.optimizers[i]
-            _set_hyper(optimizer, hyper)
-            p.grad = _gradient(entry, p, grads_t[rows], None if hessians_t is None
-                               else hessians_t[rows])
-            torch.set_rng_state(state.rng_states[i])
+            grad = grad_rows[i]
+            hessian = hessian_rows[i] if hessian_rows is not None else None
+            p.grad = _gradient(entry, p, grad, hessian)
+            if entry.random:
+                torch.set_rng_state(state.rng_states[i])
             try:
                 if entry.closure:
-                    value = values[rows] if entry.batched else values[i]
-                    optimizer.step(_closure(
-                        entry, p, grads_t[rows],
-                        None if hessians_t is None else hessians_t[rows], value, oracle))
+                    value = values if entry.batched else values[i]
+                    state.optimizers[i].step(_closure(entry, p, grad, hessian, value, oracle))
                 else:
-                    optimizer.step()
+                    state.optimizers[i].step()
             except OptivizError:
                 raise
             except Exception as exc:
@@ -493,7 +511,8 @@ def _step(entry: TorchEntry, params: np.ndarray, state: TorchRuns, hyper: dict, 
                 raise OptivizError(
                     f"{entry.label}: step {state.steps + 1}{run} raised {_one_line(exc)}"
                 ) from None
-            state.rng_states[i] = torch.get_rng_state()
+            if entry.random:
+                state.rng_states[i] = torch.get_rng_state()
     state.steps += 1
     if entry.batched:
         new = state.tensors[0].detach().numpy().copy()
