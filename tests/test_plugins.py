@@ -173,3 +173,11 @@ def test_entry_point_plugin_is_a_registry_name(tmp_path):
     assert out["broken"][0] == 2
     assert "optimizers[0].name: optimizer plugin 'broken': entry point broken = " \
            "no_such_module:thing failed to load" in out["broken"][1]
+
+
+def test_torch_entry_keys_are_documented():
+    reference = (ROOT / "docs" / "CONFIG.md").read_text()
+    for key in ("torch", "batched"):
+        assert f"`{key}`" in reference
+    assert "exact only for elementwise optimizers" in reference
+    assert "optiviz.optimizers" in (ROOT / "docs" / "PLUGINS.md").read_text()
