@@ -124,17 +124,30 @@ def _optimizers() -> str:
     from optiviz.optimizers import OPTIMIZERS
 
     aliases = _aliases_by_name(OPTIMIZERS)
+    plugins = OPTIMIZERS.plugins()
     rows = []
     for name, spec in OPTIMIZERS.items():
         summary = _summary(spec)
         if spec.torch:
             summary += f" [{spec.torch}]"
+        if name in plugins:
+            summary += f" [plugin {plugins[name]}]"
         rows.append((name, ", ".join(aliases.get(name, [])), describe_params(spec.params), summary))
+    footer = (
+        "use: optimizers: [{name: adam, lr: 0.05}]; any optimizer also takes label, color, "
+        "schedule, noise, batch_size\n"
+        "any torch optimizer: {torch: torch.optim.Adam, lr: 0.01} (or 'pkg.module:Class', or a "
+        "pytorch-optimizer name such as ranger21): one tensor and optimizer per run; "
+        "batched: true steps all runs as one (N, 2) tensor, exact only for elementwise "
+        "optimizers\n"
+        "a NumPy plugin: {name: 'pkg.module:obj'}, or installed under the entry-point group "
+        "optiviz.optimizers (docs/PLUGINS.md)"
+    )
+    for name, why in sorted(OPTIMIZERS.failed.items()):
+        footer += f"\nplugin {name} not loaded: {why}"
     return render_table(
         "optimizers", ("name", "aliases", "parameters: defaults", "summary"), rows,
-        (None, None, PARAMS_WIDTH, SUMMARY_WIDTH),
-        "use: optimizers: [{name: adam, lr: 0.05}]; any optimizer also takes label, color, "
-        "schedule, noise, batch_size",
+        (None, None, PARAMS_WIDTH, SUMMARY_WIDTH), footer,
     )
 
 

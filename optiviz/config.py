@@ -393,10 +393,11 @@ def _optimizer_entries(
     (``lr: [0.001, 0.01, 0.1]``; ``betas: [[0.9, 0.999], [0.5, 0.9]]``) expands into one entry
     per value, every combination when several keys are swept."""
     from optiviz.optimizers import OPTIMIZERS
+    from optiviz.optimizers.plugins import external_spec
 
-    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+    if not isinstance(value, dict) or not isinstance(value.get("name", value.get("torch")), str):
         return [_optimizer(value, path, steps=steps, function=function, index=index)]
-    spec = OPTIMIZERS.get(value["name"], path + ("name",))
+    spec = external_spec(value, path) or OPTIMIZERS.get(value["name"], path + ("name",))
     params = {p.name: p for p in spec.params}
     swept: dict[str, list] = {}
     for key, given in value.items():
@@ -442,15 +443,22 @@ def _optimizer(
     if isinstance(value, str):
         value = {"name": value}
     value = _mapping(value, path, "a mapping with at least a 'name'")
-    if "name" not in value:
-        raise ConfigError("missing required key 'name'", path)
-    spec = OPTIMIZERS.get(value["name"], path + ("name",))
-    name = OPTIMIZERS.canonical(value["name"])
-    entry_keys = OPTIMIZER_ENTRY_KEYS + (("inner",) if name == "lookahead" else ())
-    given = {k: v for k, v in value.items() if k not in entry_keys}
-    hyper = validate_params(
-        [p for p in spec.params if p.name != "inner"], given, path, ignore=entry_keys, what="key"
-    )
+    from optiviz.optimizers.plugins import external_entry
+
+    external = external_entry(value, path)  # torch: classes, plugins named by import path
+    if external is not None:
+        name, spec, hyper = external
+    else:
+        if "name" not in value:
+            raise ConfigError("missing required key 'name'", path)
+        spec = OPTIMIZERS.get(value["name"], path + ("name",))
+        name = OPTIMIZERS.canonical(value["name"])
+        entry_keys = OPTIMIZER_ENTRY_KEYS + (("inner",) if name == "lookahead" else ())
+        given = {k: v for k, v in value.items() if k not in entry_keys}
+        hyper = validate_params(
+            [p for p in spec.params if p.name != "inner"], given, path, ignore=entry_keys,
+            what="key"
+        )
     if "lr" in hyper and not hyper["lr"] > 0:
         # torch accepts lr = 0, but a run that cannot move is never what a user meant.
         raise ConfigError(f"must be > 0, got {hyper['lr']!r}", path + ("lr",))
@@ -470,7 +478,7 @@ def _optimizer(
         )
         if inner.name == "lookahead":
             raise ConfigError("lookahead cannot wrap lookahead", path + ("inner", "name"))
-        hyper["inner"] = InnerOptimizer(OPTIMIZERS.get(inner.name), inner.hyper)
+        hyper["inner"] = InnerOptimizer(inner.spec or OPTIMIZERS.get(inner.name), inner.hyper)
     check = getattr(spec, "check", None)
     if check is not None:
         try:
@@ -518,7 +526,7 @@ def _optimizer(
             )
         schedule = _schedule(value["schedule"], path + ("schedule",), steps)
         if schedule.name == "onecycle" and schedule.params.get("cycle_momentum", False):
-            target = spec if inner is None else OPTIMIZERS.get(inner.name)
+            target = spec if inner is None else inner.spec or OPTIMIZERS.get(inner.name)
             if target.momentum_key is None:
                 raise ConfigError(
                     f"onecycle cycles momentum, which {target.name} does not have; set "
@@ -541,6 +549,7 @@ def _optimizer(
         batch_size=batch_size,
         inner=inner,
         color=color,
+        spec=spec if external is not None else None,
     )
 
 

@@ -92,10 +92,18 @@ class Oracle:
         return out
 
 
-def _hyper_schedule(config: OptimizerConfig, steps: int) -> Callable[[int], dict]:
-    """step index -> the hyperparameter dict that step uses (lr, momentum from the schedule)."""
+def spec_of(config: OptimizerConfig) -> Any:
+    """The OptimizerSpec an entry runs: its own (torch classes, plugins named by import path)
+    or the registry's."""
+    if config.spec is not None:
+        return config.spec
     from optiviz.optimizers import OPTIMIZERS
 
+    return OPTIMIZERS.get(config.name)
+
+
+def _hyper_schedule(config: OptimizerConfig, steps: int) -> Callable[[int], dict]:
+    """step index -> the hyperparameter dict that step uses (lr, momentum from the schedule)."""
     inner = config.hyper.get("inner")
     base = dict(inner.hyper) if inner is not None else dict(config.hyper)
     if config.schedule is None:
@@ -103,11 +111,7 @@ def _hyper_schedule(config: OptimizerConfig, steps: int) -> Callable[[int], dict
         return lambda t: fixed
     from optiviz.schedules import schedule_values
 
-    target = (
-        OPTIMIZERS.get(config.inner.name)
-        if config.inner is not None
-        else OPTIMIZERS.get(config.name)
-    )
+    target = spec_of(config.inner) if config.inner is not None else spec_of(config)
     key = target.momentum_key
     base_momentum = None
     if key == "betas":
@@ -153,14 +157,13 @@ def group_entries(optimizers: Sequence[OptimizerConfig]) -> list[tuple[int, ...]
     (noise and mini-batches are drawn from each entry's own generator, so such entries run
     alone) and agree exactly (``repr``, so 0.0 ≠ −0.0) on every hyperparameter except those the
     spec's ``per_run_hyper`` lists; those may differ, but not in whether they are zero, since
-    steps branch on ``nonzero``. Groups come in order of their first entry, entries in order.
+    steps branch on ``nonzero``. Entries with their own spec (``torch:`` classes, plugins named
+    by import path) run alone. Groups come in order of their first entry, entries in order.
     """
-    from optiviz.optimizers import OPTIMIZERS
-
     groups: dict[str, list[int]] = {}
     for index, config in enumerate(optimizers):
-        per_run = OPTIMIZERS.get(config.name).per_run_hyper
-        if config.noise or config.batch_size is not None:
+        per_run = spec_of(config).per_run_hyper
+        if config.noise or config.batch_size is not None or config.spec is not None:
             key = repr(("alone", index))
         else:
             shared = sorted((k, v) for k, v in config.hyper.items() if k not in per_run)
@@ -206,10 +209,8 @@ def run_group(
     diverged_step (G·N,). ``rng`` draws the noise and mini-batches of a group of one.
     ``out``: time-major (positions, loss) arrays to record into (e.g. views of the whole
     experiment's), so that nothing is copied afterwards."""
-    from optiviz.optimizers import OPTIMIZERS
-
     config = configs[0]
-    spec = OPTIMIZERS.get(config.name)
+    spec = spec_of(config)
     n = starts.shape[0]
     runs = len(configs) * n
     oracle = Oracle(function, noise=config.noise, batch_size=config.batch_size, rng=rng)

@@ -35,6 +35,9 @@ class OptimizerConfig:
     batch_size: int | None = None  # dataset objectives: None = full batch
     inner: OptimizerConfig | None = None  # lookahead's wrapped optimizer
     color: str | None = None
+    # The OptimizerSpec of an entry the registry does not hold (a ``torch:`` class, a plugin
+    # named by import path); None: ``OPTIMIZERS.get(name)``.
+    spec: Any = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ def test_there_is_a_curated_set():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_curated_config_is_valid_and_computes(path):
+    if "torch:" in path.read_text():  # races torch optimizers: needs the torch extra
+        pytest.importorskip("torch", reason="torch is not installed (optiviz[torch])")
+        pytest.importorskip("pytorch_optimizer", reason="pytorch-optimizer is not installed")
     assert validate_files([path]) == []
     experiment = load(path)
     result = compute(experiment)

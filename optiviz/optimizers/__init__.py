@@ -1,5 +1,9 @@
 """The optimizer registry. Adding an optimizer = one module defining an ``OptimizerSpec`` and one
-line below; config validation, ``optiviz list`` and the tests pick it up from ``OPTIMIZERS``."""
+line below; config validation, ``optiviz list`` and the tests pick it up from ``OPTIMIZERS``.
+
+Optimizers from outside optiviz (:mod:`optiviz.optimizers.plugins`): packages registering the
+entry-point group ``optiviz.optimizers`` join ``OPTIMIZERS`` the first time it is read;
+``{name: "pkg.module:obj"}`` and ``{torch: ...}`` entries are resolved by the config loader."""
 
 from __future__ import annotations
 
@@ -9,13 +13,13 @@ from optiviz.optimizers.averaged import ASGD
 from optiviz.optimizers.base import InnerOptimizer, OptimizerSpec, Oracle
 from optiviz.optimizers.lookahead import LOOKAHEAD
 from optiviz.optimizers.newton import NEWTON
+from optiviz.optimizers.plugins import PluginRegistry
 from optiviz.optimizers.quasi_newton import LBFGS
 from optiviz.optimizers.sgd import SGD
 from optiviz.optimizers.sign import LION, RPROP
 from optiviz.optimizers.textbook import GD, MOMENTUM, NAG
-from optiviz.registry import Registry
 
-OPTIMIZERS: Registry[OptimizerSpec] = Registry("optimizer")
+OPTIMIZERS: PluginRegistry = PluginRegistry("optimizer")
 
 for _spec in (
     SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, NADAM, RADAM, ADADELTA, RPROP, ASGD, LBFGS,
