@@ -86,7 +86,12 @@ def run(
     overrides: tuple[str, ...],
     quiet: bool,
 ) -> None:
-    """Run experiments and render their animations."""
+    """Run experiments and render their animations.
+
+    On a terminal a progress line shows how far computing and rendering are; after each
+    config, one line per optimizer gives its final loss (median and spread over the starts),
+    how many runs diverged and how many left the view (for sampling: the estimates).
+    """
     from optiviz import api
 
     if len(configs) > 1 and (output is not None or data is not None):
@@ -108,6 +113,8 @@ def run(
         if not quiet:
             written = ", ".join(str(p) for p in report.outputs) or "nothing written"
             click.echo(f"{path}: {written} ({report.seconds:.1f} s)", err=True)
+            for line in report.summary.lines() if report.summary else ():
+                click.echo(f"  {line}", err=True)
 
 
 @cli.command()
