@@ -117,7 +117,7 @@ def test_a_message_erases_the_progress_line_first():
 
 
 def test_engine_reports_progress_without_changing_a_single_bit(tmp_path):
-    experiment = api.load(write(tmp_path, THREE_BY_FIVE), ["steps=3000"])
+    experiment = api.load(write(tmp_path, THREE_BY_FIVE), ["steps=2000"])
     reports: list[tuple[int, int]] = []
     with_progress = api.compute(experiment, progress=lambda done, total: reports.append(
         (done, total)))
@@ -125,7 +125,7 @@ def test_engine_reports_progress_without_changing_a_single_bit(tmp_path):
     assert np.array_equal(with_progress.positions, without.positions, equal_nan=True)
     assert np.array_equal(with_progress.loss, without.loss, equal_nan=True)
     done = [d for d, _ in reports]
-    assert {t for _, t in reports} == {3 * 3000} and done[-1] == 3 * 3000
+    assert {t for _, t in reports} == {3 * 2000} and done[-1] == 3 * 2000
     assert done == sorted(done) and len(reports) > 10
     assert len(reports) <= 3 * 1000 + 3  # at most ~1000 reports per run group: cheap
 
