@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,31 +19,38 @@ from optiviz import config as config_module
 from optiviz.atomic import probe_folder
 from optiviz.errors import ConfigError, OptivizError
 from optiviz.experiment import Experiment
+from optiviz.progress import Progress
+from optiviz.report import RunSummary, summarize
 
 
 @dataclass(frozen=True)
 class RunReport:
-    """What one config produced."""
+    """What one config produced. ``summary`` holds the final numbers (per optimizer entry: the
+    final loss over its starts, diverged runs, runs that left the view; or the sampling
+    estimates) and ``summary.lines()`` says them as the CLI does; ``final`` is the same numbers
+    as the batch manifest records them (``RunSummary.final()``)."""
 
     config: Path
     outputs: list[Path]
     seconds: float
-    final: dict[str, float] = field(default_factory=dict)
+    final: dict[str, Any] = field(default_factory=dict)
+    summary: RunSummary | None = None
 
 
 def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
     return config_module.load(path, overrides)
 
 
-def compute(experiment: Experiment) -> Any:
-    """Trajectories for optimizer experiments, a SamplingResult for sampling ones."""
+def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None) -> Any:
+    """Trajectories for optimizer experiments, a SamplingResult for sampling ones.
+    ``progress(done, total)``, when given, hears now and then how far the work is."""
     if experiment.kind == "sampling":
         from optiviz import sampling
 
-        return sampling.run(experiment.sampling)
+        return sampling.run(experiment.sampling, progress=progress)
     from optiviz.engine import simulate
 
-    return simulate(experiment)
+    return simulate(experiment, progress=progress)
 
 
 def output_path(
@@ -137,21 +144,10 @@ def check_outputs(
             )
 
 
-def final_numbers(experiment: Experiment, result: Any) -> dict[str, float]:
-    """Final loss of each optimizer entry (first start; NaN if it diverged), or the sampling
-    summary."""
-    if experiment.kind == "sampling":
-        return {k: float(v) for k, v in result.summary().items()}
-    final = result.final_loss()
-    out: dict[str, float] = {}
-    n = len(experiment.starts)
-    for i, opt in enumerate(experiment.optimizers):
-        label = opt.label
-        while label in out:
-            label += "'"
-        value = final[i * n]
-        out[label] = None if result.diverged[i * n] else float(value)  # type: ignore[assignment]
-    return out
+def final_numbers(experiment: Experiment, result: Any) -> dict[str, Any]:
+    """The batch manifest's ``final``: per optimizer label ``{median, q1, q3, diverged,
+    left_view, runs}``, or the sampling summary; null (None) for anything not finite."""
+    return summarize(experiment, result).final()
 
 
 def write_data(result: Any, path: Path) -> Path:
@@ -256,7 +252,8 @@ def run_experiment(
                               render=render, config_path=config_path)
     check_outputs(planned, config_inputs([config_path or experiment.source]))
     target = planned[0].path if render else None
-    result = compute(experiment)
+    with Progress(1, label="computing", unit="steps", enabled=not quiet) as progress:
+        result = compute(experiment, progress=progress.callback)
     outputs: list[Path] = []
     if data is not None:
         outputs.append(write_data(result, Path(data)))
@@ -267,11 +264,13 @@ def run_experiment(
             outputs.append(render_animation(experiment, result, target, quiet=quiet))
         except ConfigError as exc:  # a render key refused by the scene: say where it is
             raise config_module.locate_in_source(exc, experiment.source) from None
+    summary = summarize(experiment, result)
     return RunReport(
         config=Path(config_path or experiment.source or experiment.name),
         outputs=outputs,
         seconds=time.perf_counter() - started,
-        final=final_numbers(experiment, result),
+        final=summary.final(),
+        summary=summary,
     )
 
 

@@ -233,9 +233,13 @@ def run_job(job: Job) -> JobResult:
     )
 
 
-def _final_numbers(final: dict[str, Any]) -> dict[str, float]:
-    """Final losses as floats; a diverged run (None in reports and manifests) becomes NaN."""
-    return {str(k): float("nan") if v is None else float(v) for k, v in final.items()}
+def _final_numbers(final: dict[str, Any]) -> dict[str, Any]:
+    """A run's final numbers as a batch carries them (``RunSummary.final()``: per optimizer
+    label ``{median, q1, q3, diverged, left_view, runs}``, or the sampling estimates by name),
+    with None (JSON's null, for what is not finite) as NaN; a malformed value is left out."""
+    from optiviz.report import final_from_json
+
+    return final_from_json(final)
 
 
 # Planning -------------------------------------------------------------------------------------
@@ -942,6 +946,8 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def manifest_entry(result: JobResult, out_dir: Path) -> dict[str, Any]:
+    from optiviz.report import final_to_json
+
     return {
         "config": display_path(result.config),
         "status": result.status,
@@ -952,8 +958,8 @@ def manifest_entry(result: JobResult, out_dir: Path) -> dict[str, Any]:
         ],
         "bytes": sum(o.bytes for o in result.outputs),
         "seconds": round(result.seconds, 3),
-        # JSON has no NaN: a diverged run's final loss is recorded as null.
-        "final": {k: (v if math.isfinite(v) else None) for k, v in result.final.items()},
+        # JSON has no NaN: a loss that is not finite (every start diverged) is null.
+        "final": final_to_json(result.final),
         "error": result.error,
     }
 

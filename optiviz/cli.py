@@ -7,6 +7,7 @@ Errors the user can fix print one line and exit with status 2.
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -65,6 +66,32 @@ VALIDATE_EXIT_STATUS = _exit_status(
 )
 
 
+def _sigterm_says_terminated(command: Callable[..., Any]) -> Callable[..., Any]:
+    """SIGTERM (``kill``, a CI timeout) while the command runs: clean up as for Ctrl-C (the
+    temporary file goes, the previous output stays), print ``terminated`` and exit 143."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from optiviz.atomic import sigterm_as_exit
+
+        try:
+            with sigterm_as_exit():  # SIGTERM -> SystemExit(143), as inside atomic writes
+                return command(*args, **kwargs)
+        except SystemExit as exc:
+            if exc.code == 128 + signal.SIGTERM:
+                click.echo("terminated", err=True)
+            raise
+
+    return wrapper
+
+
+def _warning_line(line: str) -> None:
+    from optiviz.progress import clear_line
+
+    clear_line()
+    click.echo(line, err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="optiviz")
 def cli() -> None:
@@ -102,6 +129,7 @@ def cli() -> None:
     help="Override a config value, e.g. --set steps=500 --set optimizers[0].lr=0.01.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@_sigterm_says_terminated
 @_user_errors
 def run(
     configs: tuple[Path, ...],
@@ -112,31 +140,43 @@ def run(
     overrides: tuple[str, ...],
     quiet: bool,
 ) -> None:
-    """Run experiments and render their animations."""
+    """Run experiments and render their animations.
+
+    On a terminal a progress line shows how far computing and rendering are; after each
+    config, one line per optimizer gives its final loss (median and spread over the starts),
+    how many runs diverged and how many left the view (for sampling: the estimates).
+    Warnings are one line each; -q prints nothing unless the run fails.
+    """
     from optiviz import api
+    from optiviz.notices import one_line_warnings
 
     if len(configs) > 1 and (output is not None or data is not None):
         raise OptivizError("-o/--output and --data take one config; use --out-dir for several")
     if no_render and output is not None:
         raise OptivizError("-o/--output and --no-render contradict each other")
-    # Validate every config and every output before computing any, so a typo in the last,
-    # or two configs writing one file, fails fast.
-    experiments = [api.load(path, overrides) for path in configs]
-    api.check_runs(list(zip(configs, experiments, strict=True)), output=output, out_dir=out_dir,
-                   data=data, render=not no_render)
+    echo = None if quiet else _warning_line
+    with one_line_warnings(echo):
+        # Validate every config and every output before computing any, so a typo in the
+        # last, or two configs writing one file, fails fast.
+        experiments = [api.load(path, overrides) for path in configs]
+        api.check_runs(list(zip(configs, experiments, strict=True)), output=output,
+                       out_dir=out_dir, data=data, render=not no_render)
     for path, experiment in zip(configs, experiments, strict=True):
-        report = api.run_experiment(
-            experiment,
-            output=output,
-            out_dir=out_dir,
-            data=data,
-            render=not no_render,
-            quiet=quiet,
-            config_path=path,
-        )
+        with one_line_warnings(echo, prefix=f"{path}: "):
+            report = api.run_experiment(
+                experiment,
+                output=output,
+                out_dir=out_dir,
+                data=data,
+                render=not no_render,
+                quiet=quiet,
+                config_path=path,
+            )
         if not quiet:
             written = ", ".join(str(p) for p in report.outputs) or "nothing written"
             click.echo(f"{path}: {written} ({report.seconds:.1f} s)", err=True)
+            for line in report.summary.lines() if report.summary else ():
+                click.echo(f"  {line}", err=True)
 
 
 @cli.command(epilog=BATCH_EXIT_STATUS)

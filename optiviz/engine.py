@@ -203,12 +203,15 @@ def run_group(
     steps: int,
     rng: np.random.Generator,
     out: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run a group of G entries (see :func:`group_entries`) from every start as G·N runs,
     entry-major. Returns time-major positions (S+1, G·N, 2), loss (S+1, G·N), lr (G, S) and
     diverged_step (G·N,). ``rng`` draws the noise and mini-batches of a group of one.
     ``out``: time-major (positions, loss) arrays to record into (e.g. views of the whole
-    experiment's), so that nothing is copied afterwards."""
+    experiment's), so that nothing is copied afterwards. ``progress(steps_done)`` is called
+    every :func:`progress_every` steps."""
+
     config = configs[0]
     spec = spec_of(config)
     n = starts.shape[0]
@@ -243,8 +246,11 @@ def run_group(
     positions[0] = params if position is None else position(params, state)
     loss[0] = loss_of.value(positions[0])
     last_good = params.copy()
+    every = progress_every(steps)
     with np.errstate(all="ignore"):
         for t in range(steps):
+            if progress is not None and t % every == 0 and t:
+                progress(t)
             hyper = hyper_at(t)
             record_lr(t)
             oracle.begin_step()
@@ -277,6 +283,15 @@ def run_group(
     return positions, loss, lr, diverged_step
 
 
+PROGRESS_CALLS = 1000
+
+
+def progress_every(steps: int) -> int:
+    """Steps between two progress reports: at most ``PROGRESS_CALLS`` reports per run group,
+    so reporting costs nothing measurable even when a step takes microseconds."""
+    return max(1, steps // PROGRESS_CALLS)
+
+
 def run_entry(
     config: OptimizerConfig, function: Any, starts: np.ndarray, steps: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -286,8 +301,14 @@ def run_entry(
     return positions, loss, lr[0], diverged_step
 
 
-def simulate(experiment: Experiment) -> Trajectories:
-    """Run every optimizer of the experiment from every start, one run group at a time."""
+def simulate(
+    experiment: Experiment, progress: Callable[[int, int], None] | None = None
+) -> Trajectories:
+    """Run every optimizer of the experiment from every start, one run group at a time.
+
+    ``progress(done, total)`` hears how far the work is, in optimizer-entry steps (``total`` =
+    entries x steps; an entry's steps count once however many starts it has), now and then
+    during each run group and once at the end of each."""
     if experiment.kind != "optimizers":
         raise ValueError("simulate() runs optimizer experiments; use optiviz.sampling.run")
     starts = experiment.starts
@@ -301,6 +322,7 @@ def simulate(experiment: Experiment) -> Trajectories:
     values = np.empty((steps + 1, runs))
     lr = np.empty((runs, steps))
     diverged = np.empty(runs, dtype=np.int64)
+    total, done = len(entries) * steps, 0
     for group in group_entries(entries):
         # A group of one keeps its entry's generator; larger groups are deterministic.
         rng = np.random.default_rng([experiment.seed, group[0]])
@@ -308,8 +330,15 @@ def simulate(experiment: Experiment) -> Trajectories:
         first, contiguous = group[0], tuple(group) == tuple(range(group[0], group[-1] + 1))
         block_rows = slice(first * n, (group[-1] + 1) * n)
         out = (path[:, block_rows], values[:, block_rows]) if contiguous else None
+        report = None
+        if progress is not None:
+            def report(t: int, base: int = done, weight: int = len(group)) -> None:
+                progress(base + weight * t, total)
         group_path, group_values, rates, stopped = run_group(
-            configs, experiment.function, starts, steps, rng, out=out)
+            configs, experiment.function, starts, steps, rng, out=out, progress=report)
+        done += len(group) * steps
+        if progress is not None:
+            progress(done, total)
         for member, i in enumerate(group):
             rows, block = slice(i * n, (i + 1) * n), slice(member * n, (member + 1) * n)
             if not contiguous:

@@ -80,13 +80,17 @@ def render(experiment: Any, result: Any, output: Path, *, quiet: bool = False) -
     import matplotlib
 
     from optiviz.render.animate import animate, hold_repeats
+    from optiviz.render.glyphs import font_families, user_texts
     from optiviz.render.writers import atomic_output, output_format
 
     output = Path(output)
     check_output(output)
     chosen = output_format(output)
     settings = experiment.render
-    with matplotlib.rc_context({"svg.hashsalt": "optiviz", "path.simplify": False}):
+    # Characters the theme's font lacks (emoji, CJK) come from an installed font that has them.
+    fonts = font_families(user_texts(experiment))
+    with matplotlib.rc_context({"svg.hashsalt": "optiviz", "path.simplify": False,
+                                "font.family": fonts}):
         scene = build_scene(experiment, result)
         figure = scene.figure
         with atomic_output(output) as temporary:

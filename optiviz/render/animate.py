@@ -7,12 +7,11 @@ no copy) to the writer.
 
 from __future__ import annotations
 
-import sys
-import time
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from optiviz.progress import Progress
 from optiviz.render.scene import Scene, overlays, restage
 
 DEFAULT_MAX_FRAMES = 300
@@ -37,46 +36,6 @@ def select_frames(steps: int, frames: int | None = None) -> np.ndarray:
 def hold_repeats(hold: float, fps: float) -> int:
     """How many frame periods the last frame is shown: itself plus ``hold`` seconds."""
     return 1 + max(0, int(round(hold * fps)))
-
-
-class Progress:
-    """A one-line progress bar on ``stream``, shown only when it is a terminal and the render
-    has already taken ``delay`` seconds (quick renders stay silent)."""
-
-    def __init__(self, total: int, *, stream: IO[str] | None = None, enabled: bool = True,
-                 delay: float = 1.0, label: str = "rendering"):
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled and _isatty(self.stream)
-        self.total = max(total, 1)
-        self.delay = delay
-        self.label = label
-        self.started = time.monotonic()
-        self.shown = False
-
-    def advance(self, done: int) -> None:
-        if not self.enabled:
-            return
-        elapsed = time.monotonic() - self.started
-        if elapsed < self.delay and not self.shown:
-            return
-        width = 30
-        filled = int(width * done / self.total)
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-                          f"{done}/{self.total} {elapsed:4.1f}s")
-        self.stream.flush()
-        self.shown = True
-
-    def close(self) -> None:
-        if self.shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
 
 
 class Layers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -114,9 +115,12 @@ SamplingResult = DirectResult | StratifiedResult | ImportanceResult | Metropolis
 
 @dataclass(frozen=True)
 class MethodSpec:
+    """``run(config, target, rng, progress=None)``: ``progress(done, total)``, when given, hears
+    now and then how far a long run is (the fast, vectorized methods ignore it)."""
+
     name: str
     params: tuple[Param, ...]
-    run: Callable[[SamplingConfig, Distribution, np.random.Generator], SamplingResult]
+    run: Callable[..., SamplingResult]
     doc: str = ""
 
 
@@ -136,19 +140,22 @@ def _estimand(config: SamplingConfig) -> tuple[Callable[[Array], Array] | None, 
     return (lambda x: np.asarray(expression(x=x), dtype=float)), config.options["estimate_text"]
 
 
-def _run_direct(config: SamplingConfig, target: Distribution, rng: np.random.Generator):
+def _run_direct(config: SamplingConfig, target: Distribution, rng: np.random.Generator,
+                progress: Any = None):
     estimand, text = _estimand(config)
     return direct_sampling(target, config.samples, rng, bins=config.options["bins"],
                            estimand=estimand, estimate_text=text)
 
 
-def _run_stratified(config: SamplingConfig, target: Distribution, rng: np.random.Generator):
+def _run_stratified(config: SamplingConfig, target: Distribution, rng: np.random.Generator,
+                    progress: Any = None):
     estimand, text = _estimand(config)
     return stratified_sampling(target, config.samples, rng, strata=config.options["strata"],
                                estimand=estimand, estimate_text=text or "x")
 
 
-def _run_importance(config: SamplingConfig, target: Distribution, rng: np.random.Generator):
+def _run_importance(config: SamplingConfig, target: Distribution, rng: np.random.Generator,
+                    progress: Any = None):
     estimand, text = _estimand(config)
     proposal = make_distribution(config.options["proposal"])
     return importance_sampling(target, proposal, config.samples, rng,
@@ -185,8 +192,10 @@ def _starts(config: SamplingConfig, target: Distribution, rng: np.random.Generat
     return rng.uniform(low, high, size=(chains, target.dim))
 
 
-def _diagnostics(positions: Array, burn_in: int, checkpoints: Array, max_lag: int):
-    """Running mean, MCSE, ESS and R-hat of the draws after burn-in up to each checkpoint."""
+def _diagnostics(positions: Array, burn_in: int, checkpoints: Array, max_lag: int,
+                 progress: Callable[[int], None] | None = None):
+    """Running mean, MCSE, ESS and R-hat of the draws after burn-in up to each checkpoint;
+    ``progress(i)`` after checkpoint i."""
     chains, _, dim = positions.shape
     k = len(checkpoints)
     mean, mcse = np.full((k, dim), np.nan), np.full((k, dim), np.nan)
@@ -203,14 +212,17 @@ def _diagnostics(positions: Array, burn_in: int, checkpoints: Array, max_lag: in
         mcse[i] = [np.std(draws[:, :, j], ddof=1) / np.sqrt(e) for j, e in enumerate(per_dim)]
         rhat[i] = max(mcmc.rank_rhat(draws[:, :, j]) for j in range(dim)) if chains > 1 else \
             max(mcmc.split_rhat(draws[:, :, j]) for j in range(dim))
+        if progress is not None:
+            progress(i)
     kept = positions[:, burn_in + 1:, 0]
     acf = np.mean([mcmc.autocorrelation(c, max_lag) for c in kept], axis=0)
     return mean, mcse, ess, rhat, acf
 
 
-def metropolis(config: SamplingConfig, target: Distribution, rng: np.random.Generator
-               ) -> MetropolisResult:
-    """Run the configured MH chains (random walk or independence) at every proposal scale."""
+def metropolis(config: SamplingConfig, target: Distribution, rng: np.random.Generator,
+               progress: Callable[[int, int], None] | None = None) -> MetropolisResult:
+    """Run the configured MH chains (random walk or independence) at every proposal scale.
+    ``progress(done, total)``: see :func:`_reporting`."""
     options = config.options
     steps = config.samples
     burn_in = options["burn_in"] if options["burn_in"] is not None else steps // 10
@@ -226,7 +238,7 @@ def metropolis(config: SamplingConfig, target: Distribution, rng: np.random.Gene
     checkpoints = np.unique(np.linspace(1, steps, min(steps, 48)).round().astype(int))
     max_lag = min(50, max(1, steps - burn_in - 1))
     traces, stats = [], []
-    for scale in scales:
+    for index, scale in enumerate(scales):
         if options["independent"]:
             kernel = mcmc.independence_kernel(
                 logdensity,
@@ -238,9 +250,14 @@ def metropolis(config: SamplingConfig, target: Distribution, rng: np.random.Gene
             kernel = mcmc.random_walk_kernel(
                 logdensity, sample_step, None if symmetric else step_logpdf, scale
             )
+        chain_report, diagnostics_report = _reporting(progress, index, len(scales), steps,
+                                                      checkpoints)
+        if chain_report is not None:
+            kernel = _counted(kernel, chain_report, every=max(1, steps // 1000))
         trace = mcmc.sample_chains(rng, kernel, mcmc.init(starts, logdensity), steps)
         traces.append(trace)
-        stats.append(_diagnostics(trace.positions, burn_in, checkpoints, max_lag))
+        stats.append(_diagnostics(trace.positions, burn_in, checkpoints, max_lag,
+                                  diagnostics_report))
     return MetropolisResult(
         distribution=target,
         scales=scales,
@@ -257,6 +274,39 @@ def metropolis(config: SamplingConfig, target: Distribution, rng: np.random.Gene
         rhat=np.stack([s[3] for s in stats]),
         autocorrelation=np.stack([s[4] for s in stats]),
     )
+
+
+def _reporting(progress: Callable[[int, int], None] | None, scale: int, scales: int, steps: int,
+               checkpoints: Array) -> tuple[Any, Any]:
+    """Progress callbacks for scale ``scale``'s chain steps and diagnostics checkpoints, or
+    (None, None). Each scale counts ``2 * steps`` units: its chain steps, then its diagnostics
+    (which cost about as much), each checkpoint weighted by the draws it reads."""
+    if progress is None:
+        return None, None
+    total, base = 2 * steps * scales, 2 * steps * scale
+    read = np.cumsum(checkpoints) / max(float(np.sum(checkpoints)), 1.0)
+
+    def chain_steps(done: int) -> None:
+        progress(base + done, total)
+
+    def diagnostics(index: int) -> None:
+        progress(base + steps + int(round(steps * read[index])), total)
+
+    return chain_steps, diagnostics
+
+
+def _counted(kernel: Callable, report: Callable[[int], None], every: int) -> Callable:
+    """``kernel`` that reports how many times it has run, every ``every`` calls."""
+    calls = 0
+
+    def counted(rng: np.random.Generator, state: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls % every == 0:
+            report(calls)
+        return kernel(rng, state)
+
+    return counted
 
 
 _ESTIMATE = Param("estimate", None, kind="str", nullable=True,
@@ -370,11 +420,13 @@ def _check_combination(method: str, distribution: dict, options: dict, path: Key
                                   path + ("start",))
 
 
-def run(config: SamplingConfig) -> SamplingResult:
-    """Run the experiment; all randomness comes from ``np.random.default_rng(config.seed)``."""
+def run(config: SamplingConfig,
+        progress: Callable[[int, int], None] | None = None) -> SamplingResult:
+    """Run the experiment; all randomness comes from ``np.random.default_rng(config.seed)``.
+    ``progress(done, total)`` hears how far a long run (Metropolis–Hastings) is."""
     rng = np.random.default_rng(config.seed)
     target = make_distribution(config.distribution)
-    return METHODS.get(config.method).run(config, target, rng)
+    return METHODS.get(config.method).run(config, target, rng, progress=progress)
 
 
 __all__ = [

@@ -1,0 +1,187 @@
+"""What a finished run says about its numbers: the terminal summary, the batch manifest's
+``final`` and ``RunReport.summary`` in the Python API all come from :func:`summarize`.
+
+Optimizer experiments get one :class:`OptimizerSummary` per ``optimizers:`` entry: the final loss
+over the entry's starts (median and quartiles of the runs that did not diverge), how many runs
+diverged and how many left the region the animation shows (``optiviz.view.left_view``, the same
+function the renderer reads). Sampling experiments report their result's ``summary()``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Below this many finite runs the quartiles say little: the line shows the range instead.
+FEW_RUNS = 4
+LOSS_DIGITS = 3  # significant digits of a loss on the terminal (the manifest keeps them all)
+
+
+@dataclass(frozen=True)
+class OptimizerSummary:
+    """One ``optimizers:`` entry over its starts. Losses are NaN when every run diverged."""
+
+    label: str
+    runs: int
+    median: float
+    q1: float
+    q3: float
+    low: float
+    high: float
+    diverged: int
+    first_diverged_step: int | None  # the earliest step at which one of its runs diverged
+    left_view: int
+
+    def numbers(self) -> dict[str, Any]:
+        """The manifest's form: plain JSON values, null for a loss that is not finite."""
+        return {
+            "median": _finite_or_none(self.median),
+            "q1": _finite_or_none(self.q1),
+            "q3": _finite_or_none(self.q3),
+            "diverged": self.diverged,
+            "left_view": self.left_view,
+            "runs": self.runs,
+        }
+
+    def describe(self) -> str:
+        """The line after the label: ``final loss 3.1e-06 (median of 5 starts, IQR ...); ...``."""
+        finite = self.runs - self.diverged
+        if self.runs == 1:
+            if self.diverged:
+                text = f"diverged at step {self.first_diverged_step}"
+            else:
+                text = f"final loss {number(self.median, LOSS_DIGITS)}"
+            return text + ("; left the view" if self.left_view else "")
+        parts = []
+        if finite:
+            spread = ("IQR", self.q1, self.q3) if finite >= FEW_RUNS else \
+                ("range", self.low, self.high)
+            of = (f"{self.runs} starts" if not self.diverged
+                  else f"the {finite} starts that did not diverge")
+            parts.append(f"final loss {number(self.median, LOSS_DIGITS)} (median of {of}; "
+                         f"{spread[0]} {number(spread[1], LOSS_DIGITS)} to "
+                         f"{number(spread[2], LOSS_DIGITS)})")
+        diverged = f"{self.diverged} of {self.runs} diverged"
+        if self.diverged:
+            diverged += f" (the first at step {self.first_diverged_step})"
+        parts.append(diverged)
+        parts.append(f"{self.left_view} of {self.runs} left the view")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The numbers a run ends with: ``optimizers`` (optimizer experiments) or ``estimates``
+    (sampling experiments, the result's ``summary()``)."""
+
+    kind: str
+    optimizers: tuple[OptimizerSummary, ...] = ()
+    estimates: dict[str, float] = field(default_factory=dict)
+    method: str | None = None  # the sampling method
+
+    def final(self) -> dict[str, Any]:
+        """The batch manifest's ``final``: ``{label: {median, q1, q3, diverged, left_view,
+        runs}}``, or the sampling estimates by name; null for anything not finite."""
+        if self.kind == "sampling":
+            return {name: _finite_or_none(value) for name, value in self.estimates.items()}
+        return {entry.label: entry.numbers() for entry in self.optimizers}
+
+    def lines(self) -> list[str]:
+        """One line per optimizer entry, labels aligned; one line for a sampling run."""
+        if self.kind == "sampling":
+            values = ", ".join(f"{name}={number(value)}" for name, value in self.estimates.items())
+            return [f"{self.method} sampling: {values}"]
+        width = max((len(entry.label) for entry in self.optimizers), default=0)
+        return [f"{entry.label + ':':<{width + 1}} {entry.describe()}"
+                for entry in self.optimizers]
+
+
+def summarize(experiment: Any, result: Any) -> RunSummary:
+    """The :class:`RunSummary` of ``result`` (Trajectories or a sampling result)."""
+    if experiment.kind == "sampling":
+        estimates = {str(name): _as_float(value) for name, value in result.summary().items()}
+        return RunSummary("sampling", estimates=estimates, method=experiment.sampling.method)
+    from optiviz.view import left_view
+
+    final = result.final_loss()
+    diverged_step = np.asarray(result.diverged_step)
+    outside = np.asarray(left_view(experiment, result), dtype=bool)
+    n = len(experiment.starts)
+    entries: list[OptimizerSummary] = []
+    labels: set[str] = set()
+    for i, entry in enumerate(experiment.optimizers):
+        rows = slice(i * n, (i + 1) * n)
+        steps = diverged_step[rows]
+        kept = final[rows][(steps < 0) & np.isfinite(final[rows])]
+        label = entry.label
+        while label in labels:  # two entries with one label keep both lines apart
+            label += "'"
+        labels.add(label)
+        if kept.size:
+            low, q1, median, q3, high = np.percentile(kept, [0, 25, 50, 75, 100])
+        else:
+            low = q1 = median = q3 = high = math.nan
+        entries.append(OptimizerSummary(
+            label=label,
+            runs=n,
+            median=float(median),
+            q1=float(q1),
+            q3=float(q3),
+            low=float(low),
+            high=float(high),
+            diverged=int(np.count_nonzero(steps >= 0)),
+            first_diverged_step=int(steps[steps >= 0].min()) if (steps >= 0).any() else None,
+            left_view=int(np.count_nonzero(outside[rows])),
+        ))
+    return RunSummary("optimizers", optimizers=tuple(entries))
+
+
+def final_to_json(final: Any) -> Any:
+    """``final`` numbers (nested dicts) with every non-finite float as None: JSON has no NaN."""
+    if isinstance(final, dict):
+        return {str(key): final_to_json(value) for key, value in final.items()}
+    if isinstance(final, float):
+        return _finite_or_none(final)
+    return final
+
+
+def final_from_json(final: Any) -> dict[str, Any]:
+    """``final`` numbers read back (a manifest, a report): None becomes NaN, so that every
+    loss is a float again; whole counts stay ints; anything else (a hand-edited manifest) is
+    left out."""
+    if not isinstance(final, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in final.items():
+        if isinstance(value, dict):
+            out[str(key)] = final_from_json(value)
+        elif value is None:
+            out[str(key)] = math.nan
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out[str(key)] = value
+        elif isinstance(value, float):
+            out[str(key)] = value
+    return out
+
+
+def number(value: float, digits: int = 4) -> str:
+    """A loss or estimate as a reader wants it: ``digits`` significant digits, whole numbers
+    whole, NaN as "undefined"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "undefined"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.{digits}g}"
+
+
+def _as_float(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
