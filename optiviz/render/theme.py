@@ -236,7 +236,13 @@ class FittingLogLocator(Locator):
 
     def __call__(self) -> Any:
         low, high = sorted(self.axis.get_view_interval())
-        return self.tick_values(low, high)
+        # a layout asks many times for the same axis: answer from the last identical question
+        box = self.axis.axes.bbox
+        question = (low, high, box.width, box.height, self.axis.get_figure(root=True).dpi,
+                    _label_font(self.axis).get_size_in_points())
+        if getattr(self, "_last", (None,))[0] != question:
+            self._last = (question, self.tick_values(low, high))
+        return self._last[1].copy()
 
     def tick_values(self, vmin: float, vmax: float) -> Any:
         low, high = sorted((float(vmin), float(vmax)))
@@ -299,7 +305,7 @@ class FittingLogLocator(Locator):
 
 def _label_font(axis: Any) -> Any:
     """The font of ``axis``'s major tick labels."""
-    return axis.get_major_ticks(1)[0].label1.get_fontproperties()
+    return axis.majorTicks[0].label1.get_fontproperties()  # (created once, then kept)
 
 
 def _label_extent(label: str, font: Any, vertical: bool) -> float:
