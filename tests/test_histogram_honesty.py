@@ -153,6 +153,16 @@ def test_the_view_holds_the_mass_and_what_is_left_is_said():
         assert max(heights[0], heights[-1]) / heights.max() < 0.3
 
 
+def test_a_note_shows_only_while_something_is_beyond():
+    scene, result = built("mh_banana")
+    for frame in range(scene.n_frames):
+        scene.update(frame)
+        for bars, values, _, total, _ in histograms(scene, result, frame):
+            _, (left, right) = bin_shares(values, None, bars.get_data().edges, total)
+            notes = [t for t in visible_texts(bars.axes) if "outside" in t]
+            assert len(notes) == (left > 0) + (right > 0)
+
+
 def test_a_heavy_tail_is_framed_on_its_bulk():
     """A Cauchy's 99.8 % range is ±318: its histogram would be one bar. The view holds the
     central 95 % (plus the samples a quarter beyond) and says how much it leaves out."""

@@ -283,6 +283,9 @@ class OutsideNote:
                     bbox={**BOX, "facecolor": theme.panel, "alpha": 0.8})
 
     def text(self, frame: int, side: int) -> str:
+        """The note on ``side`` (0 left, 1 right) at ``frame``; empty while nothing is beyond."""
+        if not np.any(self.shares[:, frame, side] > 0):
+            return ""
         values = [percent(share) for share in self.shares[:, frame, side]]
         if not self.names:
             return f"← {values[0]} outside" if side == 0 else f"{values[0]} outside →"
@@ -312,7 +315,8 @@ class OutsideNote:
                     top = min(top, v0 - 0.02)
             artist.set_y(top)
             # measure with the widest text it will show (the share of the last frame)
-            artist.set_text(max((self.text(f, side) for f in (0, -1)), key=len))
+            artist.set_text(max((self.text(f, side) for f in range(self.shares.shape[1])),
+                                key=len))
             artist.update_bbox_position_size(renderer)
             extent = artist.get_bbox_patch().get_window_extent(renderer)
             (u0, v0), (u1, _) = inverse.transform([(extent.x0, extent.y0), (extent.x1, 0)])
