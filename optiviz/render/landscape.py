@@ -331,18 +331,12 @@ SHORT_LOG_RANGE = 100.0  # a log axis spanning fewer decades than this labels pl
 
 
 def plain_log_labels(axis: Any) -> None:
-    """Label a log axis that spans a decade or two with plain numbers (0.6, 2, 3), as
-    matplotlib's default labels its minor ticks 6×10⁻¹, 2×10⁰, which nobody reads at a glance."""
-    from matplotlib.ticker import LogFormatter
+    """Label a log axis that spans a decade or two with plain numbers (0.6, 2, 3) where
+    matplotlib's default labels its minor ticks 6×10⁻¹, 2×10⁰ (larger than its majors, and
+    overlapping on a short axis): :func:`optiviz.render.theme.log_ticks`."""
+    from optiviz.render.theme import log_ticks
 
-    class PlainLogFormatter(LogFormatter):
-        """matplotlib's choice of which log ticks to label, written as plain numbers."""
-
-        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
-            return f"{x:g}"
-
-    axis.set_major_formatter(PlainLogFormatter(labelOnlyBase=False))
-    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+    log_ticks(axis)
 
 
 def first_exits(values: np.ndarray, low: float, high: float) -> list[tuple[int, int, bool]]:

@@ -5,6 +5,12 @@ strata) are drawn once; moving ones are ``animated=True`` and updated in place (
 one ``stairs`` artist and ``set_data``, a point cloud one scatter and ``set_offsets``, text
 ``set_text``). Axis limits are fixed up front from the final data. The numbers shown come from
 the sampling result; binning for display is the only computation here.
+
+Histograms are honest: a panel shows the range that holds the mass (the distribution's plotting
+range, widened a little to take in the samples), a sample beyond it is counted in no bar (never
+in an edge bar), densities are normalized over ALL samples so that the bars' area is the share
+of samples inside the view, and the share beyond each side is written at that side
+(:class:`OutsideNote`).
 """
 
 from __future__ import annotations
@@ -16,11 +22,11 @@ import numpy as np
 
 from optiviz.render.animate import select_frames
 from optiviz.render.scene import ANIMATED_Z, freeze_layout, new_figure
-from optiviz.render.theme import Theme, font_size, get_theme, rc_params, style_axes
-from optiviz.sampling.methods import cumulative_histograms
+from optiviz.render.theme import Theme, font_size, get_theme, log_ticks, rc_params, style_axes
 
 DEFAULT_FRAMES = 120
 BOX = {"boxstyle": "round,pad=0.3", "alpha": 0.88, "edgecolor": "none"}
+VIEW_REACH = 0.25  # a histogram's view widens by at most this share of its width per side
 
 
 def build_scene(experiment: Any, result: Any) -> Any:
@@ -45,6 +51,24 @@ def build_scene(experiment: Any, result: Any) -> Any:
 
 
 # shared pieces ------------------------------------------------------------------------------------
+
+def true_text(value: float, digits: int = 3) -> str:
+    """A true moment as a statistician writes it: "undefined" where it does not exist (NaN:
+    the mean of a Cauchy), "infinite" where it diverges (±inf: the variance of Student t with
+    1 < df <= 2), else the number."""
+    value = float(value)
+    if np.isnan(value):
+        return "undefined"
+    if np.isinf(value):
+        return "infinite"
+    return f"{value:.{digits}f}"
+
+
+def moment_value(value: float) -> str:
+    """A running sample moment in at most ten characters: three decimals, or three significant
+    digits and an exponent once it is large (the sample variance of a Cauchy runs to 10⁶)."""
+    return f"{value: .3f}" if abs(value) < 1e5 else f"{value: .2e}"
+
 
 def checkpoint_frames(count: int, frames: int | None) -> np.ndarray:
     """Indices into a result's (log-spaced) checkpoints, one per frame, always ending last."""
@@ -80,12 +104,12 @@ class Readout:
     possible). ``side`` "left" or "right": the upper corner of ``ax`` it sits in."""
 
     def __init__(self, ax: Any, theme: Theme, size: float, labels: Sequence[str],
-                 notes: Sequence[str], *, value_width: int = 9, side: str = "left"):
+                 notes: Sequence[str], *, value_width: int = 11, side: str = "left"):
         from matplotlib.transforms import offset_copy
 
         font = {"family": "monospace", "fontsize": size * 0.78, "va": "top", "ha": "left"}
         label_width = max(len(label) for label in labels) + 1
-        char = 0.6 * font["fontsize"]  # DejaVu Sans Mono advance, in points
+        char = monospace_advance(ax.figure, font["fontsize"])
         rows = [label.ljust(label_width + value_width) + note
                 for label, note in zip(labels, notes, strict=True)]
         # on the right, the table's left edge sits its own width left of the corner
@@ -125,17 +149,182 @@ class Readout:
                 float(inverse.transform((extent.x1, 0))[0]))
 
 
+def monospace_advance(figure: Any, fontsize: float) -> float:
+    """The advance of one monospace character in points, as drawn: Agg rounds each glyph's
+    advance to whole pixels, so 0.6 em (the font's own advance) can be a pixel short per glyph,
+    and a table forty characters wide would run off its panel."""
+    from matplotlib.text import Text
+
+    probe = Text(0, 0, "0" * 40, family="monospace", fontsize=fontsize, figure=figure)
+    width = probe.get_window_extent(figure.canvas.get_renderer()).width
+    return width / 40 * 72 / figure.dpi
+
+
 def room_under(ax: Any, caption_bottom: float, span: tuple[float, float], x: np.ndarray,
                heights: np.ndarray, top: float) -> float:
     """A y-axis top (from 0) at least ``top`` and high enough that ``heights`` at ``x`` under
     the caption's horizontal ``span`` (axes fractions) stay below its box."""
-    x0, x1 = ax.get_xlim()
-    u = (np.asarray(x, float) - x0) / (x1 - x0)
+    scale = ax.xaxis.get_transform()  # identity, or log10 on a log axis
+    x0, x1 = scale.transform(np.asarray(ax.get_xlim(), float))
+    u = (scale.transform(np.asarray(x, float)) - x0) / (x1 - x0)
     under = (u >= span[0] - 0.02) & (u <= span[1] + 0.02)
     if not under.any():
         return top
     highest = float(np.nanmax(np.where(under, heights, 0.0)))
     return max(top, highest / max(caption_bottom - 0.03, 0.2))
+
+
+# honest histograms --------------------------------------------------------------------------------
+
+def view_range(low: float, high: float, values: np.ndarray,
+               reach: float = VIEW_REACH) -> tuple[float, float]:
+    """A histogram's range: ``[low, high]`` (the distribution's plotting range, which holds its
+    mass), widened to take in samples beyond it, by at most ``reach`` of its width per side
+    (a heavy tail's rare far draws would otherwise squeeze the bulk into one bar)."""
+    values = np.asarray(values, dtype=float).ravel()
+    values = values[np.isfinite(values)]
+    low, high = float(low), float(high)
+    if values.size == 0:
+        return low, high
+    span = high - low
+    return (max(min(low, float(values.min())), low - reach * span),
+            min(max(high, float(values.max())), high + reach * span))
+
+
+HEAVY_TAIL_WIDTH = 15.0  # a view wider than this many interquartile ranges squeezes the bulk
+CENTRAL_MASSES = (0.99, 0.98, 0.95, 0.9)  # what a heavy-tailed view holds, at best
+
+
+def plotting_range(dist: Any) -> tuple[float, float]:
+    """The range a univariate histogram shows before samples widen it: the distribution's
+    plotting domain (its central 99.8 %), or for a heavy tail, whose 99.8 % would squeeze the
+    bulk into a bar or two (Cauchy: ±318 for an interquartile range of 2), the widest central
+    range holding 99 %, 98 %, 95 % or 90 % that is at most ``HEAVY_TAIL_WIDTH`` interquartile
+    ranges wide (Cauchy: 95 %, ±12.7). The share left outside is said on the panel."""
+    low, high = (float(v) for v in dist.domain)
+    if dist.discrete or dist.ppf is None:
+        return low, high
+    q1, q3 = (float(v) for v in dist.ppf(np.array([0.25, 0.75])))
+    limit = HEAVY_TAIL_WIDTH * (q3 - q1)
+    if not (q3 > q1) or high - low <= limit:
+        return low, high
+    for mass in CENTRAL_MASSES:
+        a, b = (float(v) for v in dist.ppf(np.array([(1 - mass) / 2, (1 + mass) / 2])))
+        pad = 0.04 * (b - a)
+        a, b = max(low, a - pad), min(high, b + pad)  # a bounded support stays whole
+        if b - a <= limit:
+            break
+    return a, b
+
+
+def binned_frames(values: np.ndarray, edges: np.ndarray, stops: np.ndarray,
+                  weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(inside, outside)`` for the prefixes ``values[:stop]``, one per stop: ``inside[f, b]``
+    the count (or total weight) in bin b = [e_b, e_b+1) (the last bin closed), ``outside[f]``
+    the count (weight) beyond the left and the right edge. A value outside the edges is in no
+    bin: it is never added to an edge bin."""
+    values = np.asarray(values, dtype=float)
+    bins = len(edges) - 1
+    label = np.searchsorted(edges, values, side="right") - 1
+    label[values == edges[-1]] = bins - 1
+    label[~(values >= edges[0])] = bins  # below (NaN counts as outside, on the left)
+    label[values > edges[-1]] = bins + 1
+    weights = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=float)
+    sums = np.zeros((len(stops), bins + 2))
+    running, previous = np.zeros(bins + 2), 0
+    for f, stop in enumerate(np.asarray(stops, dtype=int)):
+        if stop > previous:
+            running = running + np.bincount(label[previous:stop], weights[previous:stop],
+                                            minlength=bins + 2)
+            previous = stop
+        sums[f] = running
+    return sums[:, :bins], sums[:, bins:]
+
+
+def densities(inside: np.ndarray, totals: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Bar heights of a density histogram normalized over ALL ``totals`` samples (inside the
+    view or not), so the bars' area is the share inside the view."""
+    totals = np.maximum(np.asarray(totals, dtype=float), 1e-300)
+    return inside / (totals[:, None] * widths[None, :])
+
+
+def percent(share: float) -> str:
+    """A share as a percentage that never rounds a nonzero share to 0 (0.04 %, <0.01 %)."""
+    value = 100.0 * float(share)
+    if value == 0:
+        return "0 %"
+    if value < 0.01:
+        return "<0.01 %"
+    if value < 1:
+        return f"{value:.2g} %"
+    return f"{value:.1f} %" if value < 10 else f"{value:.0f} %"
+
+
+class OutsideNote:
+    """The share of a histogram's samples beyond each side of its panel, written at that side
+    ("← 0.3 % outside", "6.8 % outside →") and updated every frame. ``shares`` is
+    ``(frames, 2)`` (left, right), or ``(series, frames, 2)`` with ``names`` for panels that
+    hold several histograms. A side gets a note only if something is ever beyond it. Place it
+    with :meth:`place` once the layout is done."""
+
+    def __init__(self, ax: Any, theme: Theme, size: float, shares: np.ndarray,
+                 names: Sequence[str] = ()):
+        shares = np.asarray(shares, dtype=float)
+        self.shares = shares[None] if shares.ndim == 2 else shares
+        self.names = list(names)
+        self.ax = ax
+        self.texts: dict[int, Any] = {}
+        for side, (x, ha) in enumerate(((0.02, "left"), (0.98, "right"))):
+            if np.any(self.shares[:, :, side] > 0):
+                self.texts[side] = ax.text(
+                    x, 0.97, "", transform=ax.transAxes, ha=ha, va="top",
+                    multialignment=ha, fontsize=size * 0.72, color=theme.foreground,
+                    animated=True, zorder=ANIMATED_Z + 2,
+                    bbox={**BOX, "facecolor": theme.panel, "alpha": 0.8})
+
+    def text(self, frame: int, side: int) -> str:
+        """The note on ``side`` (0 left, 1 right) at ``frame``; empty while nothing is beyond."""
+        if not np.any(self.shares[:, frame, side] > 0):
+            return ""
+        values = [percent(share) for share in self.shares[:, frame, side]]
+        if not self.names:
+            return f"← {values[0]} outside" if side == 0 else f"{values[0]} outside →"
+        rows = [f"{name} {value}" for name, value in zip(self.names, values, strict=True)]
+        return "\n".join(["← outside" if side == 0 else "outside →", *rows])
+
+    def update(self, frame: int) -> list[Any]:
+        for side, artist in self.texts.items():
+            artist.set_text(self.text(frame, side))
+        return list(self.texts.values())
+
+    def place(self, under: Sequence[Any] = (), x: np.ndarray | None = None,
+              heights: np.ndarray | None = None, bottom: float = 0.0) -> None:
+        """Put each note in its upper corner, below whatever of ``under`` (legends, captions)
+        sits there, and raise the y axis (from ``bottom``) until the ``heights`` at ``x`` under
+        a note clear it. Call after the figure's layout has run."""
+        ax = self.ax
+        renderer = ax.figure.canvas.get_renderer()
+        inverse = ax.transAxes.inverted()
+        for side, artist in self.texts.items():
+            half = (0.0, 0.5) if side == 0 else (0.5, 1.0)
+            top = 0.97
+            for other in under:
+                box = other.get_window_extent(renderer)
+                (u0, v0), (u1, v1) = inverse.transform([(box.x0, box.y0), (box.x1, box.y1)])
+                if u1 > half[0] and u0 < half[1] and v1 > 0.5:
+                    top = min(top, v0 - 0.02)
+            artist.set_y(top)
+            # measure with the widest text it will show (the share of the last frame)
+            artist.set_text(max((self.text(f, side) for f in range(self.shares.shape[1])),
+                                key=len))
+            artist.update_bbox_position_size(renderer)
+            extent = artist.get_bbox_patch().get_window_extent(renderer)
+            (u0, v0), (u1, _) = inverse.transform([(extent.x0, extent.y0), (extent.x1, 0)])
+            artist.set_text("")
+            if x is not None and heights is not None:
+                low, high = ax.get_ylim()
+                ax.set_ylim(bottom, room_under(ax, float(v0), (float(u0), float(u1)), x,
+                                               heights, high))
 
 
 def density_stairs(ax: Any, edges: np.ndarray, color: str) -> Any:
@@ -166,22 +355,24 @@ class HistogramScene:
         ax = figure.add_subplot(grid[0])
         kl_ax = figure.add_subplot(grid[1])
         show_axes(ax, theme, size, "x", "probability" if dist.discrete else "density")
-        edges, counts = display_bins(result, self.indices)
+        edges, counts, outside = display_bins(result, self.indices)
         self.widths = np.diff(edges)
         self.counts = counts
         sizes = result.checkpoints[self.indices]
-        heights = counts / (sizes[:, None] * self.widths)
+        heights = densities(counts, sizes, self.widths)
+        self.outside = outside.sum(axis=1) / sizes  # share of the samples beyond the view
         centres = 0.5 * (edges[:-1] + edges[1:])
         if dist.discrete:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             support = np.round(0.5 * (result.edges[:-1] + result.edges[1:]))
-            truth = result.true_probabilities
+            shown = (support > edges[0]) & (support < edges[-1])
+            support, truth = support[shown], result.true_probabilities[shown]
             ax.plot(support, truth, "o", color=theme.foreground, markersize=4,
                     label="true PMF", zorder=3)
             ax.vlines(support, 0, truth, color=theme.foreground, lw=1, zorder=3)
             curve_x, curve = support, truth
         else:
-            curve_x = np.linspace(result.edges[0], result.edges[-1], 400)
+            curve_x = np.linspace(edges[0], edges[-1], 400)
             curve = dist.pdf(curve_x)
             curve = np.where(np.isfinite(curve), curve, 0.0)
             ax.plot(curve_x, curve, color=theme.foreground, lw=1.6, label="true PDF", zorder=3)
@@ -189,7 +380,7 @@ class HistogramScene:
         # (n >= a tenth of the total) and let the early spikes run off the top for a moment
         settled = heights[sizes >= sizes[-1] / 10]
         top = 1.12 * max(curve.max(), settled.max())
-        ax.set_xlim(result.edges[0], result.edges[-1])
+        ax.set_xlim(edges[0], edges[-1])
         self.bars = density_stairs(ax, edges, theme.runs[0])
         # the caption goes to the upper corner over the lower half of the distribution
         final = heights[-1]
@@ -197,16 +388,20 @@ class HistogramScene:
         right = np.nanmax(np.where(centres >= np.median(centres), np.maximum(final, 0), 0))
         side = "left" if left <= right else "right"
         ax.legend(loc="upper right" if side == "left" else "upper left", fontsize=size * 0.75)
-        truth_notes = [f"(true {dist.mean:.3f})", f"(true {dist.cov:.3f})", ""]
+        truth_notes = [f"(true {true_text(dist.mean)})", f"(true {true_text(dist.cov)})", ""]
         labels = ["n", "mean", "var", "KL"]
         notes = ["", *truth_notes]
+        self.shows_outside = bool(self.outside[-1] > 0)
+        if self.shows_outside:  # samples beyond the view: say how many, never pile them up
+            labels.append("outside view")
+            notes.append("")
         if dist.discrete and dist.entropy is not None:
             labels.append("H(emp,p)")
             notes.append(f"(H(p) {dist.entropy:.3f})")
         if result.estimate is not None:
             labels.append(f"E[{result.estimate_text}]")
             notes.append("" if result.true_estimate is None
-                         else f"(true {result.true_estimate:.3f})")
+                         else f"(true {true_text(result.true_estimate)})")
         self.caption = Readout(ax, theme, size, labels, notes, side=side)
         show_axes(kl_ax, theme, size, "samples n", "")
         kl_ax.set_title("KL(empirical ‖ true)", fontsize=size * 0.85)
@@ -215,6 +410,8 @@ class HistogramScene:
         kl_ax.set_yscale("log")
         kl_ax.set_xlim(result.checkpoints[0], result.checkpoints[-1] * 1.3)
         kl_ax.set_ylim(kl.min() / 2, kl.max() * 2)
+        log_ticks(kl_ax.xaxis)
+        log_ticks(kl_ax.yaxis)
         kl_ax.grid(True, color=theme.muted, alpha=0.25, lw=0.5)
         (self.kl_line,) = kl_ax.plot([], [], color=theme.runs[1], lw=1.6, animated=True,
                                      zorder=ANIMATED_Z)
@@ -237,7 +434,9 @@ class HistogramScene:
         self.bars.set_data(self.counts[frame] / (n * self.widths))
         self.kl_line.set_data(r.checkpoints[: k + 1], self.kl[: k + 1])
         dist = r.distribution
-        values = [f"{n:,}", f"{r.mean[k]: .3f}", f"{r.var[k]: .3f}", f"{r.kl[k]:.4f}"]
+        values = [f"{n:,}", moment_value(r.mean[k]), moment_value(r.var[k]), f"{r.kl[k]:.4f}"]
+        if self.shows_outside:
+            values.append(percent(self.outside[frame]))
         if dist.discrete and dist.entropy is not None:
             values.append(f"{r.cross_entropy[k]:.3f}")
         if r.estimate is not None:
@@ -246,26 +445,28 @@ class HistogramScene:
         return [self.bars, self.kl_line, caption]
 
 
-def display_bins(result: Any, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Histogram edges and per-frame counts to draw. A continuous distribution whose support
-    ends inside the plotted range (uniform, beta, exponential) is re-binned inside its support:
-    a bin straddling the edge would smear density over values that never occur."""
-    dist, edges = result.distribution, result.edges
-    counts = result.counts[indices]
+def display_bins(result: Any, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(edges, inside, outside)``: the histogram to draw and, per frame, the counts in its
+    bins and beyond its left and right edge (:func:`binned_frames`). The view is the plotting
+    range widened to take in the samples (:func:`view_range`); a continuous distribution whose
+    support ends inside it (uniform, beta, exponential) is binned inside its support: a bin
+    straddling the end would smear density over values that never occur. Discrete
+    distributions get unit bins centred on the integers."""
+    dist, samples = result.distribution, result.samples
+    stops = result.checkpoints[indices]
+    low, high = view_range(*plotting_range(dist), samples)
     if dist.discrete:
-        return edges, counts
-    support = dist.support
-    if support is None:  # ask scipy (already imported: it sampled this distribution)
-        frozen = dist.frozen
-        if frozen is None:
-            return edges, counts
-        support = frozen.support()
-    low, high = (float(v) for v in support)
-    inside_low, inside_high = max(edges[0], low), min(edges[-1], high)
-    if (inside_low, inside_high) == (edges[0], edges[-1]) or inside_high <= inside_low:
-        return edges, counts
-    edges = np.linspace(inside_low, inside_high, len(edges))
-    return edges, cumulative_histograms(result.samples, edges, result.checkpoints[indices])
+        first, last = np.ceil(low + 0.5 - 1e-9), np.floor(high - 0.5 + 1e-9)
+        edges = np.arange(first - 0.5, last + 1.0, 1.0)
+    else:
+        support = dist.support
+        if support is None and dist.frozen is not None:  # scipy: already imported to sample
+            support = dist.frozen.support()
+        if support is not None:
+            low, high = max(low, float(support[0])), min(high, float(support[1]))
+        edges = np.linspace(low, high, len(result.edges))
+    inside, outside = binned_frames(samples, edges, stops)
+    return edges, inside, outside
 
 
 # direct sampling, multivariate --------------------------------------------------------------------
@@ -369,32 +570,44 @@ class StratifiedScene:
         hist_ax, est_ax = figure.subplots(1, 2, gridspec_kw={"width_ratios": (1.2, 1)})
         show_axes(hist_ax, theme, size, "x", "density")
         show_axes(est_ax, theme, size, "samples n", f"estimate of E[{result.estimate_text}]")
-        lo, hi = dist.domain
+        lo, hi = view_range(*plotting_range(dist), np.concatenate([result.samples,
+                                                          result.plain_samples]))
         edges = np.linspace(lo, hi, 61)
         x = np.linspace(lo, hi, 400)
         hist_ax.plot(x, dist.pdf(x), color=theme.foreground, lw=1.5, zorder=3)
         for b in result.boundaries[1:-1]:
-            hist_ax.axvline(b, color=theme.muted, lw=0.7, ls=":", zorder=2)
+            if lo < b < hi:
+                hist_ax.axvline(b, color=theme.muted, lw=0.7, ls=":", zorder=2)
         hist_ax.set_xlim(lo, hi)
         hist_ax.set_ylim(0, 1.35 * np.max(dist.pdf(x)))
         checkpoints = result.checkpoints[self.indices]
         self.widths = np.diff(edges)
-        self.plain_counts = cumulative_histograms(result.plain_samples, edges, checkpoints)
-        self.strat_counts = cumulative_histograms(result.samples, edges, checkpoints)
+        self.plain_counts, plain_outside = binned_frames(result.plain_samples, edges, checkpoints)
+        self.strat_counts, strat_outside = binned_frames(result.samples, edges, checkpoints)
         plain_color, strat_color = theme.runs[1], theme.runs[0]
         self.plain_bars = hist_ax.stairs(np.zeros(60), edges, color=plain_color, lw=1.4,
                                          animated=True, zorder=ANIMATED_Z, label="plain")
         self.strat_bars = hist_ax.stairs(np.zeros(60), edges, color=strat_color, lw=1.4,
                                          fill=True, alpha=0.45, animated=True,
                                          zorder=ANIMATED_Z, label=f"stratified ({result.strata})")
-        hist_ax.legend(loc="upper right", fontsize=size * 0.75)
+        legend = hist_ax.legend(loc="upper right", fontsize=size * 0.75)
+        self.outside_note = OutsideNote(
+            hist_ax, theme, size, np.stack([plain_outside, strat_outside]) / checkpoints[:, None],
+            names=("plain", "stratified"))
         est_ax.set_xscale("log")
-        est_ax.axhline(result.true_value, color=theme.foreground, lw=1.0, ls="--", zorder=2)
         c = result.checkpoints
         est_ax.set_xlim(c[0], c[-1] * 1.2)
         start = len(c) // 10
         spread = 2.5 * max(result.plain_se[start:].max(), result.stratified_se[start:].max())
-        est_ax.set_ylim(result.true_value - spread, result.true_value + spread)
+        if np.isfinite(result.true_value):
+            est_ax.axhline(result.true_value, color=theme.foreground, lw=1.0, ls="--", zorder=2)
+            centre = result.true_value
+        else:  # no truth to converge to (the Cauchy's mean): frame what the estimates do
+            late = np.concatenate([result.plain_estimate[start:],
+                                   result.stratified_estimate[start:]])
+            centre = float(np.median(late))
+            spread = max(spread, 1.2 * float(np.max(np.abs(late - centre))))
+        est_ax.set_ylim(centre - spread, centre + spread)
         est_ax.grid(True, color=theme.muted, alpha=0.25, lw=0.5)
         self.curves = []
         for estimate, se, color, label in (
@@ -407,8 +620,16 @@ class StratifiedScene:
                                   zorder=ANIMATED_Z + 1)
             self.curves.append((estimate, se, band, line))
         est_ax.legend(loc="upper right", fontsize=size * 0.75)
+        log_ticks(est_ax.xaxis)
         # lower right: by then the estimates have settled at the centre of the axis
         self.caption = readout(est_ax, theme, size, x=0.98, y=0.03, ha="right", va="bottom")
+        figure.get_layout_engine().execute(figure)
+        late = checkpoints >= checkpoints[-1] / 3
+        tallest = np.concatenate([densities(c[late], checkpoints[late], self.widths).max(axis=0)
+                                  for c in (self.plain_counts, self.strat_counts)])
+        centres = 0.5 * (edges[:-1] + edges[1:])
+        self.outside_note.place([legend], np.concatenate([centres, centres, x]),
+                                np.concatenate([tallest, dist.pdf(x)]))
         freeze_layout(figure)
 
     def update(self, frame: int) -> Sequence[Any]:
@@ -418,7 +639,7 @@ class StratifiedScene:
         n = r.checkpoints[k]
         self.plain_bars.set_data(self.plain_counts[frame] / (n * self.widths))
         self.strat_bars.set_data(self.strat_counts[frame] / (n * self.widths))
-        artists: list[Any] = [self.plain_bars, self.strat_bars]
+        artists: list[Any] = [self.plain_bars, self.strat_bars, *self.outside_note.update(frame)]
         c = r.checkpoints[: k + 1]
         for estimate, se, band, line in self.curves:
             upper, lower = estimate[: k + 1] + 2 * se[: k + 1], estimate[: k + 1] - 2 * se[: k + 1]
@@ -426,9 +647,11 @@ class StratifiedScene:
                                             np.column_stack([c[::-1], lower[::-1]])])])
             line.set_data(c, estimate[: k + 1])
             artists += [band, line]
+        truth = ("" if np.isfinite(r.true_value)
+                 else f"\ntrue E[{r.estimate_text}] {true_text(r.true_value)}")
         self.caption.set_text(
             f"n = {n:,}\nplain      {r.plain_estimate[k]: .4f} ± {2 * r.plain_se[k]:.4f}\n"
-            f"stratified {r.stratified_estimate[k]: .4f} ± {2 * r.stratified_se[k]:.4f}")
+            f"stratified {r.stratified_estimate[k]: .4f} ± {2 * r.stratified_se[k]:.4f}{truth}")
         return artists + [self.caption]
 
 
@@ -454,8 +677,10 @@ class ImportanceScene:
         show_axes(ax, theme, size, "", "density")
         show_axes(weight_ax, theme, size, "weight p/q", "")
         show_axes(est_ax, theme, size, "samples n", f"E_p[{result.estimate_text}]")
-        lo = min(target.domain[0], proposal.domain[0])
-        hi = max(target.domain[1], proposal.domain[1])
+        (target_low, target_high), (proposal_low, proposal_high) = (
+            plotting_range(target), plotting_range(proposal))
+        lo, hi = view_range(min(target_low, proposal_low), max(target_high, proposal_high),
+                            result.samples)
         x = np.linspace(lo, hi, 400)
         ax.plot(x, target.pdf(x), color=theme.foreground, lw=1.6, label="target p", zorder=3)
         ax.plot(x, proposal.pdf(x), color=theme.runs[1], lw=1.4, ls="--", label="proposal q",
@@ -469,12 +694,15 @@ class ImportanceScene:
         self.widths = np.diff(edges)
         inside = (result.samples >= lo) & (result.samples <= hi)
         order = np.arange(len(result.samples))
-        self.weighted = np.stack([
-            np.histogram(result.samples[:n], edges, weights=result.weights[:n])[0] / n
-            for n in checkpoints])
+        # (1/n) Σ w over a bin estimates p's mass there; the weight beyond the view is counted
+        # apart, normalized the same way (never added to an edge bar)
+        weighted, weighted_outside = binned_frames(result.samples, edges, checkpoints,
+                                                   result.weights)
+        self.weighted = weighted / checkpoints[:, None]
         self.bars = density_stairs(ax, edges, theme.runs[0])
         self.bars.set_label("weighted draws")
-        ax.legend(loc="upper right", fontsize=size * 0.72)
+        legend = ax.legend(loc="upper right", fontsize=size * 0.72)
+        self.outside_note = OutsideNote(ax, theme, size, weighted_outside / checkpoints[:, None])
         weights = result.weights
         self.norm = matplotlib.colors.LogNorm(max(weights.min(), weights.max() * 1e-4),
                                               weights.max())
@@ -484,25 +712,33 @@ class ImportanceScene:
         self.rug_colors = matplotlib.colormaps["viridis"](self.norm(weights))
         self.rug = ax.scatter([], [], s=[], lw=0, alpha=0.8, animated=True, zorder=ANIMATED_Z)
         self.rug_limit = 1500  # newest draws shown as the rug: older ones are in the histogram
+        # the weights' histogram spans four decades below the largest weight at most; smaller
+        # weights are counted beside it, as a share of the draws so far like the bars
         weight_edges = np.geomspace(self.norm.vmin, weights.max() * 1.01, 41)
-        self.weight_counts = cumulative_histograms(np.clip(weights, self.norm.vmin, None),
-                                                   weight_edges, checkpoints)
+        weight_counts, weight_outside = binned_frames(weights, weight_edges, checkpoints)
+        self.weight_heights = weight_counts / checkpoints[:, None]
         weight_ax.set_xscale("log")
         weight_ax.set_xlim(weight_edges[0], weight_edges[-1])
-        weight_ax.set_ylim(0, 1.1 * self.weight_counts[-1].max() / len(weights))
+        log_ticks(weight_ax.xaxis)
+        settled = self.weight_heights[checkpoints >= checkpoints[-1] / 10]
+        weight_ax.set_ylim(0, 1.1 * settled.max())
         weight_ax.set_yticks([])
         weight_ax.axvline(1.0, color=theme.muted, lw=0.8, ls=":")
         weight_ax.set_title("weights (fraction of n)", fontsize=size * 0.8)
         self.weight_bars = density_stairs(weight_ax, weight_edges, theme.runs[2])
+        self.weight_note = OutsideNote(weight_ax, theme, size,
+                                       weight_outside / checkpoints[:, None])
         c = result.checkpoints
         est_ax.set_xscale("log")
         est_ax.set_xlim(c[0], c[-1] * 1.2)
-        if result.true_value is not None:
+        known = result.true_value is not None and np.isfinite(result.true_value)
+        if known:
             est_ax.axhline(result.true_value, color=theme.foreground, lw=1.0, ls="--")
         late = np.concatenate([result.plain_estimate[len(c) // 5:],
                                result.self_normalized_estimate[len(c) // 5:]])
-        centre = result.true_value if result.true_value is not None else float(np.median(late))
-        spread = 1.4 * max(np.max(np.abs(late - centre)), 1e-3)
+        late = late[np.isfinite(late)]
+        centre = result.true_value if known else float(np.median(late)) if late.size else 0.0
+        spread = 1.4 * max(float(np.max(np.abs(late - centre))) if late.size else 0.0, 1e-3)
         est_ax.set_ylim(centre - spread, centre + spread)
         est_ax.grid(True, color=theme.muted, alpha=0.25, lw=0.5)
         (self.plain_line,) = est_ax.plot([], [], color=theme.runs[0], lw=1.5,
@@ -512,8 +748,14 @@ class ImportanceScene:
                                       label="self-normalized Σwf/Σw", animated=True,
                                       zorder=ANIMATED_Z)
         est_ax.legend(loc="upper right", fontsize=size * 0.72)
+        log_ticks(est_ax.xaxis)
         # lower right: by then the estimates have settled at the centre of the axis
         self.caption = readout(est_ax, theme, size, x=0.98, y=0.05, ha="right", va="bottom")
+        figure.get_layout_engine().execute(figure)
+        self.outside_note.place([legend])
+        late = checkpoints >= checkpoints[-1] / 3
+        self.weight_note.place([], np.concatenate([weight_edges[:-1], weight_edges[1:]]),
+                               np.tile(self.weight_heights[late].max(axis=0), 2))
         freeze_layout(figure)
 
     def update(self, frame: int) -> Sequence[Any]:
@@ -526,17 +768,17 @@ class ImportanceScene:
         self.rug.set_offsets(np.column_stack([self.rug_x[first:n], self.rug_y[first:n]]))
         self.rug.set_sizes(self.rug_sizes[first:n])
         self.rug.set_facecolors(self.rug_colors[first:n])
-        self.weight_bars.set_data(self.weight_counts[frame] / len(r.weights))
+        self.weight_bars.set_data(self.weight_heights[frame])
         c = r.checkpoints[: k + 1]
         self.plain_line.set_data(c, r.plain_estimate[: k + 1])
         self.sn_line.set_data(c, r.self_normalized_estimate[: k + 1])
-        truth = "" if r.true_value is None else f"   true {r.true_value:.4f}"
+        truth = "" if r.true_value is None else f"   true {true_text(r.true_value, 4)}"
         self.caption.set_text(
             f"n = {n:,}   ESS = {r.ess[k]:,.0f} ({r.ess[k] / n:.0%}){truth}\n"
             f"plain {r.plain_estimate[k]:.4f}   self-normalized "
             f"{r.self_normalized_estimate[k]:.4f}")
         return [self.bars, self.rug, self.weight_bars, self.plain_line, self.sn_line,
-                self.caption]
+                *self.outside_note.update(frame), *self.weight_note.update(frame), self.caption]
 
 
 # Metropolis–Hastings ------------------------------------------------------------------------------
@@ -573,6 +815,28 @@ def central_domain(dist: Any, mass: float = 0.98, pad: float = 0.08):
     cells = np.outer((y >= y0) & (y <= y1), (x >= x0) & (x <= x1))
     inside = float(density[cells].sum() / density.sum())
     return tuple(box), inside
+
+
+def target_mass(dist: Any, box: Any) -> float:
+    """The target's probability inside ``box``, on a grid over its plotting box and ``box``."""
+    (x0, x1), (y0, y1) = box
+    (dx0, dx1), (dy0, dy1) = dist.domain
+    x, y, density, _, _ = target_grid(dist, 240, ((min(x0, dx0), max(x1, dx1)),
+                                                  (min(y0, dy0), max(y1, dy1))))
+    cells = np.outer((y >= y0) & (y <= y1), (x >= x0) & (x <= x1))
+    return float(density[cells].sum() / density.sum())
+
+
+def view_box(dist: Any, points: np.ndarray):
+    """``(box, inside)``: the target's central box (:func:`central_domain`) widened along each
+    axis to take in where the chains went (:func:`view_range`: a chain exploring a long tail
+    is shown, not cut off), and the target's probability inside it."""
+    central, inside = central_domain(dist)
+    box = tuple(view_range(low, high, points[:, axis])
+                for axis, (low, high) in enumerate(central))
+    if box == tuple(central):
+        return box, inside
+    return box, target_mass(dist, box)
 
 
 CORNERS = {  # legend location -> (x, y, ha, va) of a caption in that corner
@@ -645,26 +909,29 @@ class ChainScene:
         if not dist.normalized:
             pdf = pdf / np.trapezoid(pdf, y)
         hist_ax.plot(pdf, y, color=theme.foreground, lw=1.5, zorder=3)
-        edges = np.linspace(lo, hi, 51)
+        edges = np.linspace(lo, hi, 51)  # the trace's whole range: no draw is ever outside
         self.widths = np.diff(edges)
-        kept = self._kept_counts(values[:, :, None], edges, 0)
+        kept, _ = self._kept_counts(values[:, :, None], edges, 0)
         self.hist_counts = kept
-        hist_ax.set_xlim(0, 1.25 * max(pdf.max(), (kept[-1] / max(kept[-1].sum(), 1)
-                                                   / self.widths).max()))
+        self.kept_totals = self._kept_totals()
+        final = densities(kept[-1:], self.kept_totals[-1:], self.widths)[0]
+        hist_ax.set_xlim(0, 1.25 * max(pdf.max(), final.max()))
         self.bars = hist_ax.stairs(np.zeros(50), edges, orientation="horizontal", fill=True,
                                    color=theme.runs[0], alpha=0.55, animated=True,
                                    zorder=ANIMATED_Z)
         self.caption = readout(trace_ax, theme, size, y=0.03, va="bottom")
 
-    def _kept_counts(self, values: np.ndarray, edges: np.ndarray, axis: int) -> np.ndarray:
-        """Histogram (all chains, after burn-in) of coordinate ``axis`` up to each frame's step."""
+    def _kept_totals(self) -> np.ndarray:
+        """Draws kept (all chains, after burn-in) up to each frame's step."""
+        return np.maximum(self.steps - self.result.burn_in, 0) * self.result.chains
+
+    def _kept_counts(self, values: np.ndarray, edges: np.ndarray,
+                     axis: int) -> tuple[np.ndarray, np.ndarray]:
+        """Histogram (all chains, after burn-in) of coordinate ``axis`` up to each frame's step,
+        and the draws beyond its left and right edge (:func:`binned_frames`)."""
         burn = self.result.burn_in
         draws = values[:, burn + 1:, axis].T.ravel()  # step-major so prefixes are step ranges
-        chains = values.shape[0]
-        stops = np.maximum(self.steps - burn, 0) * chains
-        counts = cumulative_histograms(draws, edges, np.maximum(stops, 1))
-        counts[stops == 0] = 0
-        return counts
+        return binned_frames(draws, edges, self._kept_totals())
 
     # 2-D ------------------------------------------------------------------------------------------
     def _build_2d(self, dist: Any, theme: Theme, size: float) -> None:
@@ -676,7 +943,8 @@ class ChainScene:
         show_axes(ax, theme, size, "x", "y")
         show_axes(mx_ax, theme, size, "x", "")
         show_axes(my_ax, theme, size, "y", "")
-        x, y, density, marginal_x, marginal_y = target_grid(dist, 160, *central_domain(dist))
+        x, y, density, marginal_x, marginal_y = target_grid(
+            dist, 160, *view_box(dist, self.positions[..., :2].reshape(-1, 2)))
         ax.contourf(x, y, density, levels=12, cmap=theme.colormap(), zorder=0)
         ax.contour(x, y, density, levels=8, colors=theme.contour_line, linewidths=0.5,
                    alpha=0.6, zorder=1)
@@ -709,20 +977,29 @@ class ChainScene:
                            Line2D([], [], color=rejected, lw=1.5, label="rejected")],
                   loc=legend_corner, fontsize=size * 0.72)
         self.marginals = []
+        self.kept_totals = self._kept_totals()
+        late = self.steps >= self.steps[-1] / 3
         for axis, (m_ax, grid_values, marginal) in enumerate(
                 ((mx_ax, x, marginal_x), (my_ax, y, marginal_y))):
             m_ax.plot(grid_values, marginal, color=theme.foreground, lw=1.4, zorder=3)
             edges = np.linspace(grid_values[0], grid_values[-1], 41)
-            counts = self._kept_counts(self.positions, edges, axis)
+            counts, outside = self._kept_counts(self.positions, edges, axis)
             widths = np.diff(edges)
-            final = counts[-1] / max(counts[-1].sum(), 1) / widths
+            heights = densities(counts, self.kept_totals, widths)
             m_ax.set_xlim(edges[0], edges[-1])
-            m_ax.set_ylim(0, 1.25 * max(marginal.max(), final.max()))
+            m_ax.set_ylim(0, 1.25 * max(marginal.max(), heights[-1].max()))
             m_ax.set_yticks([])
             bars = density_stairs(m_ax, edges, theme.runs[0])
-            self.marginals.append((bars, counts, widths))
+            note = OutsideNote(m_ax, theme, size,
+                               outside / np.maximum(self.kept_totals, 1)[:, None])
+            reach = (np.concatenate([edges[:-1], edges[1:], grid_values]),
+                     np.concatenate([heights[late].max(axis=0)] * 2 + [marginal]))
+            self.marginals.append((bars, counts, widths, note, reach))
         x, y, ha, va = CORNERS[caption_corner]
         self.caption = readout(ax, theme, size, x=x, y=y, ha=ha, va=va)
+        figure.get_layout_engine().execute(figure)
+        for _, _, _, note, (centres, tallest) in self.marginals:
+            note.place([], centres, tallest)
 
     # frames ---------------------------------------------------------------------------------------
     def _diagnostics_text(self, step: int) -> str:
@@ -747,7 +1024,7 @@ class ChainScene:
             for line, chain in zip(self.traces, self.positions[:, :, 0], strict=True):
                 line.set_data(t, chain[: step + 1])
             counts = self.hist_counts[frame]
-            self.bars.set_data(counts / max(counts.sum(), 1) / self.widths)
+            self.bars.set_data(counts / max(self.kept_totals[frame], 1) / self.widths)
             return [*self.traces, self.bars, self.caption]
         r = self.result
         start = max(0, step - self.tail)
@@ -766,9 +1043,9 @@ class ChainScene:
         self.heads.set_facecolors(self.move_colors[accepted.astype(int)])
         self.current.set_offsets(self.positions[:, step])
         artists = [self.tails, self.arrows, self.heads, self.current]
-        for bars, counts, widths in self.marginals:
-            bars.set_data(counts[frame] / max(counts[frame].sum(), 1) / widths)
-            artists.append(bars)
+        for bars, counts, widths, note, _ in self.marginals:
+            bars.set_data(counts[frame] / max(self.kept_totals[frame], 1) / widths)
+            artists += [bars, *note.update(frame)]
         return artists + [self.caption]
 
 

@@ -3,12 +3,17 @@
 Run colours come from the Okabe-Ito palette (distinguishable with every common colour-vision
 deficiency); the landscape colour map is a quiet ramp so that the runs stay the loudest thing in
 the frame. Scenes read a :class:`Theme` and call :func:`style_axes`; they never hard-code colours.
+A log axis gets :func:`log_ticks`: labels chosen to fit its length, never two touching.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+from matplotlib.ticker import Formatter, Locator, LogLocator, MaxNLocator, NullFormatter
 
 from optiviz.errors import ConfigError
 
@@ -131,13 +136,25 @@ def font_size(width: int, height: int, dpi: float = 100) -> float:
     return at_100_dpi * 100 / dpi
 
 
+TICK_LENGTH = 3.0  # points
+X_LABEL_DROP = 0.9  # x tick labels start this many font sizes below the axes
+
+
 def style_axes(ax: Any, theme: Theme, size: float) -> None:
     """Colours, ticks and spines of one 2-D axes in the theme."""
     ax.set_facecolor(theme.panel)
     for spine in ax.spines.values():
         spine.set_color(theme.muted)
         spine.set_linewidth(0.8)
-    ax.tick_params(colors=theme.foreground, labelsize=size * 0.85, length=3, width=0.6)
+    label_size = size * 0.85
+    # which="both": a minor label (a log axis labels some) is never larger than a major one
+    ax.tick_params(which="both", colors=theme.foreground, labelsize=label_size, width=0.6)
+    ax.tick_params(which="major", length=TICK_LENGTH)
+    ax.tick_params(which="minor", length=TICK_LENGTH * 0.6)
+    # A y label is centred on its tick, so the lowest one reaches ~0.8 em below the axes; the
+    # x labels start that far below them too, or the two at the corner overlap.
+    ax.tick_params(axis="x", which="both",
+                   pad=max(3.5, X_LABEL_DROP * label_size - TICK_LENGTH))
     ax.xaxis.label.set_color(theme.foreground)
     ax.yaxis.label.set_color(theme.foreground)
     ax.xaxis.label.set_size(size)
@@ -161,3 +178,143 @@ def rc_params(theme: Theme, size: float) -> dict[str, Any]:
         "path.simplify": False,  # keep every step of every path
         "svg.hashsalt": "optiviz",
     }
+
+
+# log axes ----------------------------------------------------------------------------------------
+
+# Mantissas labelled within a decade, sparsest first: 1; 1 3; 1 2 5; 1 2 3 5; every integer.
+LOG_MANTISSAS = ((1.0,), (1.0, 3.0), (1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 5.0),
+                 (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0))
+PLAIN_LOG_RANGE = (1e-3, 1e5)  # labels inside this range are written as plain numbers
+LABEL_GAP = 0.5  # the least space between two tick labels, in multiples of their font size
+
+
+def log_ticks(axis: Any) -> None:
+    """Tick a log ``axis`` so that its labels are legible: only major ticks carry labels
+    (unlabelled minor ticks at the integers of each decade), chosen by :class:`FittingLogLocator`
+    so that no two labels touch, and written as plain numbers (0.5, 2, 300) where every label
+    lies in ``PLAIN_LOG_RANGE``, as powers of ten (10⁻⁴, 2×10⁻⁵) otherwise. Call it after
+    ``set_xscale("log")``/``set_yscale("log")`` (which reset the tickers)."""
+    axis.set_major_locator(FittingLogLocator())
+    axis.set_major_formatter(LogLabelFormatter())
+    axis.set_minor_locator(LogLocator(subs=LOG_MANTISSAS[-1][1:], numticks=120))
+    axis.set_minor_formatter(NullFormatter())
+
+
+class LogLabelFormatter(Formatter):
+    """Plain numbers (0.3, 20, 1000) when every labelled tick lies in ``PLAIN_LOG_RANGE``,
+    powers of ten (10⁻⁶, 2×10⁻⁵) otherwise: one style per axis, never a mixture."""
+
+    plain = True
+
+    def set_locs(self, locs: Any) -> None:
+        super().set_locs(locs)
+        low, high = PLAIN_LOG_RANGE
+        self.plain = all(low <= v < high for v in locs if v > 0)
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        if x <= 0 or not math.isfinite(x):
+            return ""
+        if self.plain:
+            return f"{x:g}"
+        exponent = math.floor(math.log10(x) + 1e-9)
+        mantissa = round(x / 10.0**exponent, 6)
+        if mantissa >= 10:  # 9.9999999 rounded up
+            mantissa, exponent = mantissa / 10, exponent + 1
+        power = f"10^{{{exponent}}}"
+        if mantissa == 1:
+            return f"$\\mathdefault{{{power}}}$"
+        return f"$\\mathdefault{{{mantissa:g}\\times{power}}}$"
+
+
+class FittingLogLocator(Locator):
+    """Labelled ticks of a log axis whose labels, at the axis's font size and length, keep
+    ``LABEL_GAP`` font sizes apart. Over several decades: decades, every k-th one when they
+    crowd. Within a decade or two: the sparsest of ``LOG_MANTISSAS`` that gives three labels,
+    or the densest that fits when none does. Within less than one step of even those (1.1 to
+    1.8): evenly spaced plain numbers."""
+
+    def __call__(self) -> Any:
+        low, high = sorted(self.axis.get_view_interval())
+        # a layout asks many times for the same axis: answer from the last identical question
+        box = self.axis.axes.bbox
+        question = (low, high, box.width, box.height, self.axis.get_figure(root=True).dpi,
+                    _label_font(self.axis).get_size_in_points())
+        if getattr(self, "_last", (None,))[0] != question:
+            self._last = (question, self.tick_values(low, high))
+        return self._last[1].copy()
+
+    def tick_values(self, vmin: float, vmax: float) -> Any:
+        low, high = sorted((float(vmin), float(vmax)))
+        if not (high > 0 and np.isfinite(high)):
+            return np.array([])
+        low = max(low, high * 1e-300)
+        for ticks in self._candidates(low, high):
+            if self._fits(ticks, low, high):
+                return ticks
+        # nothing fits (a very short axis): the one tick nearest the middle
+        ticks = next((t for t in self._candidates(low, high) if len(t)), np.array([]))
+        if len(ticks):
+            middle = np.sqrt(low * high)
+            return ticks[[int(np.argmin(np.abs(np.log(ticks / middle))))]]
+        return ticks
+
+    def _candidates(self, low: float, high: float) -> Any:
+        """Tick sets, most preferred first."""
+        first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+
+        def inside(values: Any) -> Any:
+            values = np.asarray(values, dtype=float)
+            tolerance = 1e-9 * values
+            return values[(values >= low - tolerance) & (values <= high + tolerance)]
+
+        decades = inside([10.0**k for k in range(first, last + 1)])
+        if len(decades) >= 3:
+            for stride in range(1, len(decades)):
+                exponents = [k for k in range(first, last + 1) if k % stride == 0]
+                yield inside([10.0**k for k in exponents])
+            return
+        sets = [inside([m * 10.0**k for k in range(first, last + 1) for m in mantissas])
+                for mantissas in LOG_MANTISSAS]
+        enough = [ticks for ticks in sets if len(ticks) >= 3]
+        yield from enough
+        yield from reversed([ticks for ticks in sets if len(ticks) < 3 and len(ticks) >= 2])
+        for bins in (5, 4, 3, 2):
+            linear = MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+            yield inside(linear[linear > 0])
+        yield from (ticks for ticks in sets if len(ticks) == 1)
+
+    def _fits(self, ticks: Any, low: float, high: float) -> bool:
+        if len(ticks) == 0:
+            return False
+        if len(ticks) == 1:
+            return True
+        labels = self.axis.major.formatter.format_ticks(list(ticks))
+        size = _label_font(self.axis)
+        figure = self.axis.get_figure(root=True)
+        scale = figure.dpi / 72.0
+        vertical = self.axis.axis_name == "y"
+        box = self.axis.axes.bbox
+        length = box.height if vertical else box.width
+        position = (np.log(ticks) - np.log(low)) / (np.log(high) - np.log(low)) * length
+        extent = np.array([_label_extent(label, size, vertical) for label in labels]) * scale
+        gap = LABEL_GAP * size.get_size_in_points() * scale
+        needed = 0.5 * (extent[1:] + extent[:-1]) + gap
+        return bool(np.all(np.diff(position) >= needed))
+
+
+def _label_font(axis: Any) -> Any:
+    """The font of ``axis``'s major tick labels."""
+    return axis.majorTicks[0].label1.get_fontproperties()  # (created once, then kept)
+
+
+def _label_extent(label: str, font: Any, vertical: bool) -> float:
+    """The size of a tick label along its axis, in points: its width on a horizontal axis, its
+    height (at least one line) on a vertical one."""
+    from matplotlib.textpath import text_to_path
+
+    mathtext = label.count("$") >= 2
+    width, height, _ = text_to_path.get_text_width_height_descent(label, font, ismath=mathtext)
+    if vertical:
+        return max(height, font.get_size_in_points())
+    return width

@@ -23,6 +23,7 @@ import numpy as np
 from optiviz.errors import ConfigError, KeyPath, closest
 from optiviz.registry import Param, Registry, positive
 from optiviz.sampling import _scipy_names
+from optiviz.sampling.moments import true_moments
 
 Array = np.ndarray
 
@@ -188,7 +189,7 @@ def _scipy_builder(name: str, discrete: bool) -> Callable[[dict[str, Any]], Dist
         frozen = scipy_frozen()
         logpdf = frozen.logpmf if discrete else frozen.logpdf
         sample = frozen.rvs
-        mean, var = (float(v) for v in frozen.stats(moments="mv"))
+        mean, var = true_moments(frozen)  # NaN: undefined, ±inf: infinite (scipy corrected)
         entropy = float(frozen.entropy())
         return Distribution(
             name=name,

@@ -16,6 +16,7 @@ import numpy as np
 
 from optiviz.sampling.distributions import Distribution
 from optiviz.sampling.info import bin_probabilities, cross_entropy, entropy, kl_divergence
+from optiviz.sampling.moments import true_expectation
 
 Array = np.ndarray
 Estimand = Callable[[Array], Array]
@@ -160,7 +161,7 @@ def direct_sampling(
         extra["estimate"] = np.cumsum(values)[checkpoints - 1] / checkpoints
         extra["estimate_text"] = estimate_text
         if distribution.univariate:
-            extra["true_estimate"] = distribution.expect(estimand)
+            extra["true_estimate"] = true_expectation(distribution, estimand, estimate_text)
     return DirectResult(distribution, samples, checkpoints, mean, var, **extra)
 
 
@@ -294,7 +295,7 @@ def stratified_sampling(
         stratified_se=se,
         plain_estimate=plain_mean,
         plain_se=np.sqrt(plain_var / checkpoints),
-        true_value=distribution.expect(estimand),
+        true_value=true_expectation(distribution, estimand, estimate_text),
         estimate_text=estimate_text,
     )
 
@@ -378,6 +379,7 @@ def importance_sampling(
         plain_estimate=weighted / checkpoints,
         self_normalized_estimate=self_normalized,
         ess=np.nan_to_num(ess, nan=0.0),
-        true_value=target.expect(estimand) if target.univariate else None,
+        true_value=(true_expectation(target, estimand, estimate_text) if target.univariate
+                    else None),
         estimate_text=estimate_text,
     )
