@@ -23,6 +23,15 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """Where an ``optimizers:`` entry came from when a sweep expanded it: the index of the entry
+    as written, and the swept ``(key, value)`` pairs that this entry took (torch's names)."""
+
+    entry: int
+    values: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class OptimizerConfig:
     """One entry of ``optimizers:``. ``hyper`` holds every hyperparameter, defaults filled in,
     under torch's names (``lr``, ``betas``, ``momentum`` ...)."""
@@ -35,6 +44,7 @@ class OptimizerConfig:
     batch_size: int | None = None  # dataset objectives: None = full batch
     inner: OptimizerConfig | None = None  # lookahead's wrapped optimizer
     color: str | None = None
+    sweep: Sweep | None = None  # set when a sweep (``lr: [...]``) expanded the entry
 
 
 @dataclass(frozen=True)
