@@ -328,6 +328,23 @@ def test_the_surface_view_fills_the_frame_and_keeps_its_key_under_it():
     assert legend.get_window_extent(renderer).y1 <= surface.y0 + 1
 
 
+def test_a_surface_alone_keeps_its_key_beside_it_and_fills_the_height():
+    from optiviz.render.surface import drawn_box_3d
+
+    experiment, trajectories = make_case(steps=4, diverge=None, render=RenderConfig(
+        width=640, height=360, dpi=100, view="surface", panels=("landscape",)))
+    scene = build_scene(experiment, trajectories)
+    assert scene.side == []
+    renderer = final_frame(scene)
+    surface = drawn_box_3d(scene.ax, renderer)
+    [legend] = scene.overlays
+    key = legend.get_window_extent(renderer)
+    assert key.x0 > surface.x1  # beside the surface, where a 16:9 frame has room
+    assert surface.height / scene.figure.bbox.height > 0.75
+    for box in (key, surface, scene.counter.get_window_extent(renderer)):
+        assert 0 <= box.x0 and box.x1 <= 640 and 0 <= box.y0 and box.y1 <= 360
+
+
 def test_surface_paths_lie_on_the_drawn_surface():
     from optiviz.render.surface import SURFACE_GRID, SURFACE_LIFT, surface_grid, surface_heights
 

@@ -84,12 +84,14 @@ def drawn_box_3d(ax: Any, renderer: Any) -> Any:
     return Bbox.union([box for box in boxes if box is not None])
 
 
-def fit_axes_3d(ax: Any, region: Any, elev: float, azimuths: Sequence[float]) -> Any:
+def fit_axes_3d(ax: Any, region: Any, elev: float, azimuths: Sequence[float], *,
+                zoom: float = 1.0) -> tuple[Any, float]:
     """Zoom and move the 3-D axes ``ax`` so that everything it draws (box, tick labels, axis
     labels) fills ``region`` (a Bbox in figure pixels) and stays inside it for every camera
     azimuth given. Tick labels do not scale with the zoom, so this measures and corrects until
-    the drawing fills 97-100 % of the region along its tighter side. Returns the drawing's
-    box (the union over the azimuths)."""
+    the drawing fills 96-100 % of the region along its tighter side, starting from ``zoom``
+    (a good guess saves measuring: each costs a few tick-label layouts per azimuth). Returns
+    the drawing's box (the union over the azimuths) and the zoom."""
     from matplotlib.transforms import Bbox
 
     figure = ax.figure
@@ -102,12 +104,11 @@ def fit_axes_3d(ax: Any, region: Any, elev: float, azimuths: Sequence[float]) ->
             boxes.append(drawn_box_3d(ax, renderer))
         return Bbox.union(boxes)
 
-    zoom = 1.0
     ax.set_box_aspect(BOX_ASPECT, zoom=zoom)
     for _ in range(12):
         box = drawn()
         scale = min(region.width / box.width, region.height / box.height)
-        if 0.97 <= scale <= 1.0:
+        if 0.96 <= scale <= 1.0:
             break
         zoom *= min(scale * 0.99, 2.0)
         ax.set_box_aspect(BOX_ASPECT, zoom=zoom)
@@ -123,7 +124,21 @@ def fit_axes_3d(ax: Any, region: Any, elev: float, azimuths: Sequence[float]) ->
     ax.set_position(ax.get_position().translated(dx, dy))
     ax.view_init(elev=elev, azim=azimuths[0])
     drawn_box_3d(ax, renderer)
-    return box.translated(dx * figure.bbox.width, dy * figure.bbox.height)
+    return box.translated(dx * figure.bbox.width, dy * figure.bbox.height), zoom
+
+
+def legend_beside(figure: Any, handles: list[Any], style: dict[str, Any]) -> Any:
+    """A figure legend right of everything, centred on the height (clear of the title), in
+    the fewest columns whose height fits the figure."""
+    renderer = figure.canvas.get_renderer()
+    for columns in range(1, len(handles) + 1):
+        legend = figure.legend(handles=handles, loc="outside right center", ncols=columns,
+                               **style)
+        if (columns == len(handles)
+                or legend.get_window_extent(renderer).height <= 0.85 * figure.bbox.height):
+            return legend
+        legend.remove()
+    raise ValueError("a legend needs at least one entry")
 
 
 def surface_heights(grid: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -244,10 +259,13 @@ class SurfaceScene:
                    + mark_handles(experiment, theme, diverged=bool(trajectories.diverged.any()),
                                   left=len(self.exits) > 0, domain=domain))
         several_starts = len(np.unique(trajectories.run_start)) > 1
-        legend = legend_below(figure, handles, {
-            "handlelength": 2.6 if several_starts else 1.4, "borderpad": 0.4,
-            "labelspacing": 0.3, "columnspacing": 1.2, "fancybox": False, "framealpha": 1.0})
-        legend.get_frame().set_linewidth(0)  # borderless: snaps to whole pixels (see scene.py)
+        key_style = {"handlelength": 2.6 if several_starts else 1.4, "borderpad": 0.4,
+                     "labelspacing": 0.3, "columnspacing": 1.2, "fancybox": False,
+                     "framealpha": 1.0}
+        # with side panels the key goes under everything; alone, the surface (about as wide
+        # as tall) leaves the frame's sides empty: the key goes right of it, if it fits there
+        legend = (legend_below(figure, handles, key_style) if side
+                  else legend_beside(figure, handles, key_style))
         layout = figure.get_layout_engine()
         layout.execute(figure)
         renderer = figure.canvas.get_renderer()
@@ -255,8 +273,15 @@ class SurfaceScene:
         counter_height = 1.7 * size * render.dpi / 72
 
         def surface_region() -> Any:
+            """The holder's column, from the key up to the title (the cell itself stops where
+            the side panels' axes do, above their tick labels: the surface needs no room
+            for those), less a strip at the top for the step counter."""
             cell = holder.get_window_extent(renderer)
-            return Bbox.from_extents(cell.x0, cell.y0, cell.x1, cell.y1 - counter_height)
+            pad = 0.02 * pixels.height
+            bottom = legend.get_window_extent(renderer).y1 + pad
+            top = (figure._suptitle.get_window_extent(renderer).y0 if title else pixels.y1) - pad
+            return Bbox.from_extents(cell.x0, min(bottom, cell.y0), cell.x1,
+                                     max(top, cell.y1) - counter_height)
 
         region = surface_region()
         ax = figure.add_axes((region.x0 / pixels.width, region.y0 / pixels.height,
@@ -347,11 +372,20 @@ class SurfaceScene:
         azimuths = list(render.azim + (np.linspace(0, self.turns[-1], 5)
                                        if self.turns is not None and self.turns.size
                                        else np.zeros(1)))
-        drawn = fit_axes_3d(ax, region, render.elev, azimuths)
+        drawn, zoom = fit_axes_3d(ax, region, render.elev, azimuths)
+        if not side and drawn.height < 0.95 * region.height:
+            # the key beside the surface makes it narrower than its height allows: under it
+            legend.remove()
+            legend = legend_below(figure, handles, key_style)
+            layout.execute(figure)
+            region, zoom = self.move_axes(ax, region, surface_region(), zoom)
+            drawn, zoom = fit_axes_3d(ax, region, render.elev, azimuths, zoom=zoom)
+        legend.get_frame().set_linewidth(0)  # borderless: snaps to whole pixels (see scene.py)
         if side and region.width - drawn.width > 0.02 * pixels.width:
             # the surface is as tall as its cell allows and narrower than it: the side panels
             # get the spare width (a 3-D box is about as wide as it is tall)
             ratios = [1.7, 1.0]
+            cell_region = region
             for _ in range(3):
                 wanted = drawn.width / drawn.height * region.height + 2
                 ratios[0] *= wanted / region.width
@@ -360,9 +394,8 @@ class SurfaceScene:
                 region = surface_region()
                 if abs(region.width - wanted) < 0.01 * pixels.width:
                     break
-            ax.set_position((region.x0 / pixels.width, region.y0 / pixels.height,
-                             region.width / pixels.width, region.height / pixels.height))
-            drawn = fit_axes_3d(ax, region, render.elev, azimuths)
+            region, zoom = self.move_axes(ax, cell_region, region, zoom)
+            drawn, zoom = fit_axes_3d(ax, region, render.elev, azimuths, zoom=zoom)
         holder.remove()
         figure.set_layout_engine("none")  # frozen: later draws neither pay for it nor move
         self.region = region
@@ -388,8 +421,11 @@ class SurfaceScene:
         figure = self.figure
         renderer = figure.canvas.get_renderer()
         pixels = figure.bbox
-        right = min([a.get_tightbbox(renderer).x0 for a in side_axes], default=pixels.x1)
-        bottom = legend.get_window_extent(renderer).y1
+        key = legend.get_window_extent(renderer)
+        beside = key.x0 > self.region.x1  # the key right of the surface, not under it
+        right = min([a.get_tightbbox(renderer).x0 for a in side_axes]
+                    + ([key.x0] if beside else []), default=pixels.x1)
+        bottom = 0 if beside else key.y1
         title = figure._suptitle
         top = title.get_window_extent(renderer).y0 if title is not None else pixels.y1
         x0, y0 = 0, int(np.ceil(bottom)) + 1
@@ -399,6 +435,16 @@ class SurfaceScene:
                            snap=True, animated=True)
         figure.add_artist(eraser)
         return eraser
+
+    @staticmethod
+    def move_axes(ax: Any, old: Any, new: Any, zoom: float) -> tuple[Any, float]:
+        """Put the 3-D axes on region ``new`` (it was fitted to ``old`` at ``zoom``); returns
+        ``new`` and the zoom that keeps the drawing's scale per pixel of region (a 3-D axes
+        draws in a square as large as its rectangle's shorter side)."""
+        figure = ax.figure.bbox
+        ax.set_position((new.x0 / figure.width, new.y0 / figure.height,
+                         new.width / figure.width, new.height / figure.height))
+        return new, zoom * min(old.width, old.height) / min(new.width, new.height)
 
     def last_shown(self, run: int) -> np.ndarray:
         """Where a diverged run's ✕ goes: its last point on the map (the start if none)."""
