@@ -27,6 +27,7 @@ from optiviz.experiment import (
     RenderConfig,
     SamplingConfig,
     ScheduleConfig,
+    Sweep,
 )
 from optiviz.registry import (
     Param,
@@ -91,7 +92,7 @@ RENDER_PARAMS: tuple[Param, ...] = (
         "frames",
         None,
         "int",
-        "frames in the animation (default: every step, at most 300)",
+        "frames in the animation (default: every step, at most 300; 150 for an orbit)",
         _at_least(1),
         nullable=True,
     ),
@@ -111,7 +112,7 @@ RENDER_PARAMS: tuple[Param, ...] = (
         "domain",
         None,
         "any",
-        "plot domain [[xmin, xmax], [ymin, ymax]] (default: the function's)",
+        "plot domain [[xmin, xmax], [ymin, ymax]] (default: the function's, grown to the runs)",
         nullable=True,
     ),
     Param(
@@ -431,7 +432,7 @@ def _optimizer_entries(
         )
         if suffix:
             entry = replace(entry, label=f"{entry.label} {suffix}")
-        entries.append(entry)
+        entries.append(replace(entry, sweep=Sweep(index, tuple(chosen.items()))))
     return entries
 
 

@@ -23,6 +23,15 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """Where an ``optimizers:`` entry came from when a sweep expanded it: the index of the entry
+    as written, and the swept ``(key, value)`` pairs that this entry took (torch's names)."""
+
+    entry: int
+    values: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class OptimizerConfig:
     """One entry of ``optimizers:``. ``hyper`` holds every hyperparameter, defaults filled in,
     under torch's names (``lr``, ``betas``, ``momentum`` ...)."""
@@ -38,6 +47,7 @@ class OptimizerConfig:
     # The OptimizerSpec of an entry the registry does not hold (a ``torch:`` class, a plugin
     # named by import path); None: ``OPTIMIZERS.get(name)``.
     spec: Any = None
+    sweep: Sweep | None = None  # set when a sweep (``lr: [...]``) expanded the entry
 
 
 @dataclass(frozen=True)

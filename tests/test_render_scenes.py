@@ -90,7 +90,8 @@ def test_surface_scene_renders_and_orbits(tmp_path):
         width=160, height=120, dpi=50, view="surface", orbit=True, fps=5, hold=0))
     scene = build_scene(experiment, trajectories)
     assert isinstance(scene, SurfaceScene)
-    assert scene.restage(1) is True
+    # an orbit redraws only the 3-D axes each frame (on the cached key, title and panels)
+    assert scene.restage(1) is False and scene.ax in scene.update(1)
     output = render(experiment, trajectories, tmp_path / "s.gif", quiet=True)
     with Image.open(output) as image:
         assert image.n_frames == 5
@@ -377,7 +378,8 @@ def test_a_twelve_run_legend_moves_under_the_panels_off_the_map_and_the_step_cou
     renderer = final_layout(scene)
     [legend] = scene.overlays
     box = legend.get_window_extent(renderer)
-    assert legend in scene.figure.legends and len(legend.get_texts()) == 12
+    # twelve runs and the key to the map's one mark (the minimum)
+    assert legend in scene.figure.legends and len(legend.get_texts()) == 12 + 1
     assert not box.overlaps(scene.ax.get_window_extent(renderer))
     assert not box.overlaps(scene.counter.get_window_extent(renderer))
     for box in drawn_texts_and_axes(scene.figure):

@@ -110,4 +110,31 @@ def render(experiment: Any, result: Any, output: Path, *, quiet: bool = False) -
             except BaseException:
                 writer.abort()
                 raise
+    if not quiet:
+        warn_if_large(output)
     return output
+
+
+LARGE_GIF_BYTES = 2_000_000  # the slides recipe asks for under ~1 MB; twice that is "large"
+
+
+def large_gif_warning(output: Path) -> str | None:
+    """One line for a GIF over ``LARGE_GIF_BYTES``: its size and what makes it smaller (an
+    MP4 of the same frames is typically 5-10x smaller); None otherwise."""
+    output = Path(output)
+    if output.suffix.lower() != ".gif" or not output.exists():
+        return None
+    size = output.stat().st_size
+    if size <= LARGE_GIF_BYTES:
+        return None
+    return (f"warning: {output} is {size / 1e6:.1f} MB, large for slides and READMEs (under "
+            f"~1 MB); -o {output.with_suffix('.mp4').name} is several times smaller, or lower "
+            "render.frames or the size")
+
+
+def warn_if_large(output: Path) -> None:
+    import sys
+
+    message = large_gif_warning(output)
+    if message:
+        print(message, file=sys.stderr)

@@ -23,7 +23,14 @@ from optiviz.render.scene import (
     freeze_layout,
     new_figure,
 )
-from optiviz.render.theme import Theme, font_size, get_theme, rc_params, style_axes
+from optiviz.render.theme import (
+    Theme,
+    font_size,
+    get_theme,
+    rc_params,
+    style_axes,
+    sweep_colors,
+)
 
 PANELS = ("landscape", "loss", "lr")
 MAX_RUNS_WITH_LOSS_PANEL = 12
@@ -81,8 +88,14 @@ def chosen_panels(experiment: Any, runs: int) -> tuple[str, ...]:
     return tuple(panels)
 
 
-def domain_of(experiment: Any) -> tuple[tuple[float, float], tuple[float, float]]:
-    return experiment.render.domain or experiment.function.domain
+def domain_of(experiment: Any,
+              trajectories: Any = None) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The region the map shows (:func:`optiviz.view.view_domain`): ``render.domain`` when the
+    user fixed it, else the function's domain, grown to where the runs go when their
+    ``trajectories`` are given."""
+    from optiviz.view import view_domain
+
+    return view_domain(experiment, trajectories)
 
 
 def title_of(experiment: Any) -> str:
@@ -99,10 +112,54 @@ def title_of(experiment: Any) -> str:
 
 
 def run_colors(experiment: Any, trajectories: Any, theme: Theme) -> list[str]:
-    """One colour per optimizer entry (the user's ``color`` wins), indexed by run_optimizer."""
+    """One colour per optimizer entry, indexed by run_optimizer: the user's ``color`` wins;
+    the entries of an ordered sweep (:func:`ordered_sweeps`) take a sequential ramp, light to
+    dark in the order of their values; every other entry a categorical colour."""
     chosen = [getattr(o, "color", None) for o in experiment.optimizers]
+    for number, entries in enumerate(ordered_sweeps(experiment)):
+        for entry, color in zip(entries, sweep_colors(theme, len(entries), number),
+                                strict=True):
+            chosen[entry] = color
     count = max(len(chosen), int(np.max(trajectories.run_optimizer)) + 1)
     return theme.run_colors(count, chosen)
+
+
+def ordered_sweeps(experiment: Any) -> list[list[int]]:
+    """The ordered sweeps among the optimizer entries, each as its entry indices sorted by the
+    swept value: entries one written entry expanded by sweeping a single numeric
+    hyperparameter (``lr: [1e-4, 1e-3, 1e-2]``) over two or more values, none of them given a
+    ``color``. Sweeps over several keys or over tuples (``betas``) have no one order: they keep
+    categorical colours."""
+    groups: dict[int, list[tuple[float, int]]] = {}
+    for index, entry in enumerate(experiment.optimizers):
+        sweep = getattr(entry, "sweep", None)
+        if sweep is None:
+            continue
+        values = sweep.values
+        numeric = (len(values) == 1 and isinstance(values[0][1], (int, float))
+                   and not isinstance(values[0][1], bool))
+        groups.setdefault(sweep.entry, []).append(
+            (float(values[0][1]) if numeric else float("nan"), index))
+    ordered = []
+    for members in groups.values():
+        values = [value for value, _ in members]
+        if (len(set(values)) < 2 or not np.all(np.isfinite(values))
+                or any(getattr(experiment.optimizers[i], "color", None) for _, i in members)):
+            continue
+        ordered.append([index for _, index in sorted(members)])
+    return ordered
+
+
+def entry_order(experiment: Any) -> list[int]:
+    """The optimizer entries in legend order: as written, except that an ordered sweep lists
+    its entries by value, where its first entry stands."""
+    count = len(experiment.optimizers)
+    order = list(range(count))
+    for entries in ordered_sweeps(experiment):
+        slots = sorted(entries)
+        for slot, entry in zip(slots, entries, strict=True):
+            order[slot] = entry
+    return order
 
 
 def landscape_grid(function: Any, domain: Any, points: int = GRID_POINTS):
@@ -137,15 +194,17 @@ def shown_values(z: np.ndarray, log_scale: bool, low: float, high: float, *,
 
 
 def draw_map(ax: Any, experiment: Any, grid: Any, theme: Theme, *,
-             point_scale: float = 1.0, hollow: bool = False) -> None:
+             point_scale: float = 1.0, hollow: bool = False, domain: Any = None) -> None:
     """Filled contours, thin contour lines and the known minima / saddles (all static);
-    ``hollow`` markers let particles gathered on a minimum show through."""
+    ``hollow`` markers let particles gathered on a minimum show through. ``domain``: the view
+    (:func:`domain_of`; by default without the runs, so pass it when the grid was made for the
+    view fitted to them)."""
     x, y, _, shown = grid
     levels = np.linspace(shown.min(), shown.max(), max(int(experiment.render.levels), 2) + 1)
     ax.contourf(x, y, shown, levels=levels, cmap=theme.colormap(), zorder=0, antialiased=True)
     ax.contour(x, y, shown, levels=levels[1:-1:2], colors=theme.contour_line,
                linewidths=0.45, alpha=0.55, zorder=1)
-    (x0, x1), (y0, y1) = domain_of(experiment)
+    (x0, x1), (y0, y1) = domain if domain is not None else domain_of(experiment)
     for point in getattr(experiment.function, "points", ()):
         if not (x0 <= point.x <= x1 and y0 <= point.y <= y1):
             continue
@@ -221,13 +280,14 @@ POINT_NAMES = {  # kind -> what the key calls it (both minima share one marker s
 
 
 def mark_handles(experiment: Any, theme: Theme, *, diverged: bool = False,
-                 hollow: bool = False) -> list[Any]:
+                 hollow: bool = False, left: bool = False, domain: Any = None) -> list[Any]:
     """Key entries for the marks drawn on the map, in a fixed order: one per kind of known
-    point the view shows (minimum, saddle, maximum) and, when some run diverged, the ✕ that
-    ends it. Known points are drawn by :func:`draw_map` (``hollow`` as there)."""
+    point the view shows (minimum, saddle, maximum), when some run diverged the ✕ that ends
+    it, and when some run left the view the arrow at the edge where it left. Known points are
+    drawn by :func:`draw_map` (``hollow`` and ``domain`` as there)."""
     from matplotlib.lines import Line2D
 
-    (x0, x1), (y0, y1) = domain_of(experiment)
+    (x0, x1), (y0, y1) = domain if domain is not None else domain_of(experiment)
     shown = {point.kind for point in getattr(experiment.function, "points", ())
              if x0 <= point.x <= x1 and y0 <= point.y <= y1}
     handles, named = [], set()
@@ -245,6 +305,92 @@ def mark_handles(experiment: Any, theme: Theme, *, diverged: bool = False,
         handles.append(Line2D([], [], marker="X", markersize=8, linestyle="none",
                               color=theme.muted, markeredgecolor=theme.background,
                               markeredgewidth=0.9, label="diverged"))
+    if left:
+        handles.append(Line2D([], [], marker=arrow_marker(0.0), markersize=ARROW_SIZE,
+                              linestyle="none", color=theme.muted,
+                              markeredgecolor=theme.background, markeredgewidth=0.6,
+                              label="left the view"))
+    return handles
+
+
+ARROW_SIZE = 11  # points: the arrow at the edge where a run left the view
+
+
+def arrow_marker(degrees: float) -> Any:
+    """A filled arrow marker pointing ``degrees`` anticlockwise from +x (screen angle)."""
+    from matplotlib.markers import MarkerStyle
+    from matplotlib.path import Path
+
+    outline = [(-1.0, -0.3), (0.05, -0.3), (0.05, -0.75), (1.0, 0.0), (0.05, 0.75),
+               (0.05, 0.3), (-1.0, 0.3), (-1.0, -0.3)]
+    codes = [Path.MOVETO] + [Path.LINETO] * 6 + [Path.CLOSEPOLY]
+    return MarkerStyle(Path(outline, codes)).rotated(deg=degrees)
+
+
+# A second channel for the start: line style and marker shape, one pair per start (up to the
+# cloud view's 10 starts). The shapes avoid those of the known points (★ ◆ ▲) and the ✕.
+START_STYLES = (
+    ("solid", "o"),
+    ((0, (4.0, 1.6)), "s"),
+    ((0, (1.0, 1.5)), "v"),
+    ((0, (5.0, 1.5, 1.0, 1.5)), "p"),
+    ((0, (9.0, 2.0)), "h"),
+    ((0, (3.0, 1.3, 1.0, 1.3, 1.0, 1.3)), "<"),
+    ((0, (1.0, 3.2)), ">"),
+    ((0, (6.0, 1.5, 2.0, 1.5)), "P"),
+    ((0, (2.0, 2.0)), "8"),
+    ((0, (10.0, 2.0, 1.0, 2.0, 1.0, 2.0)), "H"),
+)
+
+
+def start_styles(trajectories: Any) -> list[tuple[Any, str]]:
+    """``(linestyle, marker)`` of each run, by its start (solid and ``o`` when there is one)."""
+    starts = np.unique(trajectories.run_start)
+    rank = {int(start): i for i, start in enumerate(starts)}
+    return [START_STYLES[rank[int(start)] % len(START_STYLES)]
+            for start in trajectories.run_start]
+
+
+def start_label(point: Sequence[float]) -> str:
+    """``start (−1.5, 2)``: the start's coordinates, typeset minus signs."""
+    x, y = (f"{float(v):.3g}".replace("-", "−") for v in point)
+    return f"start ({x}, {y})"
+
+
+def run_handles(experiment: Any, trajectories: Any, colors: Sequence[str], theme: Theme,
+                styles: Sequence[tuple[Any, str]] | None = None) -> list[Any]:
+    """Legend entries: one per optimizer entry (in :func:`entry_order`, so a sweep's values
+    read in order) in its colour; with several starts, then one per start in a neutral colour
+    with its line style and start marker (``colors`` and ``styles`` are indexed by run)."""
+    from matplotlib.lines import Line2D
+
+    several = len(np.unique(trajectories.run_start)) > 1
+    first_run = {}
+    for r in range(trajectories.runs):
+        first_run.setdefault(int(trajectories.run_optimizer[r]), r)
+    order = [i for i in entry_order(experiment) if i in first_run]
+    order += [i for i in sorted(first_run) if i not in order]
+    handles, seen = [], set()
+    for entry in order:
+        r = first_run[entry]
+        label = str(trajectories.label[r])
+        if label in seen:
+            continue
+        seen.add(label)
+        marker = {} if several else {
+            "marker": "o", "markersize": 5, "markeredgecolor": theme.marker_edge_for(colors[r])}
+        handles.append(Line2D([], [], color=colors[r], linewidth=2, label=label, **marker))
+    if several and styles is not None:
+        starts = experiment.starts if experiment.starts is not None else None
+        for start in np.unique(trajectories.run_start):
+            r = int(np.flatnonzero(trajectories.run_start == start)[0])
+            point = (starts[int(start)] if starts is not None and int(start) < len(starts)
+                     else trajectories.positions[r, 0])
+            linestyle, marker = styles[r]
+            handles.append(Line2D([], [], color=theme.foreground, linewidth=1.4,
+                                  linestyle=linestyle, marker=marker, markersize=6,
+                                  markerfacecolor="none", markeredgewidth=1.2,
+                                  label=start_label(point)))
     return handles
 
 
@@ -265,22 +411,29 @@ def legend_below(figure: Any, handles: list[Any], style: dict[str, Any]) -> Any:
     raise ValueError("a legend needs at least one entry")
 
 
-def legend_crowds_map(figure: Any, ax: Any, legend: Any, counter: Any, longest: str) -> bool:
+def legend_crowds_map(figure: Any, ax: Any, legend: Any, counter: Any, longest: str, *,
+                      note: Any = None, longest_note: str = "") -> bool:
     """Whether ``legend``, laid out on the map ``ax``, covers more than
     ``LEGEND_MAX_MAP_SHARE`` of it or touches the step ``counter`` (measured with its
-    ``longest`` text). Runs the figure's layout once to measure."""
+    ``longest`` text) or the ``note`` under it (with ``longest_note``). Runs the figure's
+    layout once to measure."""
     engine = figure.get_layout_engine()
     if engine is not None:
         engine.execute(figure)
     renderer = figure.canvas.get_renderer()
-    text = counter.get_text()
-    counter.set_text(longest)
-    counter_box = counter.get_window_extent(renderer)
-    counter.set_text(text)
     legend_box = legend.get_window_extent(renderer)
+    for text, longest_text in ((counter, longest), (note, longest_note)):
+        if text is None or not longest_text:
+            continue
+        shown = text.get_text()
+        text.set_text(longest_text)
+        text_box = text.get_window_extent(renderer)
+        text.set_text(shown)
+        if legend_box.overlaps(text_box):
+            return True
     map_box = ax.get_window_extent(renderer)
     share = legend_box.width * legend_box.height / (map_box.width * map_box.height)
-    return share > LEGEND_MAX_MAP_SHARE or legend_box.overlaps(counter_box)
+    return share > LEGEND_MAX_MAP_SHARE
 
 
 def loss_axis(loss: np.ndarray, function: Any) -> tuple[np.ndarray, str, str]:
@@ -352,9 +505,19 @@ def first_exits(values: np.ndarray, low: float, high: float) -> list[tuple[int, 
 
 
 class LandscapeScene:
-    """Paths over a contour map, plus the optional loss and lr panels on the right."""
+    """Paths over a contour map, plus the optional loss and lr panels on the right.
+
+    The map shows :func:`optiviz.view.view_domain`: the function's domain grown to where the
+    runs go unless the user fixed ``render.domain``. A run outside it is marked by an arrow at
+    the edge where it left, pointing its way, and a note under the step counter counts them.
+    Each start has its own line style and marker shape (keyed in the legend, as are the known
+    points, the ✕ of a diverged run and the exit arrow)."""
 
     def __init__(self, experiment: Any, trajectories: Any, theme: Theme, size: float):
+        from matplotlib.transforms import ScaledTranslation
+
+        from optiviz.view import exits
+
         render = experiment.render
         self.steps = select_frames(trajectories.steps, render.frames)
         self.n_frames = len(self.steps)
@@ -375,9 +538,10 @@ class LandscapeScene:
         for a in [ax, *side_axes]:
             style_axes(a, theme, size)
 
-        domain = domain_of(experiment)
+        self.domain = domain = domain_of(experiment, trajectories)
         function = experiment.function
-        draw_map(ax, experiment, landscape_grid(function, domain, grid_points(render)), theme)
+        draw_map(ax, experiment, landscape_grid(function, domain, grid_points(render)), theme,
+                 domain=domain)
         ax.set_xlabel(getattr(function, "xlabel", "x") or "x", labelpad=2)
         ax.set_ylabel(getattr(function, "ylabel", "y") or "y", labelpad=2)
         title = title_of(experiment)
@@ -389,19 +553,22 @@ class LandscapeScene:
         positions = trajectories.positions
         self.color = [colors[int(o)] for o in trajectories.run_optimizer]
         self.key_colors = tuple(dict.fromkeys(self.color))
+        self.styles = styles = start_styles(trajectories)
         self.diverged_step = trajectories.diverged_step
         self.paths, self.heads, self.crosses = [], [], []
         line_width = 1.6 if trajectories.runs <= MAX_RUNS_WITH_LOSS_PANEL else 1.0
         for r in range(trajectories.runs):
             color = self.color[r]
+            linestyle, marker = styles[r]
             self.paths.append(GrowingLine(ax, positions[r, :, 0], positions[r, :, 1],
                                           trail=render.trail, color=color, linewidth=line_width,
-                                          solid_capstyle="round", solid_joinstyle="round",
+                                          linestyle=linestyle, solid_capstyle="round",
+                                          solid_joinstyle="round",
                                           path_effects=theme.halo(color, line_width)))
-            ax.plot(positions[r, 0, 0], positions[r, 0, 1], marker="o", markersize=6,
+            ax.plot(positions[r, 0, 0], positions[r, 0, 1], marker=marker, markersize=6,
                     markerfacecolor="none", markeredgecolor=color, markeredgewidth=1.4,
                     linestyle="none", zorder=4)
-            (head,) = ax.plot([], [], marker="o", markersize=7, color=color,
+            (head,) = ax.plot([], [], marker=marker, markersize=7, color=color,
                               markeredgecolor=theme.marker_edge_for(color), markeredgewidth=1.0,
                               linestyle="none", animated=True, zorder=ANIMATED_Z + 1)
             # above the step counter: a run that flew off the map by its corner stays marked
@@ -415,28 +582,47 @@ class LandscapeScene:
         self.counter = CachedGlyphText(ax, 0.02, 0.975, size=size * 0.9, color=theme.foreground,
                                        box_color=theme.panel, box_alpha=0.85,
                                        zorder=ANIMATED_Z + 3)
+        below_counter = ax.transAxes + ScaledTranslation(0, -1.75 * size * 0.9 / 72,
+                                                         figure.dpi_scale_trans)
+        self.exits = ExitMarks(ax, exits(positions, domain), self.color, theme, trajectories.runs,
+                               note=CachedGlyphText(ax, 0.02, 0.975, size=size * 0.8,
+                                                    color=theme.foreground,
+                                                    box_color=theme.panel, box_alpha=0.85,
+                                                    transform=below_counter,
+                                                    zorder=ANIMATED_Z + 3))
 
         self.side: list[SidePanel] = []
         for name, side_ax in zip(side, side_axes, strict=True):
             panel_class = LossPanel if name == "loss" else LrPanel
-            self.side.append(panel_class(side_ax, experiment, trajectories, self.color, theme))
+            self.side.append(panel_class(side_ax, experiment, trajectories, self.color, theme,
+                                         styles=styles, domain=domain))
         for side_ax in side_axes[:-1]:
             side_ax.tick_params(labelbottom=False)
         if side_axes:
             side_axes[-1].set_xlabel("step", labelpad=1)
 
-        # the legend sits on the map, in the corner the paths visit least
-        handles = legend_handles(trajectories, self.color, theme)
-        # known minima and saddles count as much as a stretch of path: keep them visible
-        marks = np.array([(p.x, p.y) for p in getattr(function, "points", ())] * 20).reshape(-1, 2)
+        # one key: the runs, the starts, the marks; on the map, in the corner the paths visit
+        # least, or under the panels when it would crowd the map
+        handles = (run_handles(experiment, trajectories, self.color, theme, styles)
+                   + mark_handles(experiment, theme, diverged=bool(trajectories.diverged.any()),
+                                  left=len(self.exits.exits) > 0, domain=domain))
+        # known minima and saddles, the ✕ of diverged runs and the exit arrows count as much as
+        # a stretch of path: keep them visible
+        crossed = clip_to(last_finite(positions, self.diverged_step)[trajectories.diverged],
+                          domain)
+        points = np.array([(p.x, p.y) for p in getattr(function, "points", ())], dtype=float)
+        marks = np.concatenate([points.reshape(-1, 2), crossed, self.exits.exits.point])
+        marks = np.repeat(marks, 20, axis=0)
         location = emptiest_corner(ax, np.concatenate([positions[..., 0].ravel(), marks[:, 0]]),
                                    np.concatenate([positions[..., 1].ravel(), marks[:, 1]]),
                                    avoid=("upper left",))
-        style = {"handlelength": 1.4, "borderpad": 0.4, "labelspacing": 0.3, "fancybox": False,
-                 "framealpha": 1.0}
+        several_starts = len(np.unique(trajectories.run_start)) > 1
+        style = {"handlelength": 2.6 if several_starts else 1.4, "borderpad": 0.4,
+                 "labelspacing": 0.3, "fancybox": False, "framealpha": 1.0}
         legend = ax.legend(handles=handles, loc=location, ncols=1 + len(handles) // 7, **style)
         if legend_crowds_map(figure, ax, legend, self.counter,
-                             f"step {trajectories.steps}/{trajectories.steps}"):
+                             f"step {trajectories.steps}/{trajectories.steps}",
+                             note=self.exits.note, longest_note=self.exits.longest_note()):
             # a big legend (many runs, a small frame) would hide the race or the step counter:
             # it goes under the panels instead, in as few rows as fit
             legend.remove()
@@ -452,7 +638,7 @@ class LandscapeScene:
                           (radius / box.width, radius / box.height))
         for cross, (x, y) in zip(self.crosses, crosses, strict=True):
             cross.set_data([x], [y])
-
+        self.exits.place(domain)
 
     def restage(self, frame: int) -> bool:
         stop = int(self.steps[frame]) + 1
@@ -474,10 +660,84 @@ class LandscapeScene:
         width = len(str(self.total_steps))
         self.counter.set_text(f"step {step:>{width}d}/{self.total_steps}")
         # in zorder, as a full redraw draws them
-        artists += [*self.heads, self.counter, *self.crosses]
+        exit_note, *arrows = self.exits.update(step)
+        artists += [*self.heads, self.counter, exit_note, *self.crosses, *arrows]
         for panel in self.side:
             artists += panel.update(step)
         return artists
+
+
+def runs_text(count: int, form: int = 0) -> str:
+    """The note counting runs that left the view, in one of three lengths (0: longest)."""
+    runs = f"{count} run{'s' if count != 1 else ''}"
+    return (f"{runs} left the view", f"{count} left the view", f"{count} left")[form]
+
+
+class ExitMarks:
+    """Where runs left the view: one animated arrow per run, at the edge where it left and
+    pointing its way, shown while the run is outside (a diverged run's ✕ takes over); and a
+    note (``note``, a :class:`CachedGlyphText`) counting the runs that have left so far."""
+
+    def __init__(self, ax: Any, exits: Any, colors: Sequence[str], theme: Theme, runs: int, *,
+                 note: Any):
+        self.ax = ax
+        self.exits = exits
+        self.note = note
+        self.first = exits.first_step(runs)
+        self.stretches = {int(r): np.flatnonzero(exits.run == r) for r in exits.runs()}
+        self.arrows = {}
+        for r in self.stretches:
+            (arrow,) = ax.plot([], [], marker=arrow_marker(0.0), markersize=ARROW_SIZE,
+                               color=colors[r], markeredgecolor=theme.background,
+                               markeredgewidth=0.8, linestyle="none", clip_on=False,
+                               animated=True, zorder=ANIMATED_Z + 4, visible=False)
+            self.arrows[r] = arrow
+        self.points = exits.point
+        self.markers: list[Any] = []
+        self.form = 0  # which length of note fits the map (see ``place``)
+
+    def longest_note(self) -> str:
+        return runs_text(len(self.stretches), self.form) if self.stretches else ""
+
+    def place(self, domain: Any) -> None:
+        """Put each arrow a whole marker inside the edge and turn it the way its run went on
+        screen (after the layout is frozen: the map's pixel size sets both)."""
+        if not len(self.exits):
+            return
+        ax = self.ax
+        box = ax.get_window_extent()
+        # the longest note that fits on the map (a small frame gets "2 left"; none: no note)
+        self.form = 3
+        for form in range(3):
+            self.note.set_text(runs_text(len(self.stretches), form))
+            if self.note.get_window_extent().x1 <= box.x1 - 4:
+                self.form = form
+                break
+        self.note.set_text("")
+        radius = ARROW_SIZE * ax.figure.dpi / 72 / 2 + 1
+        self.points = clip_to(self.exits.point, domain, (radius / box.width, radius / box.height))
+        (x0, x1), (y0, y1) = domain
+        dx = self.exits.direction[:, 0] * box.width / (x1 - x0)
+        dy = self.exits.direction[:, 1] * box.height / (y1 - y0)
+        self.markers = [arrow_marker(float(np.degrees(np.arctan2(v, u))))
+                        for u, v in zip(dx, dy, strict=True)]
+
+    def update(self, step: int) -> list[Any]:
+        artists = []
+        for r, arrow in self.arrows.items():
+            stretches = self.stretches[r]
+            i = int(np.searchsorted(self.exits.begin[stretches], step, side="right")) - 1
+            shown = i >= 0 and step < self.exits.end[stretches[i]]
+            if shown:
+                index = stretches[i]
+                arrow.set_data([self.points[index, 0]], [self.points[index, 1]])
+                if self.markers:
+                    arrow.set_marker(self.markers[index])
+            arrow.set_visible(bool(shown))
+            artists.append(arrow)
+        left = int(np.count_nonzero((self.first >= 0) & (self.first <= step)))
+        self.note.set_text(runs_text(left, self.form) if left and self.form < 3 else "")
+        return [self.note, *artists]
 
 
 class SidePanel:
@@ -504,22 +764,25 @@ class LossPanel(SidePanel):
     leaves the panel gets a triangle on the edge it crossed, shown from the step it crosses."""
 
     def __init__(self, ax: Any, experiment: Any, trajectories: Any, colors: list[str],
-                 theme: Theme):
+                 theme: Theme, *, styles: Sequence[tuple[Any, str]] | None = None,
+                 domain: Any = None):
+        from optiviz.view import outside
+
         super().__init__(ax, theme, trajectories.steps)
         values, label, scale = loss_axis(trajectories.loss, experiment.function)
         ax.set_yscale(scale)
-        (x0, x1), (y0, y1) = domain_of(experiment)
+        domain = domain if domain is not None else domain_of(experiment, trajectories)
         positions = trajectories.positions
-        on_map = ((positions[..., 0] >= x0) & (positions[..., 0] <= x1)
-                  & (positions[..., 1] >= y0) & (positions[..., 1] <= y1))
+        on_map = np.isfinite(positions).all(axis=-1) & ~outside(positions, domain)
         low, high = value_limits(values, scale, on_map)
         ax.set_ylim(low, high)
         if scale == "log" and high / low < SHORT_LOG_RANGE:
             plain_log_labels(ax.yaxis)
         ax.set_ylabel(label, labelpad=1)
         steps = np.arange(trajectories.steps + 1, dtype=float)
+        linestyles = [style for style, _ in styles] if styles else ["solid"] * trajectories.runs
         self.lines = [GrowingLine(ax, steps, values[r], color=colors[r], linewidth=1.3,
-                                  path_effects=theme.halo(colors[r], 1.3))
+                                  linestyle=linestyles[r], path_effects=theme.halo(colors[r], 1.3))
                       for r in range(trajectories.runs)]
         exits = first_exits(values, low, high)
         self.exit_steps = np.array([step for _, step, _ in exits], dtype=np.int64)
@@ -545,7 +808,8 @@ class LrPanel(SidePanel):
     """Each run's learning-rate schedule (known in advance, so drawn whole) and the cursor."""
 
     def __init__(self, ax: Any, experiment: Any, trajectories: Any, colors: list[str],
-                 theme: Theme):
+                 theme: Theme, *, styles: Sequence[tuple[Any, str]] | None = None,
+                 domain: Any = None):
         super().__init__(ax, theme, trajectories.steps)
         lr = trajectories.lr
         steps = np.arange(1, trajectories.steps + 1)
@@ -558,7 +822,9 @@ class LrPanel(SidePanel):
         elif finite.size:
             low, high = min(finite.min(), 0.0), finite.max()
             ax.set_ylim(low, high * 1.1 if high > low else low + 1.0)
+        linestyles = [style for style, _ in styles] if styles else ["solid"] * trajectories.runs
         for r in range(trajectories.runs):
-            ax.plot(steps, lr[r], color=colors[r], linewidth=1.2, zorder=2)
+            ax.plot(steps, lr[r], color=colors[r], linewidth=1.2, linestyle=linestyles[r],
+                    zorder=2)
         ax.set_ylabel("lr", labelpad=1)
         ax.set_autoscale_on(False)

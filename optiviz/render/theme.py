@@ -318,3 +318,33 @@ def _label_extent(label: str, font: Any, vertical: bool) -> float:
     if vertical:
         return max(height, font.get_size_in_points())
     return width
+
+
+# Ordered sweeps (``lr: [1e-4, 1e-3, 1e-2]``): perceptual ramps, one per sweep in a figure.
+# Viridis first (hue and lightness both change: the most steps told apart); then single-hue
+# ramps whose hues stay clear of viridis's and of each other.
+SWEEP_COLORMAPS = ("viridis", "Oranges", "RdPu", "Greys")
+SWEEP_MIN_CONTRAST = 2.0  # the part of a ramp used: at least this WCAG contrast to the background
+
+
+def sweep_colors(theme: Theme, count: int, sweep: int = 0) -> list[str]:
+    """``count`` colours for the values of an ordered sweep, smallest value first: evenly
+    spaced along a perceptual ramp, ordered light to dark, from the part of the ramp that stands
+    out from the theme's background (viridis's yellow end vanishes on white, its purple end on
+    the dark theme). ``sweep`` numbers the sweeps of one figure, each with its own ramp."""
+    import matplotlib
+    import numpy as np
+    from matplotlib.colors import to_hex
+
+    ramp = matplotlib.colormaps[SWEEP_COLORMAPS[sweep % len(SWEEP_COLORMAPS)]]
+    samples = np.linspace(0.0, 1.0, 256)
+    visible = np.array([contrast(to_hex(ramp(s)), theme.background) >= SWEEP_MIN_CONTRAST
+                        for s in samples])
+    # the longest run of visible samples
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], visible.astype(int), [0]])))
+    starts, stops = edges[::2], edges[1::2]
+    longest = int(np.argmax(stops - starts))
+    low, high = samples[starts[longest]], samples[stops[longest] - 1]
+    if relative_luminance(to_hex(ramp(low))) < relative_luminance(to_hex(ramp(high))):
+        low, high = high, low  # light first
+    return [to_hex(ramp(s)) for s in np.linspace(low, high, max(count, 1))][:count]
