@@ -5,7 +5,9 @@ Pure NumPy (no Matplotlib): the renderer draws ``view_domain``, and the run repo
 never disagree.
 
 When the user fixed ``render.domain`` that is the view. Otherwise the view is the function's
-plot domain grown to hold every start and every *bounded* run: a run counts as bounded when all
+plot domain grown to hold every start and, unless the runs are drawn as particle clouds (many
+starts: each map shows where the starts are and counts the particles outside it), every
+*bounded* run: a run counts as bounded when all
 its finite positions lie within ``FIT_REACH`` widths of the box that holds the domain and the
 starts. A run that flies further (an exploding learning rate, an overflow on its way to NaN)
 does not stretch the view to 1e30 and squash the landscape into a dot: it leaves the view, and
@@ -23,6 +25,14 @@ Domain = tuple[tuple[float, float], tuple[float, float]]
 FIT_REACH = 1.0  # bounded runs stay within this many widths (heights) of the domain and starts
 FIT_MARGIN = 0.05  # a side grown to hold a run gets this share of the view's span beyond it
 MAX_STRETCH = 1.25  # a fitted view keeps its width/height within this factor of the domain's
+CLOUD_MIN_STARTS = 10  # more starts per optimizer than this: one particle cloud per optimizer
+
+
+def is_cloud(experiment: Any, trajectories: Any) -> bool:
+    """Whether the runs are drawn as particle clouds: random/grid starts, or more than
+    ``CLOUD_MIN_STARTS`` starts per optimizer."""
+    starts = len(np.unique(trajectories.run_start))
+    return experiment.start_kind in ("random", "grid") or starts > CLOUD_MIN_STARTS
 
 
 def view_domain(experiment: Any, trajectories: Any) -> Domain:
@@ -34,7 +44,11 @@ def view_domain(experiment: Any, trajectories: Any) -> Domain:
     domain = _as_domain(experiment.function.domain)
     if trajectories is None:
         return domain
-    return fitted_domain(domain, np.asarray(trajectories.positions, dtype=float))
+    positions = np.asarray(trajectories.positions, dtype=float)
+    if is_cloud(experiment, trajectories):
+        # hundreds of particles wandering off would zoom every map out: clouds fit the starts
+        positions = positions[:, :1]
+    return fitted_domain(domain, positions)
 
 
 def fitted_domain(domain: Domain, positions: np.ndarray) -> Domain:

@@ -377,7 +377,7 @@ EDGE_CONFIG = """\
     steps: 2
     optimizers:
       - {name: sgd, lr: 0.000001, color: "#ff00ff"}
-    render: {width: 320, height: 240, panels: [landscape]}
+    render: {width: 320, height: 240, panels: [landscape], domain: [[-2, 2], [-2, 2]]}
     """
 
 
@@ -429,3 +429,24 @@ def test_a_thousand_starts_with_a_diverging_optimizer_show_the_count_and_an_hone
     truth = reference_quartiles(trajectories.loss[runs])
     assert np.isfinite(truth[1]).all() and np.allclose(median[-1], truth[1, -1])
     assert not loss_panel.exits  # no median leaves the panel: fewer than half diverged
+
+
+def test_a_cloud_map_shows_where_the_starts_are_and_counts_wandering_particles(tmp_path):
+    """Particles of a too-large step leave the domain and come back: a cloud's maps keep the
+    function's domain (fitted to the starts only) and count them, where a few paths would
+    grow the view to hold them; the terminal's "left the view" counts the same runs."""
+    from optiviz.view import left_view, view_domain
+
+    text = cloud_config("width: 480, height: 480, frames: 2, panels: [landscape]",
+                        first="{name: sgd, lr: 0.045, label: SGD lr=0.045}")
+    config = tmp_path / "wander.yaml"
+    config.write_text(textwrap.dedent(text))
+    experiment = api.load(config)
+    trajectories = api.compute(experiment)
+    assert view_domain(experiment, trajectories) == experiment.function.domain
+    left = left_view(experiment, trajectories)
+    assert left.any()
+    scene = build_scene(experiment, trajectories)
+    scene.update(scene.n_frames - 1)
+    runs, _, status = scene.groups[0]
+    assert status.get_visible() and "outside the view" in scene.widest_status[0]

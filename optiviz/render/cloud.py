@@ -551,7 +551,7 @@ class CloudScene:
         # the contours last: the layout never measures them
         grid = landscape_grid(experiment.function, domain, grid_points(render) // 2 + 40)
         for ax in map_axes:
-            draw_map(ax, experiment, grid, theme, point_scale=0.8, hollow=True)
+            draw_map(ax, experiment, grid, theme, point_scale=0.8, hollow=True, domain=domain)
             ax.set_xlim(x0, x1)
             ax.set_ylim(y0, y1)
 
@@ -564,7 +564,8 @@ class CloudScene:
 
         # no ✕ on the maps: a map's status says in words how many of its runs diverged
         entries = [(h, h.get_label())
-                   for h in mark_handles(experiment, theme, diverged=False, hollow=True)]
+                   for h in mark_handles(experiment, theme, diverged=False, hollow=True,
+                                         domain=self.domain)]
         if any("minimum" in p.kind and in_domain(p, self.domain)
                for p in getattr(experiment.function, "points", ())):
             entries.append((Line2D([], [], marker=r"$\%$", markersize=7, linestyle="none",

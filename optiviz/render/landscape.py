@@ -34,7 +34,6 @@ from optiviz.render.theme import (
 
 PANELS = ("landscape", "loss", "lr")
 MAX_RUNS_WITH_LOSS_PANEL = 12
-CLOUD_MIN_STARTS = 10  # more starts per optimizer than this: one particle cloud per optimizer
 GRID_POINTS = 240  # background map resolution per axis, at most
 
 POINT_MARKERS = {  # kind -> (marker, size) for known points of the function
@@ -68,10 +67,10 @@ def build_scene(experiment: Any, trajectories: Any) -> Any:
 
 
 def is_cloud(experiment: Any, trajectories: Any) -> bool:
-    """Many starts are drawn as particle clouds: random/grid starts, or more than
-    ``CLOUD_MIN_STARTS`` starts per optimizer."""
-    starts = len(np.unique(trajectories.run_start))
-    return experiment.start_kind in ("random", "grid") or starts > CLOUD_MIN_STARTS
+    """Many starts are drawn as particle clouds (see :func:`optiviz.view.is_cloud`)."""
+    from optiviz.view import is_cloud as many_starts
+
+    return many_starts(experiment, trajectories)
 
 
 def chosen_panels(experiment: Any, runs: int) -> tuple[str, ...]:
