@@ -42,14 +42,28 @@ def sigterm_as_exit() -> Iterator[None]:
         yield
         return
 
+    received: list[int] = []
+
     def raise_exit(signum: int, frame: Any) -> None:
+        received.append(signum)
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, raise_exit)
     try:
         yield
+    except SystemExit:
+        raise
+    except BaseException as error:
+        # C++ code that called back into Python (Agg asking a transform for its matrix) can
+        # turn our SystemExit into an error of its own ("Invalid affine transformation
+        # matrix"): the signal still decides how the command ends
+        if received:
+            raise SystemExit(128 + received[0]) from error
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if received:  # swallowed on the way out by code that ignores exceptions
+        raise SystemExit(128 + received[0])
 
 
 def probe_folder(target: Path) -> None:

@@ -188,3 +188,29 @@ def test_sigterm_while_computing_says_terminated_and_exits_143(tmp_path, monkeyp
     assert result.exit_code == 143
     assert result.output == "terminated\n"
     assert (tmp_path / "out.gif").read_bytes() == b"previous"
+
+
+def test_sigterm_swallowed_or_disguised_by_library_code_still_ends_with_143():
+    """A SIGTERM whose SystemExit a C extension turns into an error of its own (Agg's
+    "Invalid affine transformation matrix"), or swallows, still ends the block as SIGTERM."""
+    import os
+    import signal
+
+    from optiviz.atomic import sigterm_as_exit
+
+    with pytest.raises(SystemExit) as disguised:
+        with sigterm_as_exit():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            except SystemExit:
+                raise ValueError("Invalid affine transformation matrix") from None
+    assert disguised.value.code == 143
+    with pytest.raises(SystemExit) as swallowed:
+        with sigterm_as_exit():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            except SystemExit:
+                pass
+    assert swallowed.value.code == 143
