@@ -289,6 +289,9 @@ def simulate(experiment: Experiment) -> Trajectories:
     """Run every optimizer of the experiment from every start, one run group at a time."""
     if experiment.kind != "optimizers":
         raise ValueError("simulate() runs optimizer experiments; use optiviz.sampling.run")
+    from optiviz import budget
+
+    budget.check_simulation(experiment)  # loaded configs passed it; experiments built in Python
     starts = experiment.starts
     n = starts.shape[0]
     steps = experiment.steps

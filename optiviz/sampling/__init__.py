@@ -369,6 +369,9 @@ def _check_combination(method: str, distribution: dict, options: dict, path: Key
 
 def run(config: SamplingConfig) -> SamplingResult:
     """Run the experiment; all randomness comes from ``np.random.default_rng(config.seed)``."""
+    from optiviz import budget
+
+    budget.check_sampling_run(config)  # loaded configs passed it; configs built in Python
     rng = np.random.default_rng(config.seed)
     target = make_distribution(config.distribution)
     return METHODS.get(config.method).run(config, target, rng)
