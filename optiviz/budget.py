@@ -297,9 +297,7 @@ def optimizer_estimates(
     paths included. Blames the start count, or ``steps`` when the steps are the larger factor."""
     entries = max(1, len(optimizers))
     runs = starts * entries
-    history = max((_hyper(o).get("history_size", 0) for o in optimizers), default=0)
-    memory = (runs * ((steps + 1) * RUN_STEP_BYTES + RUN_BYTES + HISTORY_BYTES * history)
-              + starts * START_BYTES)
+    memory = runs * ((steps + 1) * RUN_STEP_BYTES + RUN_BYTES) + starts * START_BYTES
     data_points = getattr(function, "n_samples", None)
     groups = _groups(optimizers) or [[None]]
     seconds = 0.0
@@ -309,7 +307,15 @@ def optimizer_estimates(
     what = (f"{count(starts, 'start')} × {count(entries, 'optimizer')} × "
             f"{count(steps, 'step')}")
     path = start_path if starts >= steps else ("steps",)
-    return [Estimate(what, path, bytes=memory, seconds=seconds)]
+    out = [Estimate(what, path, bytes=memory, seconds=seconds)]
+    histories = [_hyper(o).get("history_size", 0) for o in optimizers]
+    if any(histories):
+        history = max(histories)
+        holders = starts * sum(1 for h in histories if h)
+        out.append(Estimate(
+            f"L-BFGS's history_size {history:,} (y, s) pairs for each of {count(holders, 'run')}",
+            ("optimizers",), bytes=holders * history * HISTORY_BYTES))
+    return out
 
 
 def _hyper(config: Any) -> dict:
@@ -434,12 +440,15 @@ def sampling_estimates(config: Any, path: KeyPath = ("sampling",)) -> list[Estim
     name = distribution["name"]
     discrete = DISTRIBUTIONS.get(name).family == "discrete"
     out: list[Estimate] = []
-    if discrete:
-        outcomes, key = _entropy_outcomes(distribution)
+    for role in ("distribution", "proposal"):  # both are built, entropy included
+        built = distribution if role == "distribution" else options.get("proposal")
+        if not built or DISTRIBUTIONS.get(built["name"]).family != "discrete":
+            continue
+        outcomes, key = _entropy_outcomes(built)
         if outcomes:
             out.append(Estimate(
-                f"the entropy of {name}({key}={float(distribution[key]):,.0f}), a sum over "
-                f"{count(outcomes, 'outcome')},", path + ("distribution", key),
+                f"the entropy of {built['name']}({key}={float(built[key]):,.0f}), a sum over "
+                f"{count(outcomes, 'outcome')},", path + (role, key),
                 bytes=outcomes * OUTCOME_BYTES, seconds=outcomes * OUTCOME_SECONDS,
                 verb="needs"))
     dim = _dimension(distribution)
@@ -505,7 +514,10 @@ def sampling_frames(config: Any, frames: int | None) -> tuple[int, float]:
         shown = min(n, frames or SAMPLING_FRAMES)
         return shown, lines * (ARTIST_SECONDS / POINT_SECONDS + n / 2)
     shown = min(n, CHECKPOINTS, frames or SAMPLING_FRAMES)
-    return shown, (n / 2 if _dimension(config.distribution) > 1 else 0.0)
+    if _dimension(config.distribution) == 1 or shown < 2:
+        return shown, 0.0
+    # frame k shows the first n^(k/(F-1)) samples (log-spaced): n·((F-1)/ln n + 1/2) in all
+    return shown, n * ((shown - 1) / math.log(max(n, 2)) + 0.5) / shown
 
 
 def check_sampling(config: Any, render: Any, path: KeyPath = ("sampling",)) -> None:

@@ -250,6 +250,20 @@ def test_steps_that_take_too_long_are_refused(tmp_path, short_time):
                    "steps: 1 start × 2 optimizers × 100,000 steps take about ")
 
 
+def test_an_lbfgs_history_too_long_for_the_limit_is_refused(tmp_path, small_memory):
+    config = write(tmp_path, OPTIMIZERS.format(start="[1, 1]", steps=10).replace(
+        "{name: sgd, lr: 0.001}", "{name: lbfgs, history_size: 2000000}"))
+    run_and_validate(tmp_path, config, "4", "optimizers: L-BFGS's history_size 2,000,000 (y, s)"
+                     " pairs for each of 1 run need about ")
+
+
+def test_dataset_objectives_cost_a_pass_over_the_data_per_step(tmp_path, short_time):
+    config = write(tmp_path, OPTIMIZERS.format(start="{random: 1000}", steps=1000).replace(
+        "function: rosenbrock", "function: {name: linear_regression, samples: 100000}"))
+    assert_refused(invoke("run", str(config), "--no-render"), tmp_path, "2",
+                   "start.random: 1,000 starts × 1 optimizer × 1,000 steps take about ")
+
+
 def test_the_engine_checks_experiments_built_in_python(tmp_path, small_memory):
     from dataclasses import replace
 
@@ -295,11 +309,14 @@ def sampling_config(distribution="normal", method="direct", samples=1000, **extr
     (sampling_config(distribution="{name: binomial, n: 10000000, p: 0.5}"), "2",
      "sampling.distribution.n: the entropy of binom(n=10,000,000), a sum over 10,000,001 "
      "outcomes, needs about"),
+    (sampling_config(method="importance", distribution="{name: binomial, n: 100, p: 0.5}",
+                     proposal="{name: binomial, n: 10000000, p: 0.5}"), "5",
+     "sampling.proposal.n: the entropy of binom(n=10,000,000), a sum over 10,000,001 outcomes"),
     (sampling_config(distribution="{name: poisson, mu: 4000000}"), "2",
      "sampling.distribution: a histogram of 16,001 unit bins (the support of poisson) × 240 "
      "checkpoints need about"),
 ], ids=["samples", "bins", "strata", "importance", "chains", "scales", "binomial-n",
-        "discrete-support"])
+        "proposal-n", "discrete-support"])
 def test_sampling_sizes_are_refused_before_sampling(tmp_path, small_memory, text, where, words):
     config = write(tmp_path, text)
     run_and_validate(tmp_path, config, where, words)
