@@ -63,6 +63,12 @@ LBFGS_WORK = 10.0
 #: and the full-batch loss that is recorded).
 DATA_POINT_SECONDS = 3e-9
 
+#: Frames of an animation when ``render.frames`` is not given: render/animate.py's
+#: DEFAULT_MAX_FRAMES and render/sampling.py's DEFAULT_FRAMES (those modules import
+#: Matplotlib, which loading a config should not; a test keeps the numbers equal).
+OPTIMIZER_FRAMES = 300
+SAMPLING_FRAMES = 120
+
 # Frames. Bytes per pixel while a frame is drawn and written (measured 56 at 1920x1080, 62 at
 # 3840x2160): the canvas, its cached background, the GIF writer's first and newest frames and
 # its index planes, the rectangle being mapped to the palette and its temporaries.
@@ -357,9 +363,7 @@ def check_optimizers(
 ) -> None:
     """Refuse an optimizer experiment (before its starts exist) that would not fit or finish:
     the runs' arrays, one frame's buffers, the time to compute and to draw every frame."""
-    from optiviz.render.animate import DEFAULT_MAX_FRAMES
-
-    frames = min(steps + 1, render.frames or DEFAULT_MAX_FRAMES)  # as select_frames picks them
+    frames = min(steps + 1, render.frames or OPTIMIZER_FRAMES)  # as select_frames picks them
     runs = starts * max(1, len(optimizers))
     refuse_over(optimizer_estimates(starts, optimizers, steps, function, start_path=start_path)
                 + _frame_estimates(render.width, render.height, frames, runs))
@@ -376,9 +380,6 @@ def check_simulation(experiment: Any) -> None:
 #: Checkpoints the direct, stratified and importance methods evaluate (log-spaced sample counts);
 #: their scenes show at most one frame per checkpoint.
 CHECKPOINTS = 240
-#: Frames of a sampling scene when ``render.frames`` is not given (render/sampling.py's
-#: DEFAULT_FRAMES; that module imports Matplotlib, which validating a config should not).
-SAMPLING_FRAMES = 120
 #: Step counts at which the MH diagnostics are taken.
 DIAGNOSTIC_CHECKPOINTS = 48
 #: Width of a discrete distribution's histogram in standard deviations: its unit bins span the

@@ -411,8 +411,22 @@ def test_the_curated_configs_are_far_inside_the_limits(monkeypatch):
 
 
 def test_the_budget_knows_the_scenes_frame_defaults():
+    from optiviz.render.animate import DEFAULT_MAX_FRAMES
     from optiviz.render.sampling import DEFAULT_FRAMES
     from optiviz.sampling.methods import log_checkpoints
 
     assert budget.SAMPLING_FRAMES == DEFAULT_FRAMES
+    assert budget.OPTIMIZER_FRAMES == DEFAULT_MAX_FRAMES
     assert len(log_checkpoints(10**9)) <= budget.CHECKPOINTS
+
+
+def test_loading_a_config_imports_neither_matplotlib_nor_scipy():
+    import subprocess
+    import sys
+
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    code = ("import sys; from optiviz import config; config.load(sys.argv[1]); "
+            "print('matplotlib' in sys.modules, 'scipy.stats' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(configs / "beale.yaml")],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
