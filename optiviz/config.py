@@ -10,7 +10,6 @@ code anywhere below raises :class:`ConfigError` with a key path only
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from optiviz import budget
 from optiviz.errors import ConfigError, KeyPath, OptivizError, closest
 from optiviz.experiment import (
     Experiment,
@@ -53,8 +53,6 @@ TOP_LEVEL_KEYS = (
 OPTIMIZER_ENTRY_KEYS = ("name", "label", "schedule", "noise", "batch_size", "color")
 SCHEDULE_KEYS = ("name", "warmup_steps", "warmup_start_factor")
 MAX_STEPS = 10_000_000
-# Refuse experiments whose recorded arrays would take more than this share of available memory.
-MEMORY_SHARE = 0.5
 
 
 def _even(v: Any) -> str | None:
@@ -282,7 +280,14 @@ def _box(value: Any, path: KeyPath) -> tuple[tuple[float, float], tuple[float, f
     return box  # type: ignore[return-value]
 
 
-def _starts(value: Any, path: KeyPath, function: Any, seed: int) -> tuple[np.ndarray, str]:
+def _starts(
+    value: Any,
+    path: KeyPath,
+    function: Any,
+    seed: int,
+    check: Callable[[int, KeyPath], None] = lambda count, where: None,
+) -> tuple[np.ndarray, str]:
+    """The (N, 2) starts and their kind; ``check(N, key)`` runs before they are made."""
     if isinstance(value, dict):
         kinds = [k for k in ("random", "grid") if k in value]
         if len(kinds) != 1:
@@ -302,6 +307,7 @@ def _starts(value: Any, path: KeyPath, function: Any, seed: int) -> tuple[np.nda
         if kind == "random":
             count = _integer(value["random"], path + ("random",), low=1)
             start_seed = _integer(value.get("seed", seed), path + ("seed",), low=0)
+            check(count, path + ("random",))
             rng = np.random.default_rng(start_seed)
             points = np.column_stack((rng.uniform(x0, x1, count), rng.uniform(y0, y1, count)))
         else:
@@ -312,6 +318,7 @@ def _starts(value: Any, path: KeyPath, function: Any, seed: int) -> tuple[np.nda
                 raise ConfigError(f"must be [nx, ny], got {show_value(grid)}", path + ("grid",))
             nx = _integer(grid[0], path + ("grid", 0), low=1)
             ny = _integer(grid[1], path + ("grid", 1), low=1)
+            check(nx * ny, path + ("grid",))
             xs = np.linspace(x0, x1, nx) if nx > 1 else np.array([(x0 + x1) / 2])
             ys = np.linspace(y0, y1, ny) if ny > 1 else np.array([(y0 + y1) / 2])
             gx, gy = np.meshgrid(xs, ys)
@@ -328,6 +335,7 @@ def _starts(value: Any, path: KeyPath, function: Any, seed: int) -> tuple[np.nda
             f"got {show_value(value)}",
             path,
         )
+    check(len(value), path)
     points = []
     for i, point in enumerate(value):
         where = path if single else path + (i,)
@@ -627,25 +635,6 @@ def _render(value: Any, path: KeyPath) -> RenderConfig:
     return RenderConfig(**params)
 
 
-def _estimate_bytes(runs: int, steps: int) -> int:
-    # positions (2) + loss + lr per run and step, float64, plus the engine's working copies.
-    return runs * (steps + 1) * 4 * 8 + runs * 64 * 8
-
-
-def _available_memory() -> int:
-    try:
-        with open("/proc/meminfo") as fh:
-            for row in fh:
-                if row.startswith("MemAvailable:"):
-                    return int(row.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 8 << 30
-
-
 # --------------------------------------------------------------------------------------------
 # Entry points
 
@@ -709,6 +698,8 @@ def parse_experiment(
             sampling_config = attempt(
                 lambda: sampling.validate(section, seed=seed, path=("sampling",))
             )
+        if sampling_config is not None:
+            attempt(lambda: budget.check_sampling(sampling_config, render))
         return Experiment(
             name=name,
             title=title,
@@ -732,20 +723,6 @@ def parse_experiment(
     if steps is not None and steps > MAX_STEPS:
         attempt(lambda: _raise(ConfigError(f"must be <= {MAX_STEPS:,}, got {steps:,}", ("steps",))))
         steps = 1
-    starts, start_kind = None, "points"
-    if function is not None:
-        if "start" not in data:
-            attempt(
-                lambda: _raise(
-                    ConfigError(
-                        "missing 'start' (e.g. start: [-1.5, 2] or start: {random: 50})", ()
-                    )
-                )
-            )
-        else:
-            result = attempt(lambda: _starts(data["start"], ("start",), function, seed))
-            if result is not None:
-                starts, start_kind = result
     optimizers: list[OptimizerConfig] = []
     raw = data.get("optimizers")
     if raw is not None:
@@ -768,21 +745,24 @@ def parse_experiment(
             )
             if expanded is not None:
                 optimizers.extend(expanded)
-    if starts is not None and optimizers:
-        runs = len(optimizers) * len(starts)
-        need = _estimate_bytes(runs, steps)
-        have = _available_memory()
-        if need > MEMORY_SHARE * have:
+    starts, start_kind = None, "points"
+    if function is not None:
+        if "start" not in data:
             attempt(
                 lambda: _raise(
                     ConfigError(
-                        f"{runs:,} runs x {steps:,} steps need about {need / 2**30:.1f} GiB, "
-                        "more than "
-                        f"half of the {have / 2**30:.1f} GiB available; use fewer starts or steps",
-                        ("steps",),
+                        "missing 'start' (e.g. start: [-1.5, 2] or start: {random: 50})", ()
                     )
                 )
             )
+        else:
+            # made after the optimizers, so that the budget is checked before they exist
+            result = attempt(lambda: _starts(
+                data["start"], ("start",), function, seed,
+                check=lambda count, where: budget.check_optimizers(
+                    count, optimizers, steps, render, function, start_path=where)))
+            if result is not None:
+                starts, start_kind = result
     if errors:
         return Experiment(name=name, title=title, source=source, render=render, seed=seed)
     return Experiment(

@@ -311,6 +311,9 @@ def simulate(
     during each run group and once at the end of each."""
     if experiment.kind != "optimizers":
         raise ValueError("simulate() runs optimizer experiments; use optiviz.sampling.run")
+    from optiviz import budget
+
+    budget.check_simulation(experiment)  # loaded configs passed it; experiments built in Python
     starts = experiment.starts
     n = starts.shape[0]
     steps = experiment.steps

@@ -182,8 +182,12 @@ class GifWriter:
     path); frames are mapped to it without dithering. Each later frame stores only the rectangle
     whose palette indices changed, with unchanged pixels inside it transparent (long runs of one
     index compress well); frames identical after mapping are merged by adding their delays.
-    Until ``finish`` only each frame's changed RGBA rectangle is kept (the palette needs the last
-    frame), so memory grows with the moving area, not with whole frames.
+
+    The palette needs the last frame, so nothing can be encoded before ``finish``. Until then each
+    frame's changed RGBA rectangle is spilled, raw, to an anonymous temporary file beside the
+    output (deleted by the system when closed, even after SIGKILL; beside the output because
+    /tmp is often memory), and ``finish`` reads them back one at a time. Memory stays at a few
+    whole frames however many frames there are; the spill holds what memory used to.
     """
 
     animated: ClassVar[bool] = True
@@ -200,8 +204,11 @@ class GifWriter:
                                 for c in (background, *key_colors))
         self.first: np.ndarray | None = None
         self.current: np.ndarray | None = None
-        self.changes: list[tuple[int, int, np.ndarray]] = []  # (top, left, RGBA patch)
+        # (top, left, height, width) of each frame's changed rectangle; the first frame is whole
+        # and kept in memory, every later rectangle's RGBA pixels are in the spill, in order
+        self.changes: list[tuple[int, int, int, int]] = []
         self.repeats: list[int] = []
+        self.spill: Any = None
 
     def append(self, frame: np.ndarray, repeat: int = 1) -> None:
         frame = np.asarray(frame)
@@ -210,7 +217,7 @@ class GifWriter:
         if self.current is None:
             self.first = np.array(frame)
             self.current = np.array(frame)
-            self.changes.append((0, 0, self.first))
+            self.changes.append((0, 0) + frame.shape[:2])
             self.repeats.append(repeat)
             return
         changed = (np.ascontiguousarray(frame).view(np.uint32)[..., 0]
@@ -221,10 +228,29 @@ class GifWriter:
             return
         columns = np.flatnonzero(changed.any(axis=0))
         box = np.s_[rows[0]: rows[-1] + 1, columns[0]: columns[-1] + 1]
-        patch = np.array(frame[box])
+        patch = np.ascontiguousarray(frame[box])
         self.current[box] = patch
-        self.changes.append((int(rows[0]), int(columns[0]), patch))
+        if self.spill is None:
+            import tempfile
+
+            self.spill = tempfile.TemporaryFile(dir=self.path.parent, prefix=".optiviz-frames-")
+        self.spill.write(memoryview(patch).cast("B"))
+        self.changes.append((int(rows[0]), int(columns[0])) + patch.shape[:2])
         self.repeats.append(repeat)
+
+    def _patches(self) -> Any:
+        """Each change's (top, left, RGBA patch), in order: the first frame, then the spill."""
+        if self.spill is not None:
+            self.spill.flush()
+            self.spill.seek(0)
+        for i, (top, left, height, width) in enumerate(self.changes):
+            if i == 0:
+                yield top, left, self.first
+                continue
+            patch = np.empty((height, width, 4), np.uint8)
+            if self.spill.readinto(memoryview(patch).cast("B")) != patch.nbytes:
+                raise OptivizError(f"the frames spilled beside {self.path} were cut short")
+            yield top, left, patch
 
     def finish(self) -> None:
         from PIL import Image
@@ -244,7 +270,7 @@ class GifWriter:
         pending = 0  # hundredths of a second the newest frame has been due
         with open(self.path, "wb") as out:
             out.write(gif_file_header(width, height, bytes(palette.getpalette()), self.loop))
-            for i, (top, left, patch) in enumerate(self.changes):
+            for i, (top, left, patch) in enumerate(self._patches()):
                 rgb = Image.frombuffer("RGBA", patch.shape[1::-1], np.ascontiguousarray(patch),
                                        "raw", "RGBA", 0, 1).convert("RGB")
                 indices = exact.correct(patch, np.array(
@@ -292,6 +318,9 @@ class GifWriter:
     def abort(self) -> None:
         self.first = self.current = None
         self.changes.clear()
+        if self.spill is not None:
+            self.spill.close()
+            self.spill = None
 
 
 # Video through the bundled ffmpeg ---------------------------------------------------------------

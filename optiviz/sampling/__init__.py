@@ -424,6 +424,9 @@ def run(config: SamplingConfig,
         progress: Callable[[int, int], None] | None = None) -> SamplingResult:
     """Run the experiment; all randomness comes from ``np.random.default_rng(config.seed)``.
     ``progress(done, total)`` hears how far a long run (Metropolis–Hastings) is."""
+    from optiviz import budget
+
+    budget.check_sampling_run(config)  # loaded configs passed it; configs built in Python
     rng = np.random.default_rng(config.seed)
     target = make_distribution(config.distribution)
     return METHODS.get(config.method).run(config, target, rng, progress=progress)
