@@ -86,15 +86,24 @@ def run(
     overrides: tuple[str, ...],
     quiet: bool,
 ) -> None:
-    """Run experiments and render their animations."""
+    """Run experiments and render their animations.
+
+    CONFIGS are YAML files; - reads one from standard input (name its output with -o or
+    render.output, or use --no-render).
+    """
     from optiviz import api
 
     if len(configs) > 1 and (output is not None or data is not None):
         raise OptivizError("-o/--output and --data take one config; use --out-dir for several")
     if no_render and output is not None:
         raise OptivizError("-o/--output and --no-render contradict each other")
+    _check_stdin(configs)
     # Validate every config before computing any, so a typo in the last fails fast.
     experiments = [api.load(path, overrides) for path in configs]
+    for path, experiment in zip(configs, experiments, strict=True):
+        if str(path) == "-" and not no_render and output is None and not experiment.render.output:
+            raise OptivizError("<stdin>: a config read from standard input has no file name to "
+                               "name its output after; give -o FILE, render.output or --no-render")
     for path, experiment in zip(configs, experiments, strict=True):
         report = api.run_experiment(
             experiment,
@@ -107,7 +116,14 @@ def run(
         )
         if not quiet:
             written = ", ".join(str(p) for p in report.outputs) or "nothing written"
-            click.echo(f"{path}: {written} ({report.seconds:.1f} s)", err=True)
+            shown = "<stdin>" if str(path) == "-" else path
+            click.echo(f"{shown}: {written} ({report.seconds:.1f} s)", err=True)
+
+
+def _check_stdin(configs: tuple[Path, ...]) -> None:
+    """``-`` reads the config from standard input, once."""
+    if sum(str(path) == "-" for path in configs) > 1:
+        raise OptivizError("-: standard input can be read only once")
 
 
 @cli.command()
@@ -179,7 +195,8 @@ def validate(paths: tuple[str, ...]) -> None:
     from optiviz.batch import expand_paths
     from optiviz.config import validate_files
 
-    files = expand_paths(paths)
+    # "-": the config on standard input, as for run.
+    files = [Path("-")][: "-" in paths] + expand_paths([p for p in paths if p != "-"])
     errors = validate_files(files)
     for error in errors:
         click.echo(f"error: {error}", err=True)

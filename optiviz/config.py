@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from optiviz import yaml_loader
 from optiviz.errors import ConfigError, KeyPath, OptivizError, closest
 from optiviz.experiment import (
     Experiment,
@@ -130,72 +130,6 @@ RENDER_PARAMS: tuple[Param, ...] = (
 PANELS = ("landscape", "loss", "lr")
 
 
-# --------------------------------------------------------------------------------------------
-# YAML with line numbers
-
-
-class _Located:
-    """A parsed YAML document plus the line of every key path in it."""
-
-    def __init__(self, data: Any, lines: dict[KeyPath, int]):
-        self.data = data
-        self.lines = lines
-
-    def line_of(self, path: KeyPath) -> int | None:
-        path = tuple(path)
-        while path not in self.lines and path:
-            path = path[:-1]
-        return self.lines.get(path)
-
-
-def _compose(text: str, file: str) -> _Located:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(
-            f"invalid YAML: {problem}", file=file, line=mark.line + 1 if mark else None
-        ) from None
-    finally:
-        loader.dispose()
-    lines: dict[KeyPath, int] = {}
-    if node is None:
-        return _Located({}, lines)
-
-    def build(n: yaml.Node, path: KeyPath) -> Any:
-        lines.setdefault(path, n.start_mark.line + 1)
-        if isinstance(n, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in n.value:
-                key = loader.construct_object(key_node, deep=True)
-                if isinstance(key, (list, dict)):
-                    raise ConfigError(
-                        "a key must be a name", path, file=file, line=key_node.start_mark.line + 1
-                    )
-                if key in out:
-                    raise ConfigError(
-                        "duplicate key", path + (key,), file=file, line=key_node.start_mark.line + 1
-                    )
-                lines[path + (key,)] = key_node.start_mark.line + 1
-                out[key] = build(value_node, path + (key,))
-            return out
-        if isinstance(n, yaml.SequenceNode):
-            return [build(item, path + (i,)) for i, item in enumerate(n.value)]
-        return loader.construct_object(n, deep=True)
-
-    try:
-        return _Located(build(node, ()), lines)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        raise ConfigError(
-            f"invalid YAML: {getattr(exc, 'problem', exc)}",
-            file=file,
-            line=mark.line + 1 if mark else None,
-        ) from None
-
-
 _PATH_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]|\.")
 
 
@@ -224,9 +158,10 @@ def apply_override(data: dict, assignment: str) -> None:
     key_text, value_text = assignment.split("=", 1)
     path = _parse_key_path(key_text.strip())
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {assignment!r}: the value is not valid YAML") from None
+        value = yaml_loader.parse_value(value_text, "--set", path) if value_text.strip() else None
+    except ConfigError as exc:
+        shown = show_value(assignment)
+        raise ConfigError(f"--set {shown}: {exc.message}", exc.path) from None
     target: Any = data
     for i, part in enumerate(path[:-1]):
         if isinstance(part, int):
@@ -676,6 +611,10 @@ def parse_experiment(
         problem = f"must be a string, got {show_value(title)}"
         attempt(lambda: _raise(ConfigError(problem, ("title",))))
         title = None
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        problem = f"must be a string, got {show_value(description)}"
+        attempt(lambda: _raise(ConfigError(problem, ("description",))))
     seed = attempt(lambda: _integer(data.get("seed", 0), ("seed",), low=0), 0)
     render = attempt(lambda: _render(data.get("render"), ("render",)), RenderConfig())
 
@@ -793,19 +732,11 @@ def _raise(error: ConfigError) -> None:
     raise error
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("no such file", file=str(path)) from None
-    except IsADirectoryError:
-        raise ConfigError("is a folder, not a config file", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
-
-
 def _locate(
-    error: ConfigError, located: _Located | None, file: str, overridden: Sequence[KeyPath] = ()
+    error: ConfigError,
+    located: yaml_loader.Located | None,
+    file: str,
+    overridden: Sequence[KeyPath] = (),
 ) -> ConfigError:
     if error.file is None:
         error.file = file
@@ -816,43 +747,65 @@ def _locate(
     return error
 
 
+def _source(path: str | Path) -> tuple[str, Path | None]:
+    """The experiment's name (default output ``<name>.gif``) and source file; standard input
+    (``-``) is named ``stdin`` and has no file."""
+    if str(path) == yaml_loader.STDIN:
+        return "stdin", None
+    return Path(path).stem, Path(path)
+
+
 def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
-    """Read, override (``--set``) and validate one experiment file."""
-    path = Path(path)
+    """Read (``-``: standard input), override (``--set``) and validate one experiment, then run
+    the cheap checks of every later stage (:func:`preflight`), so that a config that loads
+    does not fail later for a reason in the config."""
     file = str(path)
     located = None
     overridden: list[KeyPath] = []
+    name, source = _source(path)
     try:
-        text = _read(path)
-        located = _compose(text, file)
-        data = located.data
+        text, file = yaml_loader.read_config(path)
+        located = yaml_loader.compose(text, file)
+        data = located.data if located.data is not None else {}
         for assignment in overrides:
             if not isinstance(data, dict):
                 break
             apply_override(data, assignment)
             overridden.append(_parse_key_path(assignment.split("=", 1)[0].strip()))
-        return parse_experiment(data, name=path.stem, source=path)
+        experiment = parse_experiment(data, name=name, source=source)
+        preflight(experiment)
+        return experiment
     except ConfigError as exc:
         raise _locate(exc, located, file, overridden) from None
 
 
 def validate_files(paths: Iterable[str | Path]) -> list[ConfigError]:
-    """Check configs without running them; every independent error of every file."""
+    """Check configs without running them; every independent error of every file. A config
+    without errors also passes :func:`preflight`, as ``run`` does."""
     found: list[ConfigError] = []
     for path in paths:
-        path = Path(path)
         file = str(path)
+        name, source = _source(path)
         located = None
         errors: list[ConfigError] = []
         try:
-            located = _compose(_read(path), file)
-            parse_experiment(located.data, name=path.stem, source=path, errors=errors)
+            text, file = yaml_loader.read_config(path)
+            located = yaml_loader.compose(text, file)
+            data = located.data if located.data is not None else {}
+            experiment = parse_experiment(data, name=name, source=source, errors=errors)
+            if not errors:
+                preflight(experiment)
         except ConfigError as exc:
             errors.append(exc)
         except OptivizError as exc:
             errors.append(ConfigError(str(exc)))
         found.extend(_locate(e, located, file) for e in errors)
     return found
+
+
+def preflight(experiment: Experiment) -> None:
+    """The cheap checks of the stages after loading, without computing or drawing: text that
+    the renderer typesets, and what the animation of this experiment needs."""
 
 
 def with_render(experiment: Experiment, **changes: Any) -> Experiment:
