@@ -16,7 +16,7 @@ import numpy as np
 
 from optiviz import config as config_module
 from optiviz.atomic import probe_folder
-from optiviz.errors import OptivizError
+from optiviz.errors import ConfigError, OptivizError
 from optiviz.experiment import Experiment
 
 
@@ -30,19 +30,27 @@ class RunReport:
     final: dict[str, float] = field(default_factory=dict)
 
 
-def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
-    return config_module.load(path, overrides)
+def load(path: str | Path, overrides: Sequence[str] = (), *, render: bool = True) -> Experiment:
+    """Read and validate a config; ``render=False`` skips the checks only drawing needs."""
+    return config_module.load(path, overrides, render=render)
 
 
 def compute(experiment: Experiment) -> Any:
-    """Trajectories for optimizer experiments, a SamplingResult for sampling ones."""
-    if experiment.kind == "sampling":
-        from optiviz import sampling
+    """Trajectories for optimizer experiments, a SamplingResult for sampling ones. A config
+    problem only computing can find (an estimate that is NaN at a sample) is a ConfigError
+    naming the config file and the key."""
+    try:
+        if experiment.kind == "sampling":
+            from optiviz import sampling
 
-        return sampling.run(experiment.sampling)
-    from optiviz.engine import simulate
+            return sampling.run(experiment.sampling)
+        from optiviz.engine import simulate
 
-    return simulate(experiment)
+        return simulate(experiment)
+    except ConfigError as exc:
+        if exc.file is None and (experiment.source or experiment.name == "stdin"):
+            exc.file = str(experiment.source or "<stdin>")
+        raise
 
 
 def output_path(

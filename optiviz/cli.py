@@ -99,7 +99,7 @@ def run(
         raise OptivizError("-o/--output and --no-render contradict each other")
     _check_stdin(configs)
     # Validate every config before computing any, so a typo in the last fails fast.
-    experiments = [api.load(path, overrides) for path in configs]
+    experiments = [api.load(path, overrides, render=not no_render) for path in configs]
     for path, experiment in zip(configs, experiments, strict=True):
         if str(path) == "-" and not no_render and output is None and not experiment.render.output:
             raise OptivizError("<stdin>: a config read from standard input has no file name to "

@@ -128,6 +128,9 @@ RENDER_PARAMS: tuple[Param, ...] = (
     Param("azim", -60.0, "float", "surface view: camera azimuth (degrees)"),
 )
 PANELS = ("landscape", "loss", "lr")
+# Render keys of the optimizer views that a sampling animation has no use for.
+SAMPLING_UNUSED_RENDER_KEYS = ("view", "panels", "levels", "domain", "trail", "orbit", "elev",
+                               "azim")
 
 
 _PATH_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]|\.")
@@ -201,19 +204,9 @@ def _integer(value: Any, path: KeyPath, *, low: int | None = None) -> int:
 
 
 def _box(value: Any, path: KeyPath) -> tuple[tuple[float, float], tuple[float, float]]:
-    if (
-        not isinstance(value, (list, tuple))
-        or len(value) != 2
-        or not all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value)
-    ):
-        raise ConfigError(f"must be [[xmin, xmax], [ymin, ymax]], got {show_value(value)}", path)
-    box = tuple(
-        (as_float(v[0], path + (i, 0)), as_float(v[1], path + (i, 1))) for i, v in enumerate(value)
-    )
-    for i, (low, high) in enumerate(box):
-        if not low < high:
-            raise ConfigError(f"must have min < max, got {list(box[i])}", path + (i,))
-    return box  # type: ignore[return-value]
+    from optiviz.functions import parse_domain
+
+    return parse_domain(value, path)
 
 
 def _starts(value: Any, path: KeyPath, function: Any, seed: int) -> tuple[np.ndarray, str]:
@@ -629,6 +622,15 @@ def parse_experiment(
                         )
                     )
                 )
+        given_render = data.get("render") if isinstance(data.get("render"), dict) else {}
+        for key in SAMPLING_UNUSED_RENDER_KEYS:
+            if key in given_render:
+                attempt(
+                    lambda key=key: _raise(
+                        ConfigError("not used by a sampling experiment (it draws no landscape)",
+                                    ("render", key))
+                    )
+                )
         from optiviz import sampling
 
         section = attempt(lambda: _mapping(data["sampling"], ("sampling",)), None)
@@ -755,10 +757,10 @@ def _source(path: str | Path) -> tuple[str, Path | None]:
     return Path(path).stem, Path(path)
 
 
-def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
+def load(path: str | Path, overrides: Sequence[str] = (), *, render: bool = True) -> Experiment:
     """Read (``-``: standard input), override (``--set``) and validate one experiment, then run
-    the cheap checks of every later stage (:func:`preflight`), so that a config that loads
-    does not fail later for a reason in the config."""
+    the cheap checks of every later stage (:func:`preflight`; ``render=False``: of computing
+    only), so that a config that loads does not fail later for a reason in the config."""
     file = str(path)
     located = None
     overridden: list[KeyPath] = []
@@ -773,7 +775,7 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
             apply_override(data, assignment)
             overridden.append(_parse_key_path(assignment.split("=", 1)[0].strip()))
         experiment = parse_experiment(data, name=name, source=source)
-        preflight(experiment)
+        preflight(experiment, render=render)
         return experiment
     except ConfigError as exc:
         raise _locate(exc, located, file, overridden) from None
@@ -803,9 +805,83 @@ def validate_files(paths: Iterable[str | Path]) -> list[ConfigError]:
     return found
 
 
-def preflight(experiment: Experiment) -> None:
-    """The cheap checks of the stages after loading, without computing or drawing: text that
-    the renderer typesets, and what the animation of this experiment needs."""
+def preflight(experiment: Experiment, *, render: bool = True) -> None:
+    """The cheap checks of the stages after loading, by the functions those stages use, without
+    computing or drawing: what ``run`` would refuse for a reason in the config is refused here.
+
+    ``render=False`` (``run --no-render``) skips what only drawing needs: typeset text, panels,
+    and a map of the function with something to show."""
+    if not render:
+        return
+    for text, path in _texts(experiment):
+        check_typeset(text, path)
+    if experiment.kind == "optimizers":
+        _check_map(experiment)
+
+
+def _texts(experiment: Experiment) -> list[tuple[str | None, KeyPath]]:
+    """Every text the renderer typesets, with the key it comes from."""
+    texts: list[tuple[str | None, KeyPath]] = [
+        (experiment.title, ("title",)),
+        (experiment.render.title, ("render", "title")),
+    ]
+    for i, optimizer in enumerate(experiment.optimizers):
+        texts.append((optimizer.label, ("optimizers", i, "label")))
+    function = experiment.function
+    if function is not None:
+        texts.append((function.title, ("function", "title")))
+        texts.append((function.formula, ("function",)))
+    return texts
+
+
+def check_typeset(text: str | None, path: KeyPath) -> None:
+    """Text with an even number of unescaped ``$`` is mathtext to Matplotlib: parse it as the
+    renderer will (without drawing), so a typo in ``$\\frac{a}{b$`` is an error at its key."""
+    if not text:
+        return
+    dollars = text.count("$") - text.count(r"\$")
+    if dollars <= 0 or dollars % 2:
+        return
+    from matplotlib.mathtext import MathTextParser
+
+    shown = f"'{text}'" if len(text) <= 60 else f"'{text[:57]}...'"
+    try:
+        MathTextParser("path").parse(text, dpi=72)
+    except ValueError as exc:
+        raise ConfigError(f"{shown} cannot be typeset: {_mathtext_reason(exc)}", path) from None
+    except RecursionError:
+        raise ConfigError(f"{shown} nests too deeply to be typeset", path) from None
+
+
+def _mathtext_reason(exc: ValueError) -> str:
+    """pyparsing's last line, without its exception name, position noise and (for a
+    missing argument) the list of every construct it would have accepted."""
+    rows = [row.strip() for row in str(exc).splitlines() if row.strip()]
+    reason = re.sub(r"^\w*(Exception|Error): ", "", rows[-1] if rows else str(exc))
+    reason = re.sub(r",?\s*\(line:\d+, col:\d+\)$", "", reason).strip()
+    found = re.search(r"found (.+?)\s*\(at char (\d+)\)", reason)
+    if found and (len(reason) > 100 or reason.startswith("Expected {")):
+        return f"unexpected {found.group(1)} at character {int(found.group(2)) + 1}"
+    return re.sub(r"\s+\(at char (\d+)\)", lambda m: f" at character {int(m.group(1)) + 1}",
+                  reason)
+
+
+def _check_map(experiment: Experiment) -> None:
+    """What every optimizer view needs: panels it can draw, and a function that is finite
+    somewhere in the shown domain and not constant there (contour levels must increase)."""
+    from optiviz.render.landscape import chosen_panels, domain_of, grid_points, landscape_grid
+
+    chosen_panels(experiment, len(experiment.optimizers) * len(experiment.starts))
+    domain = domain_of(experiment)
+    _, _, z, shown = landscape_grid(experiment.function, domain, grid_points(experiment.render))
+    levels = np.linspace(shown.min(), shown.max(), max(int(experiment.render.levels), 2) + 1)
+    if not np.all(np.diff(levels) > 0):
+        where = ("render", "domain") if experiment.render.domain else ("function",)
+        (x0, x1), (y0, y1) = domain
+        raise ConfigError(
+            f"is constant over the shown domain [[{x0:g}, {x1:g}], [{y0:g}, {y1:g}]] "
+            f"(f = {float(np.median(z)):g} everywhere, to float precision): there is no "
+            "landscape to draw or descend", where)
 
 
 def with_render(experiment: Experiment, **changes: Any) -> Experiment:

@@ -327,3 +327,219 @@ def test_stdin_errors_name_stdin_and_the_line():
 
 def test_stdin_is_read_once():
     refused(invoke("run", "-", "-", "--no-render", input=BASE), "standard input can be read only")
+
+
+# Text the renderer typesets ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("where", "text", "message"), [
+    ("title", r"$\frac{a}{b$", r"exp.yaml:1: title: '$\frac{a}{b$' cannot be typeset: Expected "
+     r"\frac{num}{den}, found '{' at character 6"),
+    ("title", r"$\foo{x}$", r"title: '$\foo{x}$' cannot be typeset: Unknown symbol: \foo"),
+    ("label", "$x^$", "exp.yaml:5: optimizers[0].label: '$x^$' cannot be typeset: unexpected end "
+     "of text at character 3"),
+    ("render.title", r"$\sqrt{2$", r"render.title: '$\sqrt{2$' cannot be typeset"),
+])
+def test_mathtext_errors_are_refused_at_their_key(tmp_path, where, text, message):
+    quoted = "'" + text + "'"
+    if where == "title":
+        config = f"title: {quoted}\n" + BASE
+    elif where == "label":
+        config = BASE.replace("lr: 0.01}", f"lr: 0.01, label: {quoted}}}")
+    else:
+        config = BASE.replace("hold: 0}", f"hold: 0, title: {quoted}}}")
+    path = write(tmp_path, config)
+    refused(invoke("validate", path), message)
+    refused(invoke("run", path, "-o", tmp_path / "out.png"), message)
+    assert not (tmp_path / "out.png").exists()
+    # Nothing is typeset without rendering: the numbers are still computed.
+    assert invoke("run", path, "--no-render", "-q").exit_code == 0
+
+
+def test_valid_mathtext_and_lone_dollars_are_accepted(tmp_path):
+    config = write(tmp_path, "title: '$\\alpha$ costs $5'\n" + BASE.replace(
+        "lr: 0.01}", r"lr: 0.01, label: '$\eta = 10^{-2}$'}"))
+    result = invoke("run", config, "-o", tmp_path / "out.png", "-q")
+    assert result.exit_code == 0, result.output
+
+
+# Expressions -------------------------------------------------------------------------------------
+
+def nested(depth: int) -> str:
+    return "sin(" * depth + "x" + ")" * depth + " + y**2"
+
+
+@pytest.mark.parametrize("depth", [50, 55])
+def test_deep_expressions_within_the_limit_compute_and_render(tmp_path, depth):
+    config = write(tmp_path, BASE.replace("function: rosenbrock", f'function: {{expr: "'
+                                          f'{nested(depth)}"}}').replace(
+        "- {name: adam, lr: 0.01}", "- {name: adam, lr: 0.01}\n  - {name: newton}"))
+    assert invoke("validate", config).exit_code == 0
+    result = invoke("run", config, "-o", tmp_path / "deep.png", "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "deep.png").stat().st_size > 0
+
+
+def test_a_deep_formula_is_titled_by_its_text_not_typeset():
+    from optiviz.functions import make_function
+
+    shallow = make_function({"expr": nested(3)})
+    deep = make_function({"expr": nested(55)})
+    assert shallow.formula.startswith("$") and shallow.formula.endswith("$")
+    assert deep.formula == deep.title == "sin(" * 55 + "x" + ")" * 55 + " + y**2"
+
+
+@pytest.mark.parametrize(("expression", "message"), [
+    (nested(100), "function.expr: expression nested deeper than 60 levels"),
+    ("-" * 1000 + "x", "function.expr: expression too large"),
+    ("(" * 1000 + "x" + ")" * 1000, "function.expr: expression too long"),
+])
+def test_expressions_past_the_limits_are_refused_at_once(tmp_path, expression, message):
+    config = write(tmp_path, BASE.replace("function: rosenbrock",
+                                          f'function: {{expr: "{expression}"}}'))
+    started = time.perf_counter()
+    refused(invoke("validate", config), "exp.yaml:1: " + message)
+    assert time.perf_counter() - started < 5
+
+
+def test_derivatives_share_subtrees_so_the_largest_expressions_stay_cheap():
+    from optiviz.expr import MAX_OPERATIONS, parse
+
+    # 40 nested quotients by variable powers: the derivative of u**v contains u**v itself.
+    tower = parse("(" * 40 + "x" + ")/(x**y)" * 40)
+    started = time.perf_counter()
+    hessian = tower.diff("x").diff("y")
+    value = hessian(x=np.full(10_000, 1.1), y=np.full(10_000, 0.5))
+    assert time.perf_counter() - started < 2
+    assert hessian.operations < MAX_OPERATIONS / 2 and value.shape == (10_000,)
+
+
+def test_a_derivative_past_the_operation_bound_is_refused(tmp_path, monkeypatch):
+    from optiviz import expr
+
+    monkeypatch.setattr(expr, "MAX_OPERATIONS", 100)
+    config = write(tmp_path, BASE.replace("function: rosenbrock",
+                                          'function: {expr: "' + "x**" * 20 + 'y"}'))
+    refused(invoke("validate", config), "exp.yaml:1: function.expr: expression too complex to "
+            "differentiate: ∂/∂x needs 138 operations (at most 100)")
+
+
+def test_a_constant_function_is_refused_for_drawing_but_computes(tmp_path):
+    config = write(tmp_path, BASE.replace("function: rosenbrock", 'function: {expr: "2+3"}'))
+    refused(invoke("validate", config), "exp.yaml:1: function: is constant over the shown domain "
+            "[[-3, 3], [-3, 3]] (f = 5 everywhere")
+    refused(invoke("run", config, "-o", tmp_path / "flat.png"), "is constant")
+    data = tmp_path / "runs.npz"
+    assert invoke("run", config, "--no-render", "--data", data, "-q").exit_code == 0
+    with np.load(data) as npz:
+        assert np.all(npz["loss"] == 5)
+
+
+@pytest.mark.parametrize(("domain", "message"), [
+    ("[[1, 1.000000000000001], [1, 1.000000000000001]]", "render.domain[0]: [1, 1.000000000000001]"
+     " is too narrow to draw"),
+    ("[[0, 1e-300], [0, 1e-300]]", "render.domain: is constant over the shown domain"),
+    ("[[-1e308, 1e308], [0, 1]]", "render.domain[0]: [-1e+308, 1e+308] is wider than the largest "
+     "float"),
+    ("[[1e300, 1.7e308], [0, 1]]", "render.domain: the function is not finite anywhere"),
+])
+def test_degenerate_domains_are_refused(tmp_path, domain, message):
+    config = write(tmp_path, BASE.replace("hold: 0}", f"hold: 0, domain: {domain}}}"))
+    refused(invoke("validate", config), message)
+
+
+def test_a_start_box_wider_than_floats_is_refused(tmp_path):
+    config = write(tmp_path, BASE.replace("start: [-1.2, 1.0]",
+                                          "start: {random: 3, box: [[-1e308, 1e308], [0, 1]]}"))
+    refused(invoke("validate", config),
+            "exp.yaml:2: start.box[0]: [-1e+308, 1e+308] is wider than the largest float")
+
+
+def test_starts_at_the_edge_of_floats_diverge_cleanly(tmp_path):
+    config = write(tmp_path, BASE.replace("start: [-1.2, 1.0]", "start: [1e308, -1e308]"))
+    data = tmp_path / "runs.npz"
+    result = invoke("run", config, "--data", data, "-o", tmp_path / "edge.png", "-q")
+    assert result.exit_code == 0, result.output
+    with np.load(data) as npz:
+        assert npz["diverged"].all()
+
+
+# Sampling ----------------------------------------------------------------------------------------
+
+def sampling(body: str) -> str:
+    return ("sampling:\n" + "".join(f"  {row}\n" for row in body.strip().splitlines())
+            + "render: {width: 320, height: 240, frames: 3, hold: 0}\n")
+
+
+MH = "method: metropolis\nsamples: 40\n"
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("distribution: {expr: '0'}\n" + MH,
+     "sampling.distribution.expr: '0' is zero or negative everywhere in the domain"),
+    ("distribution: {expr: 'log(-1 - x**2)'}\n" + MH,
+     "sampling.distribution.expr: 'log(-1 - x**2)' is not a number everywhere"),
+    ("distribution: {expr: '1/0'}\n" + MH, "'1/0' is infinite everywhere"),
+    ("distribution: {expr: 'exp(-x**2)', domain: [[-.inf, .inf], [0, 1]]}\n" + MH,
+     "sampling.distribution.domain[0][0]: must be finite"),
+    ("distribution: normal\nestimate: 'log(-1)'\nsamples: 40\n",
+     "sampling.estimate: 'log(-1)' is nan at x = 0, where the distribution has mass"),
+    ("distribution: normal\nestimate: 'log(x)'\nsamples: 40\n",
+     "sampling.estimate: 'log(x)' is nan at x = -0.841621"),
+    ("distribution: normal\nmethod: importance\nproposal: {name: normal, scale: 2}\n"
+     "estimate: 'sqrt(x)'\nsamples: 40\n", "sampling.estimate: 'sqrt(x)' is nan"),
+    ("distribution: {name: multivariate_normal, mean: [0, 0], cov: [[1, 0], [0, 1]]}\n"
+     "estimate: 'x**2'\nsamples: 40\n", "sampling.estimate: needs a univariate distribution"),
+    ("distribution: {name: uniform, loc: 0, scale: 1}\nmethod: importance\n"
+     "proposal: {name: uniform, loc: 5, scale: 1}\nsamples: 40\n",
+     "sampling.proposal: its support [5, 6] does not meet the target's [0, 1]"),
+    ("distribution: normal\n" + MH + "burn_in: 100\n",
+     "sampling.burn_in: must be less than samples (40), got 100"),
+    ("distribution: normal\nsamples: 40\nseed: -1\n", "sampling.seed: must be >= 0, got -1"),
+    ("distribution: normal\n" + MH + "start: [[1, 2], 3]\n",
+     "sampling.start[0]: must be a number, got [1, 2]"),
+    ("distribution: normal\n" + MH + "start: abc\n", "sampling.start: must be a number, got 'abc'"),
+    ("distribution: banana\n" + MH + "start: [1, 2, 3]\n",
+     "sampling.start: must be a point of 2 numbers or a list of such points, got [1, 2, 3]"),
+    ("distribution: banana\n" + MH + "start: [[1, 2], [3, .nan]]\n",
+     "sampling.start[1][1]: must be finite"),
+    ("distribution: banana\n" + MH + "start: []\n", "sampling.start: must be a point of 2"),
+])
+def test_hostile_sampling_values_are_refused_at_load(tmp_path, body, message):
+    config = write(tmp_path, sampling(body))
+    refused(invoke("validate", config), message)
+    refused(invoke("run", config, "--no-render"), message)
+
+
+def test_an_estimate_undefined_only_in_a_far_tail_is_refused_when_a_sample_lands_there(tmp_path):
+    config = write(tmp_path, sampling("distribution: normal\nestimate: 'log(x + 3.2)'\n"
+                                      "samples: 20000\n"))
+    assert invoke("validate", config).exit_code == 0  # the quantiles it can check are fine
+    refused(invoke("run", config, "--no-render"),
+            "exp.yaml: sampling.estimate: 'log(x + 3.2)' is nan at the sample x = -3.")
+
+
+def test_a_proposal_whose_samples_all_miss_the_target_is_refused(tmp_path):
+    config = write(tmp_path, sampling("distribution: {name: uniform, loc: 0, scale: 1}\n"
+                                      "method: importance\nproposal: {name: normal, loc: 100}\n"
+                                      "samples: 40\n"))
+    refused(invoke("run", config, "--no-render"),
+            "exp.yaml: sampling.proposal: none of the 40 samples of the proposal falls where "
+            "the target has mass")
+
+
+@pytest.mark.parametrize("method", ["direct", "metropolis"])
+def test_levy_stable_samples_and_renders(tmp_path, method):
+    config = write(tmp_path, sampling("distribution: {name: levy_stable, alpha: 1.5, beta: 0}\n"
+                                      f"method: {method}\nsamples: 40\n"))
+    result = invoke("run", config, "-o", tmp_path / "levy.png", "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "levy.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("key", ["view: surface", "panels: [landscape]", "levels: 5",
+                                 "domain: [[0, 1], [0, 1]]", "orbit: true"])
+def test_optimizer_render_keys_are_refused_in_a_sampling_config(tmp_path, key):
+    config = write(tmp_path, sampling("distribution: normal\nsamples: 40\n").replace(
+        "hold: 0}", f"hold: 0, {key}}}"))
+    refused(invoke("validate", config), f"render.{key.split(':')[0]}: not used by a sampling "
+            "experiment")

@@ -51,7 +51,7 @@ class Distribution:
     cdf: Callable[[Array], Array] | None = None
     mean: Any = None
     cov: Any = None
-    entropy: float | None = None
+    entropy: float | None = None  # nats; known for discrete ones and the normal, else None
     scipy: Callable[[], Any] | None = None  # builds the scipy frozen distribution, if any
     support: tuple[float, float] | None = None  # univariate support when known without scipy
 
@@ -188,8 +188,10 @@ def _scipy_builder(name: str, discrete: bool) -> Callable[[dict[str, Any]], Dist
         frozen = scipy_frozen()
         logpdf = frozen.logpmf if discrete else frozen.logpdf
         sample = frozen.rvs
-        mean, var = (float(v) for v in frozen.stats(moments="mv"))
-        entropy = float(frozen.entropy())
+        mean, var = (float(np.squeeze(v)) for v in frozen.stats(moments="mv"))
+        # Only the discrete readout shows H(p). scipy integrates a continuous entropy
+        # numerically: minutes for some (studentized_range), a TypeError for levy_stable.
+        entropy = _discrete_entropy(frozen) if discrete else math.nan
         return Distribution(
             name=name,
             title=_title(name, params),
@@ -208,6 +210,13 @@ def _scipy_builder(name: str, discrete: bool) -> Callable[[dict[str, Any]], Dist
         )
 
     return build
+
+
+def _discrete_entropy(frozen: Any) -> float:
+    try:
+        return float(np.squeeze(frozen.entropy()))
+    except (TypeError, ValueError, ArithmeticError):
+        return math.nan
 
 
 def _check_scipy(name: str, params: dict[str, Any], path: KeyPath) -> None:
@@ -528,10 +537,29 @@ def normalize_distribution(value: Any, path: KeyPath) -> dict[str, Any]:
         _check_mvn(out, path)
     elif name == "expr":
         from optiviz import expr as expr_module
+        from optiviz.functions import parse_domain
 
+        out["domain"] = parse_domain(out["domain"], path + ("domain",))
         out["text"] = out["expr"]
         out["expr"] = expr_module.parse(out["text"], ("x", "y"), path=path + ("expr",))
+        _check_density_somewhere(out, path)
     return out
+
+
+def _check_density_somewhere(spec: dict[str, Any], path: KeyPath) -> None:
+    """An ``expr`` target must be a positive, finite number somewhere in its domain (checked on
+    the grid the renderer draws): zero, negative, NaN or infinite everywhere is no density."""
+    (x0, x1), (y0, y1) = spec["domain"]
+    x, y = np.meshgrid(np.linspace(x0, x1, 160), np.linspace(y0, y1, 160))
+    with np.errstate(all="ignore"):
+        value = np.broadcast_to(np.asarray(spec["expr"](x=x, y=y), dtype=float), x.shape)
+    if not np.any(np.isfinite(value) & (value > 0)):
+        kind = ("infinite" if np.all(np.isinf(value)) else "not a number" if np.all(np.isnan(value))
+                else "zero or negative")
+        raise ConfigError(
+            f"{spec['text']!r} is {kind} everywhere in the domain "
+            f"[[{x0:g}, {x1:g}], [{y0:g}, {y1:g}]]: a density must be positive and finite "
+            "somewhere", path + ("expr",))
 
 
 def make_distribution(spec: dict[str, Any]) -> Distribution:
