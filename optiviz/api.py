@@ -48,9 +48,9 @@ def compute(experiment: Experiment) -> Any:
 
         return simulate(experiment)
     except ConfigError as exc:
-        if exc.file is None and (experiment.source or experiment.name == "stdin"):
-            exc.file = str(experiment.source or "<stdin>")
-        raise
+        if experiment.source is None and experiment.name == "stdin" and exc.file is None:
+            exc.file = "<stdin>"
+        raise config_module.locate_in_source(exc, experiment.source) from None
 
 
 def output_path(

@@ -749,6 +749,18 @@ def _locate(
     return error
 
 
+def locate_in_source(error: ConfigError, source: str | Path | None) -> ConfigError:
+    """``error``, raised after loading (by computing, say), with the file and line of its key
+    path in ``source`` filled in where they are missing and can be found."""
+    if source is None or error.file is not None:
+        return error
+    try:
+        located = yaml_loader.compose(*yaml_loader.read_config(source))
+    except ConfigError:
+        located = None
+    return _locate(error, located, str(source))
+
+
 def _source(path: str | Path) -> tuple[str, Path | None]:
     """The experiment's name (default output ``<name>.gif``) and source file; standard input
     (``-``) is named ``stdin`` and has no file."""

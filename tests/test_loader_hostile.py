@@ -515,7 +515,7 @@ def test_an_estimate_undefined_only_in_a_far_tail_is_refused_when_a_sample_lands
                                       "samples: 20000\n"))
     assert invoke("validate", config).exit_code == 0  # the quantiles it can check are fine
     refused(invoke("run", config, "--no-render"),
-            "exp.yaml: sampling.estimate: 'log(x + 3.2)' is nan at the sample x = -3.")
+            "exp.yaml:3: sampling.estimate: 'log(x + 3.2)' is nan at the sample x = -3.")
 
 
 def test_a_proposal_whose_samples_all_miss_the_target_is_refused(tmp_path):
@@ -523,7 +523,7 @@ def test_a_proposal_whose_samples_all_miss_the_target_is_refused(tmp_path):
                                       "method: importance\nproposal: {name: normal, loc: 100}\n"
                                       "samples: 40\n"))
     refused(invoke("run", config, "--no-render"),
-            "exp.yaml: sampling.proposal: none of the 40 samples of the proposal falls where "
+            "exp.yaml:4: sampling.proposal: none of the 40 samples of the proposal falls where "
             "the target has mass")
 
 
