@@ -148,19 +148,26 @@ def parse_domain(value: Any, path: KeyPath = ()) -> Domain:
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise ConfigError(message, path + (i,))
         low, high = (as_float(v, path + (i, j)) for j, v in enumerate(pair))
-        if not low < high:
-            raise ConfigError(f"needs min < max, got [{low:g}, {high:g}]", path + (i,))
-        with np.errstate(over="ignore"):
-            width = float(np.float64(high) - np.float64(low))
-        if not math.isfinite(width):
-            raise ConfigError(f"[{low:g}, {high:g}] is wider than the largest float "
-                              "(about 1.8e308)", path + (i,))
-        if width < MIN_RELATIVE_WIDTH * max(abs(low), abs(high)):
-            raise ConfigError(f"[{_exact(low)}, {_exact(high)}] is too narrow to draw: its width "
-                              f"{width:.3g} "
-                              f"is under {MIN_RELATIVE_WIDTH:g} of its coordinates", path + (i,))
-        axes.append((low, high))
+        axes.append(check_interval(low, high, path + (i,)))
     return (axes[0], axes[1])
+
+
+def check_interval(low: float, high: float, path: KeyPath = ()) -> tuple[float, float]:
+    """``(low, high)`` if a plot axis can span it: finite ends, low < high, a finite width of
+    at least :data:`MIN_RELATIVE_WIDTH` of the coordinates; else ConfigError at ``path``."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ConfigError(f"[{low:g}, {high:g}] is not a finite range", path)
+    if low > high:
+        raise ConfigError(f"needs min < max, got [{low:g}, {high:g}]", path)
+    with np.errstate(over="ignore"):
+        width = float(np.float64(high) - np.float64(low))
+    if not math.isfinite(width):
+        raise ConfigError(f"[{low:g}, {high:g}] is wider than the largest float "
+                          "(about 1.8e308)", path)
+    if width == 0 or width < MIN_RELATIVE_WIDTH * max(abs(low), abs(high)):
+        raise ConfigError(f"[{_exact(low)}, {_exact(high)}] is too narrow to draw: its width "
+                          f"{width:.3g} is under {MIN_RELATIVE_WIDTH:g} of its coordinates", path)
+    return low, high
 
 
 def _exact(value: float) -> str:

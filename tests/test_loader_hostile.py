@@ -543,3 +543,58 @@ def test_optimizer_render_keys_are_refused_in_a_sampling_config(tmp_path, key):
         "hold: 0}", f"hold: 0, {key}}}"))
     refused(invoke("validate", config), f"render.{key.split(':')[0]}: not used by a sampling "
             "experiment")
+
+
+MVN = "distribution: {name: multivariate_normal, mean: %s, cov: %s}\nsamples: 40\n"
+MIXTURE = "distribution: {name: mixture, components: [{mean: [0, 0], std: 1}, %s]}\n" + MH
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (MVN % ("[0, 1]", "[[1, 0.5], [2]]"),
+     "sampling.distribution.cov[1]: must be a list of 2 numbers, got [2]"),
+    (MVN % ("[0, x]", "[[1, 0], [0, 1]]"), "sampling.distribution.mean[1]: must be a number"),
+    (MVN % ("[0, 1]", "[[1, 2], [2, 1]]"), "sampling.distribution.cov: must be positive definite"),
+    (MVN % ("[0, 1]", "[[1, 0], [1, 1]]"), "sampling.distribution.cov: must be symmetric"),
+    (MVN % ("[0, 1]", "[[1, 0, 0], [0, 1, 0], [0, 0, 1]]"),
+     "sampling.distribution.cov: must be a 2x2 matrix"),
+    (MIXTURE % "{mean: [1, 0], cov: [[1, 0.2], 37]}",
+     "sampling.distribution.components[1].cov: must be a 2x2 matrix"),
+    (MIXTURE % "{mean: [1, 0], std: full}",
+     "sampling.distribution.components[1].std: must be a number, got 'full'"),
+    (MIXTURE % "{mean: [1, 0], weigth: 2}",
+     "sampling.distribution.components[1].weigth: unknown component key"),
+    (MIXTURE % "{mean: [1, 0, 2]}",
+     "sampling.distribution.components[1].mean: must be a list of 2 numbers"),
+    (MIXTURE % "{mean: [1, 0], weight: 1e308}, {mean: [2, 0], weight: 1e308}",
+     "sampling.distribution.components: the weights must have a finite sum"),
+    ("distribution: {name: dirichlet, alpha: [2, 3]}\nsamples: 40\n",
+     "sampling.distribution.alpha: must be at least 3 numbers, all > 0 (for 2, use {name: beta"),
+    ("distribution: {name: normal, loc: 1e308, scale: 1e308}\nsamples: 40\n",
+     "sampling.distribution: norm with these parameters overflows"),
+    ("distribution: {name: normal, loc: 1e308, scale: 1e10}\nsamples: 40\n",
+     "sampling.distribution: norm with these parameters cannot be drawn: its range "
+     "[1e+308, 1e+308] is too narrow to draw"),
+    ("distribution: {name: banana, a: 1e200}\n" + MH,
+     "sampling.distribution: banana with these parameters overflows"),
+    ("distribution: {name: donut, radius: 1e308}\n" + MH,
+     "sampling.distribution: donut with these parameters cannot be drawn: its range "
+     "[-1e+308, 1e+308] is wider than the largest float"),
+])
+def test_hostile_distribution_parameters_are_refused_at_their_key(tmp_path, body, message):
+    config = write(tmp_path, sampling(body))
+    refused(invoke("validate", config), message)
+    refused(invoke("run", config, "-o", tmp_path / "out.png"), message)
+
+
+def test_an_estimate_of_a_discrete_distribution_has_its_true_value(tmp_path):
+    config = write(tmp_path, sampling("distribution: {name: binomial, n: 10, p: 0.3}\n"
+                                      "method: stratified\nstrata: 4\nestimate: 'x**3'\n"
+                                      "samples: 40\n"))
+    data = tmp_path / "samples.npz"
+    result = invoke("run", config, "--data", data, "-o", tmp_path / "out.png", "-q")
+    assert result.exit_code == 0, result.output
+    from optiviz.sampling.distributions import make_distribution
+
+    binomial = make_distribution({"name": "binom", "n": 10, "p": 0.3, "loc": 0})
+    assert binomial.expect(lambda x: x**3) == pytest.approx(
+        sum(k**3 * binomial.pdf(np.array([k]))[0] for k in range(11)))
