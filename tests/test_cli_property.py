@@ -50,6 +50,34 @@ CHAIN_BASE: dict[str, Any] = {
     "render": {"width": 240, "height": 160, "frames": 2, "hold": 0},
 }
 
+SMALL = {"width": 240, "height": 160, "frames": 2, "hold": 0}
+# Every other kind of experiment, one example drawn per test case.
+OTHER_BASES: list[dict[str, Any]] = [
+    {"function": "himmelblau", "start": [[1, 1]], "steps": 3,
+     "render": {**SMALL, "view": "surface"},
+     "optimizers": [{"name": "lookahead", "k": 2, "inner": {"name": "adam", "lr": 0.1}}]},
+    {"function": {"name": "rosenbrock", "a": 1, "b": 100}, "steps": 3,
+     "start": {"random": 12, "seed": 3, "box": [[-2, 2], [-1, 3]]},
+     "optimizers": [{"name": "rmsprop", "lr": [0.001, 0.01]}, {"name": "newton"}],
+     "render": {**SMALL, "panels": ["landscape", "loss", "lr"], "levels": 10}},
+    {"function": {"name": "linear_regression", "samples": 20, "noise": 0.5}, "start": [0, 0],
+     "steps": 3, "render": SMALL,
+     "optimizers": [{"name": "sgd", "lr": 0.1, "batch_size": 4, "noise": 0.1},
+                    {"name": "lbfgs", "lr": 1, "line_search_fn": "strong_wolfe"}]},
+    {"sampling": {"distribution": {"name": "binomial", "n": 10, "p": 0.3}, "method": "stratified",
+                  "strata": 4, "estimate": "x**3", "samples": 30}, "render": SMALL},
+    {"sampling": {"distribution": {"name": "mixture", "components": [
+        {"mean": [-1, 0], "std": 0.5, "weight": 1}, {"mean": [1, 0], "cov": [[1, 0.2], [0.2, 1]]}]},
+        "method": "metropolis", "scales": [0.2, 2], "samples": 15}, "render": SMALL},
+    {"sampling": {"distribution": {"expr": "exp(-x**2 - y**2)", "domain": [[-2, 2], [-2, 2]]},
+                  "method": "metropolis", "samples": 15, "independent": True,
+                  "proposal": {"name": "normal", "scale": 2}}, "render": SMALL},
+    {"sampling": {"distribution": {"name": "multivariate_normal", "mean": [0, 1],
+                                   "cov": [[1, 0.5], [0.5, 2]]}, "samples": 30}, "render": SMALL},
+    {"sampling": {"distribution": {"name": "dirichlet", "alpha": [1, 2, 3]}, "samples": 30},
+     "render": SMALL},
+]
+
 # Keys whose value is a size: kept small so that no example computes or allocates for long.
 SIZES = {"steps", "samples", "chains", "bins", "strata", "frames", "width", "height", "random",
          "grid", "fps", "dpi", "levels", "hold", "n", "batch_size", "trail", "t_max",
@@ -138,7 +166,9 @@ def hostile_documents(draw: st.DrawFn, base: dict) -> tuple[str, bool]:
     document = copy.deepcopy(base)
     for _ in range(draw(st.integers(1, 3))):
         # The root itself rarely: a document that is not a mapping stops at the first check.
-        path = draw(st.sampled_from(paths(document)[1:] or [()]))
+        # Deepest first: hypothesis starts from the first choice, and a leaf replaced reaches
+        # further checks than a whole section replaced.
+        path = draw(st.sampled_from(sorted(paths(document)[1:], key=len, reverse=True) or [()]))
         if draw(st.integers(0, 30)) == 30:
             path = ()
         operation = draw(st.sampled_from(["replace", "replace", "add", "delete", "alias"]))
@@ -237,6 +267,12 @@ def test_hostile_mcmc_configs(tmp_path, case):
     check(tmp_path, *case)
 
 
+@PROPERTY
+@given(case=st.sampled_from(OTHER_BASES).flatmap(hostile_documents))
+def test_hostile_configs_of_every_other_kind(tmp_path, case):
+    check(tmp_path, *case)
+
+
 def test_the_bases_are_valid(tmp_path):
-    for base in (OPTIMIZER_BASE, DIRECT_BASE, CHAIN_BASE):
+    for base in (OPTIMIZER_BASE, DIRECT_BASE, CHAIN_BASE, *OTHER_BASES):
         check(tmp_path, yaml.safe_dump(base, sort_keys=False), render=True)
