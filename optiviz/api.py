@@ -37,20 +37,28 @@ class RunReport:
     summary: RunSummary | None = None
 
 
-def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
-    return config_module.load(path, overrides)
+def load(path: str | Path, overrides: Sequence[str] = (), *, render: bool = True) -> Experiment:
+    """Read and validate a config; ``render=False`` skips the checks only drawing needs."""
+    return config_module.load(path, overrides, render=render)
 
 
 def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None) -> Any:
     """Trajectories for optimizer experiments, a SamplingResult for sampling ones.
-    ``progress(done, total)``, when given, hears now and then how far the work is."""
-    if experiment.kind == "sampling":
-        from optiviz import sampling
+    ``progress(done, total)``, when given, hears now and then how far the work is. A config
+    problem only computing can find (an estimate that is NaN at a sample) is a ConfigError
+    naming the config file and the key."""
+    try:
+        if experiment.kind == "sampling":
+            from optiviz import sampling
 
-        return sampling.run(experiment.sampling, progress=progress)
-    from optiviz.engine import simulate
+            return sampling.run(experiment.sampling, progress=progress)
+        from optiviz.engine import simulate
 
-    return simulate(experiment, progress=progress)
+        return simulate(experiment, progress=progress)
+    except ConfigError as exc:
+        if experiment.source is None and experiment.name == "stdin" and exc.file is None:
+            exc.file = "<stdin>"
+        raise config_module.locate_in_source(exc, experiment.source) from None
 
 
 def output_path(

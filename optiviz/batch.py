@@ -36,6 +36,7 @@ import json
 import math
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -124,16 +125,33 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
     """Config files named by ``paths``: folders (searched recursively for ``*.yaml``/``*.yml``,
     hidden entries skipped), glob patterns (``**`` recursive) and files; sorted, each file once.
 
-    A path that matches no config file raises :class:`OptivizError` naming it.
+    A path that matches no config file raises :class:`OptivizError` naming it and saying why:
+    no such file, not a regular file (``/dev/zero``), or no configs in the folder or glob.
     """
     found: dict[Path, Path] = {}
     for text in paths:
         matches = _expand_one(text)
         if not matches:
-            raise OptivizError(f"{text}: no config files (*.yaml, *.yml) found")
+            raise OptivizError(f"{text}: {_why_nothing(text)}")
         for match in matches:
             found.setdefault(match.resolve(), match)
     return sorted(found.values(), key=lambda p: str(p))
+
+
+def _why_nothing(text: str) -> str:
+    from optiviz.yaml_loader import not_a_config_file
+
+    if not glob.has_magic(text):
+        try:
+            mode = os.stat(text).st_mode
+        except FileNotFoundError:
+            return "no such file"
+        except OSError as exc:
+            return f"cannot read: {exc.strerror or exc}"
+        if not stat.S_ISDIR(mode):
+            return not_a_config_file(mode) or "not a regular file (a pipe)"
+        return "no config files (*.yaml, *.yml) in this folder"
+    return "no config files (*.yaml, *.yml) match"
 
 
 def _expand_one(text: str) -> list[Path]:

@@ -142,6 +142,9 @@ def run(
 ) -> None:
     """Run experiments and render their animations.
 
+    CONFIGS are YAML files; - reads one from standard input (name its output with -o or
+    render.output, or use --no-render).
+
     On a terminal a progress line shows how far computing and rendering are; after each
     config, one line per optimizer gives its final loss (median and spread over the starts),
     how many runs diverged and how many left the view (for sampling: the estimates).
@@ -154,11 +157,18 @@ def run(
         raise OptivizError("-o/--output and --data take one config; use --out-dir for several")
     if no_render and output is not None:
         raise OptivizError("-o/--output and --no-render contradict each other")
+    _check_stdin(configs)
     echo = None if quiet else _warning_line
     with one_line_warnings(echo):
         # Validate every config and every output before computing any, so a typo in the
         # last, or two configs writing one file, fails fast.
-        experiments = [api.load(path, overrides) for path in configs]
+        experiments = [api.load(path, overrides, render=not no_render) for path in configs]
+        for path, experiment in zip(configs, experiments, strict=True):
+            if (str(path) == "-" and not no_render and output is None
+                    and not experiment.render.output):
+                raise OptivizError("<stdin>: a config read from standard input has no file "
+                                   "name to name its output after; give -o FILE, "
+                                   "render.output or --no-render")
         api.check_runs(list(zip(configs, experiments, strict=True)), output=output,
                        out_dir=out_dir, data=data, render=not no_render)
     for path, experiment in zip(configs, experiments, strict=True):
@@ -174,9 +184,16 @@ def run(
             )
         if not quiet:
             written = ", ".join(str(p) for p in report.outputs) or "nothing written"
-            click.echo(f"{path}: {written} ({report.seconds:.1f} s)", err=True)
+            shown = "<stdin>" if str(path) == "-" else path
+            click.echo(f"{shown}: {written} ({report.seconds:.1f} s)", err=True)
             for line in report.summary.lines() if report.summary else ():
                 click.echo(f"  {line}", err=True)
+
+
+def _check_stdin(configs: tuple[Path, ...]) -> None:
+    """``-`` reads the config from standard input, once."""
+    if sum(str(path) == "-" for path in configs) > 1:
+        raise OptivizError("-: standard input can be read only once")
 
 
 @cli.command(epilog=BATCH_EXIT_STATUS)
@@ -285,7 +302,8 @@ def validate(paths: tuple[str, ...]) -> None:
     from optiviz.batch import expand_paths
     from optiviz.config import validate_files
 
-    files = expand_paths(paths)
+    # "-": the config on standard input, as for run.
+    files = [Path("-")][: "-" in paths] + expand_paths([p for p in paths if p != "-"])
     errors = validate_files(files)
     for error in errors:
         click.echo(f"error: {error}", err=True)

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from optiviz import budget
+from optiviz import budget, yaml_loader
 from optiviz.errors import ConfigError, KeyPath, OptivizError, closest
 from optiviz.experiment import (
     Experiment,
@@ -127,72 +126,9 @@ RENDER_PARAMS: tuple[Param, ...] = (
     Param("azim", -60.0, "float", "surface view: camera azimuth (degrees)"),
 )
 PANELS = ("landscape", "loss", "lr")
-
-
-# --------------------------------------------------------------------------------------------
-# YAML with line numbers
-
-
-class _Located:
-    """A parsed YAML document plus the line of every key path in it."""
-
-    def __init__(self, data: Any, lines: dict[KeyPath, int]):
-        self.data = data
-        self.lines = lines
-
-    def line_of(self, path: KeyPath) -> int | None:
-        path = tuple(path)
-        while path not in self.lines and path:
-            path = path[:-1]
-        return self.lines.get(path)
-
-
-def _compose(text: str, file: str) -> _Located:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(
-            f"invalid YAML: {problem}", file=file, line=mark.line + 1 if mark else None
-        ) from None
-    finally:
-        loader.dispose()
-    lines: dict[KeyPath, int] = {}
-    if node is None:
-        return _Located({}, lines)
-
-    def build(n: yaml.Node, path: KeyPath) -> Any:
-        lines.setdefault(path, n.start_mark.line + 1)
-        if isinstance(n, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in n.value:
-                key = loader.construct_object(key_node, deep=True)
-                if isinstance(key, (list, dict)):
-                    raise ConfigError(
-                        "a key must be a name", path, file=file, line=key_node.start_mark.line + 1
-                    )
-                if key in out:
-                    raise ConfigError(
-                        "duplicate key", path + (key,), file=file, line=key_node.start_mark.line + 1
-                    )
-                lines[path + (key,)] = key_node.start_mark.line + 1
-                out[key] = build(value_node, path + (key,))
-            return out
-        if isinstance(n, yaml.SequenceNode):
-            return [build(item, path + (i,)) for i, item in enumerate(n.value)]
-        return loader.construct_object(n, deep=True)
-
-    try:
-        return _Located(build(node, ()), lines)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        raise ConfigError(
-            f"invalid YAML: {getattr(exc, 'problem', exc)}",
-            file=file,
-            line=mark.line + 1 if mark else None,
-        ) from None
+# Render keys of the optimizer views that a sampling animation has no use for.
+SAMPLING_UNUSED_RENDER_KEYS = ("view", "panels", "levels", "domain", "trail", "orbit", "elev",
+                               "azim")
 
 
 _PATH_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]|\.")
@@ -223,9 +159,10 @@ def apply_override(data: dict, assignment: str) -> None:
     key_text, value_text = assignment.split("=", 1)
     path = _parse_key_path(key_text.strip())
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {assignment!r}: the value is not valid YAML") from None
+        value = yaml_loader.parse_value(value_text, "--set", path) if value_text.strip() else None
+    except ConfigError as exc:
+        shown = show_value(assignment)
+        raise ConfigError(f"--set {shown}: {exc.message}", exc.path) from None
     target: Any = data
     for i, part in enumerate(path[:-1]):
         if isinstance(part, int):
@@ -265,19 +202,9 @@ def _integer(value: Any, path: KeyPath, *, low: int | None = None) -> int:
 
 
 def _box(value: Any, path: KeyPath) -> tuple[tuple[float, float], tuple[float, float]]:
-    if (
-        not isinstance(value, (list, tuple))
-        or len(value) != 2
-        or not all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value)
-    ):
-        raise ConfigError(f"must be [[xmin, xmax], [ymin, ymax]], got {show_value(value)}", path)
-    box = tuple(
-        (as_float(v[0], path + (i, 0)), as_float(v[1], path + (i, 1))) for i, v in enumerate(value)
-    )
-    for i, (low, high) in enumerate(box):
-        if not low < high:
-            raise ConfigError(f"must have min < max, got {list(box[i])}", path + (i,))
-    return box  # type: ignore[return-value]
+    from optiviz.functions import parse_domain
+
+    return parse_domain(value, path)
 
 
 def _starts(
@@ -676,6 +603,10 @@ def parse_experiment(
         problem = f"must be a string, got {show_value(title)}"
         attempt(lambda: _raise(ConfigError(problem, ("title",))))
         title = None
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        problem = f"must be a string, got {show_value(description)}"
+        attempt(lambda: _raise(ConfigError(problem, ("description",))))
     seed = attempt(lambda: _integer(data.get("seed", 0), ("seed",), low=0), 0)
     render = attempt(lambda: _render(data.get("render"), ("render",)), RenderConfig())
 
@@ -688,6 +619,15 @@ def parse_experiment(
                             "not used by a sampling experiment (it has a 'sampling' section)",
                             (key,),
                         )
+                    )
+                )
+        given_render = data.get("render") if isinstance(data.get("render"), dict) else {}
+        for key in SAMPLING_UNUSED_RENDER_KEYS:
+            if key in given_render:
+                attempt(
+                    lambda key=key: _raise(
+                        ConfigError("not used by a sampling experiment (it draws no landscape)",
+                                    ("render", key))
                     )
                 )
         from optiviz import sampling
@@ -784,19 +724,11 @@ def _raise(error: ConfigError) -> None:
     raise error
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("no such file", file=str(path)) from None
-    except IsADirectoryError:
-        raise ConfigError("is a folder, not a config file", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
-
-
 def _locate(
-    error: ConfigError, located: _Located | None, file: str, overridden: Sequence[KeyPath] = ()
+    error: ConfigError,
+    located: yaml_loader.Located | None,
+    file: str,
+    overridden: Sequence[KeyPath] = (),
 ) -> ConfigError:
     if error.file is None:
         error.file = file
@@ -808,54 +740,150 @@ def _locate(
 
 
 def locate_in_source(error: ConfigError, source: str | Path | None) -> ConfigError:
-    """``error``, raised after loading (by the renderer, say), with the file and line of its
-    key path in ``source`` filled in where they are missing and can be found."""
+    """``error``, raised after loading (by computing, say), with the file and line of its key
+    path in ``source`` filled in where they are missing and can be found."""
     if source is None or error.file is not None:
         return error
     try:
-        located = _compose(_read(Path(source)), str(source))
+        located = yaml_loader.compose(*yaml_loader.read_config(source))
     except (ConfigError, OSError):
         located = None
     return _locate(error, located, str(source))
 
 
-def load(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
-    """Read, override (``--set``) and validate one experiment file."""
-    path = Path(path)
+def _source(path: str | Path) -> tuple[str, Path | None]:
+    """The experiment's name (default output ``<name>.gif``) and source file; standard input
+    (``-``) is named ``stdin`` and has no file."""
+    if str(path) == yaml_loader.STDIN:
+        return "stdin", None
+    return Path(path).stem, Path(path)
+
+
+def load(path: str | Path, overrides: Sequence[str] = (), *, render: bool = True) -> Experiment:
+    """Read (``-``: standard input), override (``--set``) and validate one experiment, then run
+    the cheap checks of every later stage (:func:`preflight`; ``render=False``: of computing
+    only), so that a config that loads does not fail later for a reason in the config."""
     file = str(path)
     located = None
     overridden: list[KeyPath] = []
+    name, source = _source(path)
     try:
-        text = _read(path)
-        located = _compose(text, file)
-        data = located.data
+        text, file = yaml_loader.read_config(path)
+        located = yaml_loader.compose(text, file)
+        data = located.data if located.data is not None else {}
         for assignment in overrides:
             if not isinstance(data, dict):
                 break
             apply_override(data, assignment)
             overridden.append(_parse_key_path(assignment.split("=", 1)[0].strip()))
-        return parse_experiment(data, name=path.stem, source=path)
+        experiment = parse_experiment(data, name=name, source=source)
+        preflight(experiment, render=render)
+        return experiment
     except ConfigError as exc:
         raise _locate(exc, located, file, overridden) from None
 
 
 def validate_files(paths: Iterable[str | Path]) -> list[ConfigError]:
-    """Check configs without running them; every independent error of every file."""
+    """Check configs without running them; every independent error of every file. A config
+    without errors also passes :func:`preflight`, as ``run`` does."""
     found: list[ConfigError] = []
     for path in paths:
-        path = Path(path)
         file = str(path)
+        name, source = _source(path)
         located = None
         errors: list[ConfigError] = []
         try:
-            located = _compose(_read(path), file)
-            parse_experiment(located.data, name=path.stem, source=path, errors=errors)
+            text, file = yaml_loader.read_config(path)
+            located = yaml_loader.compose(text, file)
+            data = located.data if located.data is not None else {}
+            experiment = parse_experiment(data, name=name, source=source, errors=errors)
+            if not errors:
+                preflight(experiment)
         except ConfigError as exc:
             errors.append(exc)
         except OptivizError as exc:
             errors.append(ConfigError(str(exc)))
         found.extend(_locate(e, located, file) for e in errors)
     return found
+
+
+def preflight(experiment: Experiment, *, render: bool = True) -> None:
+    """The cheap checks of the stages after loading, by the functions those stages use, without
+    computing or drawing: what ``run`` would refuse for a reason in the config is refused here.
+
+    ``render=False`` (``run --no-render``) skips what only drawing needs: typeset text, panels,
+    and a map of the function with something to show."""
+    if not render:
+        return
+    for text, path in _texts(experiment):
+        check_typeset(text, path)
+    if experiment.kind == "optimizers":
+        _check_map(experiment)
+
+
+def _texts(experiment: Experiment) -> list[tuple[str | None, KeyPath]]:
+    """Every text the renderer typesets, with the key it comes from."""
+    texts: list[tuple[str | None, KeyPath]] = [
+        (experiment.title, ("title",)),
+        (experiment.render.title, ("render", "title")),
+    ]
+    for i, optimizer in enumerate(experiment.optimizers):
+        texts.append((optimizer.label, ("optimizers", i, "label")))
+    function = experiment.function
+    if function is not None:
+        texts.append((function.title, ("function", "title")))
+        texts.append((function.formula, ("function",)))
+    return texts
+
+
+def check_typeset(text: str | None, path: KeyPath) -> None:
+    """Text with an even number of unescaped ``$`` is mathtext to Matplotlib: parse it as the
+    renderer will (without drawing), so a typo in ``$\\frac{a}{b$`` is an error at its key."""
+    if not text:
+        return
+    dollars = text.count("$") - text.count(r"\$")
+    if dollars <= 0 or dollars % 2:
+        return
+    from matplotlib.mathtext import MathTextParser
+
+    shown = f"'{text}'" if len(text) <= 60 else f"'{text[:57]}...'"
+    try:
+        MathTextParser("path").parse(text, dpi=72)
+    except ValueError as exc:
+        raise ConfigError(f"{shown} cannot be typeset: {_mathtext_reason(exc)}", path) from None
+    except RecursionError:
+        raise ConfigError(f"{shown} nests too deeply to be typeset", path) from None
+
+
+def _mathtext_reason(exc: ValueError) -> str:
+    """pyparsing's last line, without its exception name, position noise and (for a
+    missing argument) the list of every construct it would have accepted."""
+    rows = [row.strip() for row in str(exc).splitlines() if row.strip()]
+    reason = re.sub(r"^\w*(Exception|Error): ", "", rows[-1] if rows else str(exc))
+    reason = re.sub(r",?\s*\(line:\d+, col:\d+\)$", "", reason).strip()
+    found = re.search(r"found (.+?)\s*\(at char (\d+)\)", reason)
+    if found and (len(reason) > 100 or reason.startswith("Expected {")):
+        return f"unexpected {found.group(1)} at character {int(found.group(2)) + 1}"
+    return re.sub(r"\s+\(at char (\d+)\)", lambda m: f" at character {int(m.group(1)) + 1}",
+                  reason)
+
+
+def _check_map(experiment: Experiment) -> None:
+    """What every optimizer view needs: panels it can draw, and a function that is finite
+    somewhere in the shown domain and not constant there (contour levels must increase)."""
+    from optiviz.render.landscape import chosen_panels, domain_of, grid_points, landscape_grid
+
+    chosen_panels(experiment, len(experiment.optimizers) * len(experiment.starts))
+    domain = domain_of(experiment)
+    _, _, z, shown = landscape_grid(experiment.function, domain, grid_points(experiment.render))
+    levels = np.linspace(shown.min(), shown.max(), max(int(experiment.render.levels), 2) + 1)
+    if not np.all(np.diff(levels) > 0):
+        where = ("render", "domain") if experiment.render.domain else ("function",)
+        (x0, x1), (y0, y1) = domain
+        raise ConfigError(
+            f"is constant over the shown domain [[{x0:g}, {x1:g}], [{y0:g}, {y1:g}]] "
+            f"(f = {float(np.median(z)):g} everywhere, to float precision): there is no "
+            "landscape to draw or descend", where)
 
 
 def with_render(experiment: Experiment, **changes: Any) -> Experiment:

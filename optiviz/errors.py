@@ -76,6 +76,8 @@ class ConfigError(OptivizError):
         file: str | None = None,
         line: int | None = None,
         suggestion: str | None = None,
+        column: int | None = None,
+        excerpt: str | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -83,15 +85,24 @@ class ConfigError(OptivizError):
         self.file = file
         self.line = line
         self.suggestion = suggestion
+        self.column = column
+        self.excerpt = excerpt  # the offending line and a caret under the column, if known
 
     def __str__(self) -> str:
+        """``file:line[:column]: key.path: message; did you mean 'x'?`` on one line; a YAML
+        syntax error adds the quoted line and a caret line below it."""
         where = ""
         if self.file:
-            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+            where = self.file
+            if self.line:
+                where += f":{self.line}" + (f":{self.column}" if self.column else "")
+            where += ": "
         key = format_path(self.path)
         text = f"{where}{key}: {self.message}" if key else f"{where}{self.message}"
         if self.suggestion:
             text += f"; did you mean '{self.suggestion}'?"
+        if self.excerpt:
+            text += "\n" + self.excerpt
         return text
 
 

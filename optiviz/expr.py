@@ -8,14 +8,20 @@ accepted as a friendly alias of ``**`` (``x^2 + 1`` means ``x**2 + 1``, not Pyth
 Everything else is refused with a :class:`ConfigError` naming the offending text.
 
 ``Expression.diff(var)`` applies the chain rule symbolically (with 0/1 and constant folding), so
-second derivatives, and hence Hessians, are exact. Evaluation compiles the tree once into nested
-closures over NumPy ufuncs and works on whole arrays; domain errors give ``nan`` silently.
+second derivatives, and hence Hessians, are exact. A derivative shares the subtrees it repeats
+(the derivative of ``u**v`` contains ``u**v`` itself), so expressions are DAGs: differentiation
+visits each distinct node once, and evaluation runs the DAG as a straight-line program over NumPy
+ufuncs on whole arrays, each distinct node once, freeing every intermediate after its last use.
+Neither recurses, so no nesting the parser admits can exhaust Python's stack; a derivative that
+would need more than :data:`MAX_OPERATIONS` operations is refused instead of evaluated slowly.
+Domain errors give ``nan`` silently.
 """
 
 from __future__ import annotations
 
 import ast
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +34,17 @@ MAX_LENGTH = 2000  # characters of user text
 MAX_NODES = 400  # syntax-tree nodes
 MAX_DEPTH = 60  # nesting depth of the syntax tree
 MAX_EXPONENT = 1000.0  # |constant exponent|: x**1e10 is a bomb for derivatives and overflow
+# Distinct operations in a first or second derivative. Real objectives need tens to hundreds;
+# the bound keeps a Hessian evaluation within milliseconds on a grid of starts.
+MAX_OPERATIONS = 5000
+# Groups ({...}, \left...\right) nested in typeset mathtext: matplotlib's parser recurses per
+# group and exhausts Python's stack from about 19 (fractions) to 27 (function calls); deeper
+# formulas are titled by their plain text instead.
+MAX_TYPESET_NESTING = 12
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
 Env = dict[str, np.ndarray]
-Evaluator = Callable[[Env], np.ndarray]
 
 
 # Nodes -----------------------------------------------------------------------------------------
@@ -44,12 +56,13 @@ class Node(ABC):
     precedence = 5
 
     @abstractmethod
-    def diff(self, var: str) -> Node:
-        """The exact symbolic derivative with respect to ``var``."""
+    def diff(self, var: str, d: Callable[[Node], Node]) -> Node:
+        """The exact symbolic derivative with respect to ``var``, given ``d(child)``, the
+        derivative of each child (computed once per distinct child)."""
 
     @abstractmethod
-    def compile(self) -> Evaluator:
-        """A closure evaluating the node with NumPy on an environment of arrays."""
+    def apply(self, env: Env, args: list[np.ndarray]) -> np.ndarray:
+        """The node's value from its children's values ``args`` (in ``children()`` order)."""
 
     @abstractmethod
     def text(self) -> str:
@@ -59,14 +72,8 @@ class Node(ABC):
     def latex(self) -> str:
         """Matplotlib mathtext."""
 
-    def variables(self) -> set[str]:
-        return set().union(*(child.variables() for child in self.children()))
-
     def children(self) -> tuple[Node, ...]:
         return ()
-
-    def size(self) -> int:
-        return 1 + sum(child.size() for child in self.children())
 
 
 @dataclass(frozen=True)
@@ -78,12 +85,11 @@ class Const(Node):
     def precedence(self) -> int:  # type: ignore[override]
         return 3 if self.value < 0 else 5
 
-    def diff(self, var: str) -> Node:
+    def diff(self, var: str, d: Callable[[Node], Node]) -> Node:
         return ZERO
 
-    def compile(self) -> Evaluator:
-        value = np.float64(self.value)
-        return lambda env: value
+    def apply(self, env: Env, args: list[np.ndarray]) -> np.ndarray:
+        return np.float64(self.value)  # type: ignore[return-value]
 
     def text(self) -> str:
         if self.name:
@@ -105,15 +111,11 @@ ZERO, ONE = Const(0.0), Const(1.0)
 class Var(Node):
     name: str
 
-    def diff(self, var: str) -> Node:
+    def diff(self, var: str, d: Callable[[Node], Node]) -> Node:
         return ONE if var == self.name else ZERO
 
-    def compile(self) -> Evaluator:
-        name = self.name
-        return lambda env: env[name]
-
-    def variables(self) -> set[str]:
-        return {self.name}
+    def apply(self, env: Env, args: list[np.ndarray]) -> np.ndarray:
+        return env[self.name]
 
     def text(self) -> str:
         return self.name
@@ -130,12 +132,11 @@ class Neg(Node):
     def children(self) -> tuple[Node, ...]:
         return (self.arg,)
 
-    def diff(self, var: str) -> Node:
-        return neg(self.arg.diff(var))
+    def diff(self, var: str, d: Callable[[Node], Node]) -> Node:
+        return neg(d(self.arg))
 
-    def compile(self) -> Evaluator:
-        arg = self.arg.compile()
-        return lambda env: np.negative(arg(env))
+    def apply(self, env: Env, args: list[np.ndarray]) -> np.ndarray:
+        return np.negative(args[0])
 
     def text(self) -> str:
         return "-" + _wrap(self.arg, self.arg.precedence < 3, "text")
@@ -161,9 +162,9 @@ class Binary(Node):
     def children(self) -> tuple[Node, ...]:
         return (self.left, self.right)
 
-    def diff(self, var: str) -> Node:
+    def diff(self, var: str, d: Callable[[Node], Node]) -> Node:
         u, v = self.left, self.right
-        du, dv = u.diff(var), v.diff(var)
+        du, dv = d(u), d(v)
         if self.op == "+":
             return add(du, dv)
         if self.op == "-":
@@ -179,12 +180,10 @@ class Binary(Node):
             return mul(mul(self, Const(math.log(u.value)) if u.value > 0 else call("log", u)), dv)
         return mul(self, add(mul(dv, call("log", u)), div(mul(v, du), u)))
 
-    def compile(self) -> Evaluator:
-        left, right = self.left.compile(), self.right.compile()
+    def apply(self, env: Env, args: list[np.ndarray]) -> np.ndarray:
         if self.op == "**" and self.right == Const(2.0):
-            return lambda env: np.square(left(env))
-        ufunc = _UFUNCS[self.op]
-        return lambda env: ufunc(left(env), right(env))
+            return np.square(args[0])
+        return _UFUNCS[self.op](args[0], args[1])
 
     def _parens(self) -> tuple[bool, bool]:
         p = self.precedence
@@ -226,25 +225,19 @@ class Call(Node):
     def children(self) -> tuple[Node, ...]:
         return self.args
 
-    def diff(self, var: str) -> Node:
+    def diff(self, var: str, d: Callable[[Node], Node]) -> Node:
         if self.func == "atan2":  # d atan2(a, b) = (b·a' − a·b') / (a² + b²)
             a, b = self.args
-            numerator = sub(mul(b, a.diff(var)), mul(a, b.diff(var)))
+            numerator = sub(mul(b, d(a)), mul(a, d(b)))
             return div(numerator, add(power(a, Const(2.0)), power(b, Const(2.0))))
         (u,) = self.args
-        du = u.diff(var)
+        du = d(u)
         if du == ZERO:
             return ZERO
         return mul(_DERIVATIVES[self.func](u), du)
 
-    def compile(self) -> Evaluator:
-        ufunc = _UFUNC_OF[self.func]
-        args = [arg.compile() for arg in self.args]
-        if len(args) == 1:
-            (arg,) = args
-            return lambda env: ufunc(arg(env))
-        first, second = args
-        return lambda env: ufunc(first(env), second(env))
+    def apply(self, env: Env, args: list[np.ndarray]) -> np.ndarray:
+        return _UFUNC_OF[self.func](*args)
 
     def text(self) -> str:
         return f"{self.func}({', '.join(arg.text() for arg in self.args)})"
@@ -407,25 +400,72 @@ _ARITY = {"atan2": 2}
 
 # The public expression -------------------------------------------------------------------------
 
+Program = tuple[tuple[Node, tuple[int, ...]], ...]
+
+
+def program(root: Node) -> Program:
+    """The distinct nodes of the DAG under ``root``, children before parents, each with the
+    positions of its children: evaluating them in order evaluates ``root`` (the last)."""
+    position: dict[int, int] = {}
+    order: list[tuple[Node, tuple[int, ...]]] = []
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in position:
+            continue
+        children = node.children()
+        if children_done:
+            order.append((node, tuple(position[id(child)] for child in children)))
+            position[id(node)] = len(order) - 1
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(children)
+                         if id(child) not in position)
+    return tuple(order)
+
+
+def derivative(root: Node, var: str) -> Node:
+    """∂root/∂var, each distinct node differentiated once, children first (no recursion)."""
+    derivatives: dict[int, Node] = {}
+    for node, _ in program(root):
+        derivatives[id(node)] = node.diff(var, lambda child: derivatives[id(child)])
+    return derivatives[id(root)]
+
+
 class Expression:
-    """An immutable expression in ``variables``; callable on NumPy arrays (broadcasting)."""
+    """An immutable expression in ``variables``; callable on NumPy arrays (broadcasting).
 
-    __slots__ = ("variables", "_root", "_evaluate", "_derivatives")
+    ``path`` is the config key it was read from: a derivative too complex to evaluate is
+    refused there."""
 
-    def __init__(self, root: Node, variables: tuple[str, ...]):
+    __slots__ = ("variables", "path", "_root", "_program", "_last_use", "_used", "_derivatives")
+
+    def __init__(self, root: Node, variables: tuple[str, ...], path: KeyPath = ()):
         self.variables = tuple(variables)
+        self.path = tuple(path)
         self._root = root
-        self._evaluate = root.compile()
+        self._program = program(root)
+        last_use = list(range(len(self._program)))
+        for i, (_, children) in enumerate(self._program):
+            for child in children:
+                last_use[child] = i
+        self._last_use = tuple(last_use)
+        self._used = {node.name for node, _ in self._program if isinstance(node, Var)}
         self._derivatives: dict[str, Expression] = {}
 
     @property
     def root(self) -> Node:
         return self._root
 
+    @property
+    def operations(self) -> int:
+        """Distinct nodes: what one evaluation costs, in ufunc calls."""
+        return len(self._program)
+
     def __call__(self, **values) -> np.ndarray:
         """Evaluate at arrays of any broadcastable shapes; the result has the broadcast shape."""
         unknown = set(values) - set(self.variables)
-        missing = self._root.variables() - set(values)
+        missing = self._used - set(values)
         if unknown or missing:
             raise TypeError(
                 f"expression in {self.variables} called with {sorted(values)}"
@@ -433,23 +473,43 @@ class Expression:
             )
         env = {name: np.asarray(value, dtype=float) for name, value in values.items()}
         shape = np.broadcast_shapes(*(value.shape for value in env.values()))
+        results: list[np.ndarray | None] = [None] * len(self._program)
         with np.errstate(all="ignore"):
-            result = np.asarray(self._evaluate(env), dtype=float)
+            for i, (node, children) in enumerate(self._program):
+                results[i] = node.apply(env, [results[c] for c in children])  # type: ignore[misc]
+                for child in children:
+                    if self._last_use[child] == i:
+                        results[child] = None  # peak memory: the DAG's width, not its size
+            result = np.asarray(results[-1], dtype=float)
         if result.shape != shape:
             result = np.array(np.broadcast_to(result, shape))
         return result
 
     def diff(self, var: str) -> Expression:
-        """The exact derivative ∂/∂var (chain rule, simplified); cached."""
+        """The exact derivative ∂/∂var (chain rule, simplified); cached. A derivative needing
+        more than :data:`MAX_OPERATIONS` operations raises :class:`ConfigError` at ``path``."""
         if var not in self.variables:
             raise ValueError(f"{var!r} is not one of the variables {self.variables}")
         if var not in self._derivatives:
-            self._derivatives[var] = Expression(self._root.diff(var), self.variables)
+            result = Expression(derivative(self._root, var), self.variables, self.path)
+            if result.operations > MAX_OPERATIONS:
+                raise ConfigError(
+                    f"expression too complex to differentiate: ∂/∂{var} needs "
+                    f"{result.operations:,} operations (at most {MAX_OPERATIONS:,})",
+                    self.path,
+                )
+            self._derivatives[var] = result
         return self._derivatives[var]
 
     def latex(self) -> str:
         """Matplotlib mathtext (without the surrounding dollars)."""
         return self._root.latex()
+
+    def typeset(self) -> str | None:
+        """:meth:`latex` when matplotlib can typeset it (at most :data:`MAX_TYPESET_NESTING`
+        nested groups), else None."""
+        text = self.latex()
+        return text if typeset_nesting(text) <= MAX_TYPESET_NESTING else None
 
     def __str__(self) -> str:
         return self._root.text()
@@ -465,7 +525,18 @@ class Expression:
         )
 
     def __hash__(self) -> int:
-        return hash((self._root, self.variables))
+        # Hashing the tree would walk every path of a derivative's DAG (exponentially many);
+        # equal expressions have equal variables and root types, which is all a hash needs.
+        return hash((self.variables, type(self._root).__name__))
+
+
+def typeset_nesting(latex: str) -> int:
+    """How deeply ``{...}`` and ``\\left...\\right`` groups nest in mathtext."""
+    depth = deepest = 0
+    for token in re.findall(r"\\left|\\right|[{}]", latex):
+        depth += 1 if token in ("{", "\\left") else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def parse(text: str, variables: tuple[str, ...] = ("x", "y"), *, path: KeyPath = ()) -> Expression:
@@ -489,7 +560,7 @@ def parse(text: str, variables: tuple[str, ...] = ("x", "y"), *, path: KeyPath =
         raise ConfigError(f"expression too large ({nodes} > {MAX_NODES} syntax nodes)", path)
     builder = _Builder(source, tuple(variables), path)
     root = builder.build(tree.body, depth=0)
-    return Expression(root, tuple(variables))
+    return Expression(root, tuple(variables), path)
 
 
 _REFUSED_KINDS = {

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from optiviz.errors import ConfigError, KeyPath
-from optiviz.registry import Param, Registry, positive, validate_params
+from optiviz.registry import Param, Registry, as_float, positive, show_value, validate_params
 
 Domain = tuple[tuple[float, float], tuple[float, float]]
 
@@ -132,20 +132,48 @@ def make_function(spec: str | Mapping, *, seed: int = 0, path: KeyPath = ()) -> 
     return function
 
 
+# A box narrower than this share of its coordinates cannot be gridded or labelled in float64.
+MIN_RELATIVE_WIDTH = 1e-9
+
+
 def parse_domain(value: Any, path: KeyPath = ()) -> Domain:
-    """``[[xmin, xmax], [ymin, ymax]]`` with finite numbers and min < max."""
-    message = f"must be [[xmin, xmax], [ymin, ymax]], got {value!r}"
+    """``[[xmin, xmax], [ymin, ymax]]`` with finite numbers, min < max, a finite width
+    (``[-1e308, 1e308]`` is 2e308 wide: infinite in float64) and a width that float64 can
+    divide into a grid (at least :data:`MIN_RELATIVE_WIDTH` of the coordinates)."""
+    message = f"must be [[xmin, xmax], [ymin, ymax]], got {show_value(value)}"
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise ConfigError(message, path)
     axes = []
     for i, pair in enumerate(value):
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise ConfigError(message, path + (i,))
-        low, high = (Param("bound").coerce(v, path + (i,)) for v in pair)
-        if not low < high:
-            raise ConfigError(f"needs min < max, got {list(pair)!r}", path + (i,))
-        axes.append((low, high))
+        low, high = (as_float(v, path + (i, j)) for j, v in enumerate(pair))
+        axes.append(check_interval(low, high, path + (i,)))
     return (axes[0], axes[1])
+
+
+def check_interval(low: float, high: float, path: KeyPath = ()) -> tuple[float, float]:
+    """``(low, high)`` if a plot axis can span it: finite ends, low < high, a finite width of
+    at least :data:`MIN_RELATIVE_WIDTH` of the coordinates; else ConfigError at ``path``."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ConfigError(f"[{low:g}, {high:g}] is not a finite range", path)
+    if low > high:
+        raise ConfigError(f"needs min < max, got [{low:g}, {high:g}]", path)
+    with np.errstate(over="ignore"):
+        width = float(np.float64(high) - np.float64(low))
+    if not math.isfinite(width):
+        raise ConfigError(f"[{low:g}, {high:g}] is wider than the largest float "
+                          "(about 1.8e308)", path)
+    if width == 0 or width < MIN_RELATIVE_WIDTH * max(abs(low), abs(high)):
+        raise ConfigError(f"[{_exact(low)}, {_exact(high)}] is too narrow to draw: its width "
+                          f"{width:.3g} is under {MIN_RELATIVE_WIDTH:g} of its coordinates", path)
+    return low, high
+
+
+def _exact(value: float) -> str:
+    """The shortest text that reads back as ``value`` (1 for 1.0, 1.000000000000001 as is)."""
+    text = f"{value:g}"
+    return text if float(text) == value else repr(value)
 
 
 # Helpers --------------------------------------------------------------------------------------
@@ -778,10 +806,11 @@ def expression(
     fx, fy = f.diff("x"), f.diff("y")
     fxx, fxy, fyy = fx.diff("x"), fx.diff("y"), fy.diff("y")
     points = _listed_minima(minima, lambda x, y: float(f(x=x, y=y)), path + ("minima",))
+    typeset = f.typeset()  # None: too deeply nested for mathtext; titled by the plain text
     return _function(
         "expr",
         title or str(f),
-        f"${f.latex()}$",
+        f"${typeset}$" if typeset is not None else str(f),
         lambda x, y: f(x=x, y=y),
         lambda x, y: (fx(x=x, y=y), fy(x=x, y=y)),
         lambda x, y: (fxx(x=x, y=y), fxy(x=x, y=y), fyy(x=x, y=y)),

@@ -16,7 +16,7 @@ import numpy as np
 
 from optiviz.errors import ConfigError, KeyPath, closest
 from optiviz.experiment import SamplingConfig
-from optiviz.registry import Param, Registry, nonnegative, positive
+from optiviz.registry import Param, Registry, as_float, nonnegative, positive, show_value
 from optiviz.sampling import mcmc
 from optiviz.sampling.distributions import (
     DISTRIBUTIONS,
@@ -373,7 +373,8 @@ def validate(section: dict, *, seed: int = 0, path: KeyPath = ("sampling",)) -> 
     distribution = normalize_distribution(section["distribution"], path + ("distribution",))
     samples = Param("samples", 5000, kind="int", check=positive).coerce(
         section.get("samples", 5000), path + ("samples",))
-    seed = Param("seed", kind="int").coerce(section.get("seed", seed), path + ("seed",))
+    seed = Param("seed", kind="int", check=nonnegative).coerce(section.get("seed", seed),
+                                                              path + ("seed",))
     options = {p.name: p.coerce(section[p.name], path + (p.name,)) if p.name in section
                else p.default for p in spec.params}
     if options.get("estimate") is not None:
@@ -385,6 +386,7 @@ def validate(section: dict, *, seed: int = 0, path: KeyPath = ("sampling",)) -> 
     if "proposal" in options:
         options["proposal"] = normalize_distribution(options["proposal"], path + ("proposal",))
     _check_combination(method, distribution, options, path)
+    _check_values(method, distribution, options, samples, path)
     return SamplingConfig(distribution=distribution, method=method, samples=samples, seed=seed,
                           options=options)
 
@@ -414,10 +416,91 @@ def _check_combination(method: str, distribution: dict, options: dict, path: Key
         if options["start"] is not None:
             dim = len(np.atleast_1d(distribution.get("mean", [0, 0]))) \
                 if family != "continuous" else 1
-            start = np.asarray(options["start"], dtype=float)
-            if start.size == 0 or start.size % dim:
-                raise ConfigError(f"must be a point (or list of points) of {dim} numbers",
-                                  path + ("start",))
+            options["start"] = _points(options["start"], dim, path + ("start",))
+
+
+def _points(value: object, dim: int, path: KeyPath) -> tuple[tuple[float, ...], ...]:
+    """MH start point(s): ``x`` or ``[x1, x2, ...]`` in 1-D; ``[x, y]`` or ``[[x, y], ...]``
+    in 2-D (d-D alike); every coordinate a finite number."""
+    what = "a number or a list of numbers" if dim == 1 else \
+        f"a point of {dim} numbers or a list of such points"
+    if dim == 1:
+        items = value if isinstance(value, list) else [value]
+        points = [(as_float(v, path + ((i,) if isinstance(value, list) else ())),)
+                  for i, v in enumerate(items)]
+    else:
+        if not isinstance(value, list) or not value:
+            raise ConfigError(f"must be {what}, got {show_value(value)}", path)
+        nested = isinstance(value[0], list)
+        items = value if nested else [value]
+        points = []
+        for i, point in enumerate(items):
+            where = path + ((i,) if nested else ())
+            if not isinstance(point, list) or len(point) != dim:
+                raise ConfigError(f"must be {what}, got {show_value(point)}", where)
+            points.append(tuple(as_float(v, where + (j,)) for j, v in enumerate(point)))
+    if not points:
+        raise ConfigError(f"must be {what}, got {show_value(value)}", path)
+    return tuple(points)
+
+
+def _check_values(method: str, distribution: dict, options: dict, samples: int,
+                  path: KeyPath) -> None:
+    """Values every part accepts alone but the method cannot use: a burn-in that leaves no
+    draws, an estimate that is never a number, a proposal that never meets the target."""
+    family = DISTRIBUTIONS.get(distribution["name"]).family
+    burn_in = options.get("burn_in")
+    if burn_in is not None and burn_in >= samples:
+        raise ConfigError(f"must be less than samples ({samples:,}), got {burn_in:,}",
+                          path + ("burn_in",))
+    estimate = options.get("estimate")
+    if estimate is not None:
+        if family not in ("continuous", "discrete"):
+            raise ConfigError(f"needs a univariate distribution (x is one number), not "
+                              f"{distribution['name']}", path + ("estimate",))
+        x = _quantiles(distribution)
+        with np.errstate(all="ignore"):
+            values = np.broadcast_to(np.asarray(estimate(x=x), dtype=float), x.shape)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            i = bad[len(bad) // 2]
+            raise ConfigError(
+                f"{options['estimate_text']!r} is {values[i]} at x = {x[i]:g}, where the "
+                f"distribution has mass: E[{options['estimate_text']}] is not a finite number",
+                path + ("estimate",))
+    if method == "importance":
+        target, proposal = _support(distribution), _support(options["proposal"])
+        low, high = max(target[0], proposal[0]), min(target[1], proposal[1])
+        if low > high or (low == high and family == "continuous"):
+            raise ConfigError(
+                f"its support [{proposal[0]:g}, {proposal[1]:g}] does not meet the target's "
+                f"[{target[0]:g}, {target[1]:g}]: every importance weight would be 0",
+                path + ("proposal",))
+
+
+# Where an estimate must be a finite number: these quantiles of the distribution (the body and
+# both tails, never the support's edges, where log(x) under an exponential is -inf but
+# integrable).
+ESTIMATE_QUANTILES = np.array([0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
+                               0.95, 0.99, 0.999])
+
+
+def _quantiles(spec: dict) -> np.ndarray:
+    import scipy.stats
+
+    params = {k: v for k, v in spec.items() if k != "name"}
+    with np.errstate(all="ignore"):
+        return np.asarray(getattr(scipy.stats, spec["name"])(**params).ppf(ESTIMATE_QUANTILES),
+                          dtype=float)
+
+
+def _support(spec: dict) -> tuple[float, float]:
+    """The support of a univariate scipy distribution with these parameters."""
+    import scipy.stats
+
+    params = {k: v for k, v in spec.items() if k != "name"}
+    low, high = getattr(scipy.stats, spec["name"]).support(**params)
+    return float(low), float(high)
 
 
 def run(config: SamplingConfig,

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from optiviz.errors import ConfigError, KeyPath, closest
-from optiviz.registry import Param, Registry, positive
+from optiviz.registry import Param, Registry, as_float, positive, show_value
 from optiviz.sampling import _scipy_names
 from optiviz.sampling.moments import true_moments
 
@@ -52,7 +52,7 @@ class Distribution:
     cdf: Callable[[Array], Array] | None = None
     mean: Any = None
     cov: Any = None
-    entropy: float | None = None
+    entropy: float | None = None  # nats; known for discrete ones and the normal, else None
     scipy: Callable[[], Any] | None = None  # builds the scipy frozen distribution, if any
     support: tuple[float, float] | None = None  # univariate support when known without scipy
 
@@ -72,7 +72,12 @@ class Distribution:
         """E[f(X)] by quadrature (univariate): the true value the estimators converge to."""
         if not self.univariate:
             raise ValueError(f"{self.name}: expectations need a univariate distribution")
-        return float(self.frozen.expect(lambda x: float(np.asarray(function(np.asarray(x))))))
+        def integrand(x: Any) -> Any:  # quad passes one float; a discrete sum, an array
+            values = np.broadcast_to(np.asarray(function(np.asarray(x, dtype=float)),
+                                                dtype=float), np.shape(x))
+            return float(values) if values.ndim == 0 else values
+
+        return float(self.frozen.expect(integrand))
 
 
 @dataclass(frozen=True)
@@ -190,7 +195,9 @@ def _scipy_builder(name: str, discrete: bool) -> Callable[[dict[str, Any]], Dist
         logpdf = frozen.logpmf if discrete else frozen.logpdf
         sample = frozen.rvs
         mean, var = true_moments(frozen)  # NaN: undefined, ±inf: infinite (scipy corrected)
-        entropy = float(frozen.entropy())
+        # Only the discrete readout shows H(p). scipy integrates a continuous entropy
+        # numerically: minutes for some (studentized_range), a TypeError for levy_stable.
+        entropy = _discrete_entropy(frozen) if discrete else math.nan
         return Distribution(
             name=name,
             title=_title(name, params),
@@ -209,6 +216,13 @@ def _scipy_builder(name: str, discrete: bool) -> Callable[[dict[str, Any]], Dist
         )
 
     return build
+
+
+def _discrete_entropy(frozen: Any) -> float:
+    try:
+        return float(np.squeeze(frozen.entropy()))
+    except (TypeError, ValueError, ArithmeticError):
+        return math.nan
 
 
 def _check_scipy(name: str, params: dict[str, Any], path: KeyPath) -> None:
@@ -240,13 +254,37 @@ _register_scipy()
 
 # multivariate -----------------------------------------------------------------------------------
 
-def _matrix(value: Any) -> str | None:
-    cov = np.asarray(value, dtype=float)
-    if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
-        return "must be a square matrix (list of rows)"
-    if not np.allclose(cov, cov.T) or np.linalg.eigvalsh(cov).min() <= 0:
-        return "must be symmetric positive definite"
-    return None
+def _vector(value: Any, path: KeyPath, length: int | None = None) -> list[float]:
+    """A list of finite numbers (``length`` of them when given)."""
+    wanted = f"a list of {length} numbers" if length else "a list of numbers"
+    if not isinstance(value, (list, tuple)) or not value or (length and len(value) != length):
+        raise ConfigError(f"must be {wanted}, got {show_value(value)}", path)
+    return [as_float(v, path + (i,)) for i, v in enumerate(value)]
+
+
+def _covariance(value: Any, size: int, path: KeyPath) -> list[list[float]]:
+    """A ``size`` x ``size`` symmetric positive definite matrix given as a list of rows: what
+    scipy's multivariate normal and the renderer's Cholesky factor both accept."""
+    wanted = f"must be a {size}x{size} matrix (a list of {size} rows of {size} numbers)"
+    if not isinstance(value, (list, tuple)) or len(value) != size:
+        raise ConfigError(f"{wanted}, got {show_value(value)}", path)
+    rows = [_vector(row, path + (i,), size) if isinstance(row, (list, tuple))
+            else _raise(ConfigError(f"{wanted}, got {show_value(value)}", path))
+            for i, row in enumerate(value)]
+    matrix = np.array(rows)
+    if not np.allclose(matrix, matrix.T):
+        raise ConfigError(f"must be symmetric, got {show_value(value)}", path)
+    try:
+        np.linalg.cholesky(matrix)
+        if not np.all(np.isfinite(np.linalg.eigvalsh(matrix))):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        raise ConfigError(f"must be positive definite, got {show_value(value)}", path) from None
+    return rows
+
+
+def _raise(error: ConfigError) -> Any:
+    raise error
 
 
 def _gaussian_box(mean: Array, cov: Array, width: float = 3.5) -> tuple:
@@ -275,14 +313,14 @@ def _build_mvn(params: dict[str, Any]) -> Distribution:
 
 
 def _check_mvn(params: dict[str, Any], path: KeyPath) -> None:
-    mean = np.asarray(params["mean"], dtype=float)
-    if mean.ndim != 1 or len(mean) < 1:
-        raise ConfigError("must be a list of numbers", path + ("mean",))
-    problem = _matrix(params["cov"])
-    if problem:
-        raise ConfigError(problem, path + ("cov",))
-    if np.shape(params["cov"]) != (len(mean), len(mean)):
-        raise ConfigError(f"must be {len(mean)}x{len(mean)} to match mean", path + ("cov",))
+    params["mean"] = _vector(params["mean"], path + ("mean",))
+    params["cov"] = _covariance(params["cov"], len(params["mean"]), path + ("cov",))
+    import scipy.stats
+
+    try:  # scipy has its own, stricter test of singularity
+        scipy.stats.multivariate_normal(params["mean"], params["cov"])
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        raise ConfigError(f"is not a usable covariance ({exc})", path + ("cov",)) from None
 
 
 def _build_dirichlet(params: dict[str, Any]) -> Distribution:
@@ -313,7 +351,12 @@ def _build_dirichlet(params: dict[str, Any]) -> Distribution:
 
 
 def _all_positive(value: tuple) -> str | None:
-    return None if len(value) >= 2 and min(value) > 0 else "must be at least 2 numbers, all > 0"
+    # Two components are a beta distribution on a segment; the animation draws the triangle.
+    if len(value) < 3:
+        return "must be at least 3 numbers, all > 0 (for 2, use {name: beta, a: .., b: ..})"
+    if min(value) <= 0 or not math.isfinite(sum(value)):
+        return "must be numbers > 0 with a finite sum"
+    return None
 
 
 DISTRIBUTIONS.add(
@@ -382,17 +425,41 @@ def _build_donut(params: dict[str, Any]) -> Distribution:
 def _mixture_components(value: Any) -> str | None:
     if not isinstance(value, (list, tuple)) or not value:
         return "must be a list of {mean: [x, y], cov: [[..],[..]] or std: s, weight: w}"
-    for item in value:
-        if not isinstance(item, dict) or "mean" not in item or np.shape(item["mean"]) != (2,):
-            return "each component needs mean: [x, y]"
-        unknown = set(item) - {"mean", "cov", "std", "weight"}
-        if unknown:
-            return f"unknown component key {sorted(unknown)[0]!r} (valid: mean, cov, std, weight)"
-        if "cov" in item and _matrix(item["cov"]):
-            return "component cov must be a 2x2 symmetric positive definite matrix"
-        if float(item.get("std", 1.0)) <= 0 or float(item.get("weight", 1.0)) <= 0:
-            return "component std and weight must be > 0"
-    return None
+    return None  # each component: _components
+
+
+COMPONENT_KEYS = ("mean", "cov", "std", "weight")
+
+
+def _components(value: list, path: KeyPath) -> list[dict[str, Any]]:
+    """Each mixture component: ``mean: [x, y]``, ``cov`` (2x2) or ``std`` (> 0), ``weight``
+    (> 0); the weights must have a finite sum."""
+    components = []
+    for i, item in enumerate(value):
+        where = path + (i,)
+        if not isinstance(item, dict):
+            raise ConfigError(f"must be a mapping {{mean: [x, y], std: s, weight: w}}, got "
+                              f"{show_value(item)}", where)
+        for key in item:
+            if key not in COMPONENT_KEYS:
+                guess = closest(str(key), COMPONENT_KEYS)
+                raise ConfigError(f"unknown component key (valid: {', '.join(COMPONENT_KEYS)})",
+                                  where + (key,), suggestion=guess[0] if guess else None)
+        if "mean" not in item:
+            raise ConfigError("missing 'mean' ([x, y])", where)
+        component: dict[str, Any] = {"mean": _vector(item["mean"], where + ("mean",), 2)}
+        if "cov" in item:
+            component["cov"] = _covariance(item["cov"], 2, where + ("cov",))
+        for key in ("std", "weight"):
+            if key in item:
+                number = as_float(item[key], where + (key,))
+                if not number > 0:
+                    raise ConfigError(f"must be > 0, got {number:g}", where + (key,))
+                component[key] = number
+        components.append(component)
+    if not math.isfinite(sum(c.get("weight", 1.0) for c in components)):
+        raise ConfigError("the weights must have a finite sum", path)
+    return components
 
 
 def _build_mixture(params: dict[str, Any]) -> Distribution:
@@ -527,12 +594,66 @@ def normalize_distribution(value: Any, path: KeyPath) -> dict[str, Any]:
         _check_scipy(name, {k: v for k, v in out.items() if k != "name"}, path)
     elif name == "multivariate_normal":
         _check_mvn(out, path)
+    elif name == "mixture":
+        out["components"] = _components(out["components"], path + ("components",))
     elif name == "expr":
         from optiviz import expr as expr_module
+        from optiviz.functions import parse_domain
 
+        out["domain"] = parse_domain(out["domain"], path + ("domain",))
         out["text"] = out["expr"]
         out["expr"] = expr_module.parse(out["text"], ("x", "y"), path=path + ("expr",))
+        _check_density_somewhere(out, path)
+    if name != "expr":
+        _check_box(out, spec.family, path)
     return out
+
+
+def _check_box(spec: dict[str, Any], family: str, path: KeyPath) -> None:
+    """The box the animation is drawn over must be finite and wide enough to draw:
+    ``{name: normal, loc: 1e308, scale: 1e308}`` or a banana with ``a: 1e200`` is not."""
+    name = spec["name"]
+    params = {k: v for k, v in spec.items() if k != "name"}
+    try:
+        with np.errstate(all="ignore"):
+            if family in ("continuous", "discrete") and name != "norm":
+                import scipy.stats
+
+                box: Any = _finite_domain(getattr(scipy.stats, name)(**params),
+                                          family == "discrete")
+            else:
+                box = make_distribution(spec).domain
+    except OverflowError:
+        raise ConfigError(f"{name} with these parameters overflows: numbers too large to "
+                          "compute with", path) from None
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        raise ConfigError(f"{name} cannot be built with these parameters ({exc})",
+                          path) from None
+    from optiviz.functions import check_interval
+
+    axes = [box] if np.ndim(box) == 1 else list(box)
+    for low, high in axes:
+        try:
+            check_interval(float(low), float(high))
+        except ConfigError as exc:
+            raise ConfigError(f"{name} with these parameters cannot be drawn: its range "
+                              f"{exc.message}", path) from None
+
+
+def _check_density_somewhere(spec: dict[str, Any], path: KeyPath) -> None:
+    """An ``expr`` target must be a positive, finite number somewhere in its domain (checked on
+    the grid the renderer draws): zero, negative, NaN or infinite everywhere is no density."""
+    (x0, x1), (y0, y1) = spec["domain"]
+    x, y = np.meshgrid(np.linspace(x0, x1, 160), np.linspace(y0, y1, 160))
+    with np.errstate(all="ignore"):
+        value = np.broadcast_to(np.asarray(spec["expr"](x=x, y=y), dtype=float), x.shape)
+    if not np.any(np.isfinite(value) & (value > 0)):
+        kind = ("infinite" if np.all(np.isinf(value)) else "not a number" if np.all(np.isnan(value))
+                else "zero or negative")
+        raise ConfigError(
+            f"{spec['text']!r} is {kind} everywhere in the domain "
+            f"[[{x0:g}, {x1:g}], [{y0:g}, {y1:g}]]: a density must be positive and finite "
+            "somewhere", path + ("expr",))
 
 
 def make_distribution(spec: dict[str, Any]) -> Distribution:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from optiviz.errors import ConfigError
 from optiviz.sampling.distributions import Distribution
 from optiviz.sampling.info import bin_probabilities, cross_entropy, entropy, kl_divergence
 from optiviz.sampling.moments import true_expectation
@@ -27,6 +28,21 @@ def log_checkpoints(n: int, count: int = 240, start: int = 1) -> Array:
     start = max(1, min(start, n))
     points = np.unique(np.round(np.geomspace(start, n, count)).astype(int))
     return points
+
+
+def finite_values(values: Array, samples: Array, text: str | None) -> Array:
+    """``values`` = f(samples), refused with a :class:`ConfigError` at ``sampling.estimate``
+    where f is not a number at a sample: the expectation does not exist (``log(x)`` under a
+    normal) and every running estimate after that sample would be NaN."""
+    values = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        key = ("sampling", "estimate") if text is not None else ("sampling", "distribution")
+        shown = f"{text!r} is" if text is not None else "the samples are"
+        raise ConfigError(f"{shown} {values[i]} at the sample x = {float(samples[i]):g}: the "
+                          "expectation is not a finite number", key)
+    return values
 
 
 def histogram_edges(distribution: Distribution, samples: Array, bins: int) -> Array:
@@ -157,7 +173,7 @@ def direct_sampling(
             ),
         }
     if estimand is not None:
-        values = np.asarray(estimand(samples), dtype=float)
+        values = finite_values(estimand(samples), samples, estimate_text)
         extra["estimate"] = np.cumsum(values)[checkpoints - 1] / checkpoints
         extra["estimate_text"] = estimate_text
         if distribution.univariate:
@@ -270,6 +286,7 @@ def stratified_sampling(
     x = F⁻¹((h + u)/H) with u ~ U[0, 1) inside stratum h; plain draws use the same inverse CDF."""
     if not distribution.univariate:
         raise ValueError("stratified sampling needs a univariate distribution")
+    given_estimand = estimand is not None
     estimand = estimand or (lambda x: x)
     weights = np.full(strata, 1.0 / strata)
     counts = proportional_allocation(n, weights)
@@ -277,10 +294,12 @@ def stratified_sampling(
     samples = np.asarray(distribution.ppf((stratum + rng.random(n)) / strata), dtype=float)
     plain_samples = np.asarray(distribution.ppf(rng.random(n)), dtype=float)
     checkpoints = log_checkpoints(n, checkpoint_count, start=min(n, 2 * strata))
+    text = estimate_text if given_estimand else None
     estimate, se = stratified_estimates(
-        np.asarray(estimand(samples), dtype=float), stratum, weights, checkpoints
+        finite_values(estimand(samples), samples, text), stratum, weights, checkpoints
     )
-    plain_mean, plain_var = running_mean_var(np.asarray(estimand(plain_samples), dtype=float))
+    plain_mean, plain_var = running_mean_var(
+        finite_values(estimand(plain_samples), plain_samples, text))
     plain_mean, plain_var = plain_mean[checkpoints - 1], plain_var[checkpoints - 1]
     return StratifiedResult(
         distribution=distribution,
@@ -361,7 +380,10 @@ def importance_sampling(
         raise ValueError(f"proposal {proposal.name} cannot be sampled directly")
     samples = proposal.sample(rng, n)
     weights = importance_weights(target, proposal, samples)
-    values = np.asarray(estimand(samples), dtype=float) * np.ones_like(weights)
+    if not np.any(weights > 0):
+        raise ConfigError(f"none of the {n:,} samples of the proposal falls where the target has "
+                          "mass: every importance weight is 0", ("sampling", "proposal"))
+    values = finite_values(estimand(samples), samples, estimate_text) * np.ones_like(weights)
     checkpoints = log_checkpoints(n, checkpoint_count)
     weighted = np.cumsum(weights * values)[checkpoints - 1]
     total = np.cumsum(weights)[checkpoints - 1]
