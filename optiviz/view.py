@@ -23,6 +23,7 @@ import numpy as np
 Domain = tuple[tuple[float, float], tuple[float, float]]
 
 FIT_REACH = 1.0  # bounded runs stay within this many widths (heights) of the domain and starts
+STARTS_REACH = 10.0  # starts further than this many domain widths from it do not grow the view
 FIT_MARGIN = 0.05  # a side grown to hold a run gets this share of the view's span beyond it
 MAX_STRETCH = 1.25  # a fitted view keeps its width/height within this factor of the domain's
 CLOUD_MIN_STARTS = 10  # more starts per optimizer than this: one particle cloud per optimizer
@@ -55,10 +56,16 @@ def fitted_domain(domain: Domain, positions: np.ndarray) -> Domain:
     """``domain`` grown to hold the starts ``positions[:, 0]`` and every bounded run of
     ``positions`` (R, S+1, 2); exactly ``domain`` when everything already lies in it."""
     (x0, x1), (y0, y1) = domain
-    starts = positions[:, 0, :]
-    starts = starts[np.isfinite(starts).all(axis=1)]
     low = np.array([x0, y0])
     high = np.array([x1, y1])
+    starts = positions[:, 0, :]
+    # a start beyond STARTS_REACH domain widths (1e308) would shrink the landscape to a dot,
+    # or overflow its span: it is marked as outside the view instead
+    reach = STARTS_REACH * (high - low)
+    with np.errstate(invalid="ignore", over="ignore"):
+        near = (np.isfinite(starts).all(axis=1) & (starts >= low - reach).all(axis=1)
+                & (starts <= high + reach).all(axis=1))
+    starts = starts[near]
     if starts.size:
         low, high = np.minimum(low, starts.min(axis=0)), np.maximum(high, starts.max(axis=0))
     span = high - low
