@@ -117,7 +117,8 @@ def external_spec(value: dict, path: KeyPath) -> OptimizerSpec | None:
 
 
 def _unused(*args: Any) -> Any:  # pragma: no cover - a spec only read for its params
-    raise NotImplementedError
+    raise TypeError("this spec only describes an external entry's parameters (for sweeps); "
+                    "the entry itself is stepped by its own spec")
 
 
 class PluginRegistry(Registry[OptimizerSpec]):

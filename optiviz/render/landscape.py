@@ -590,21 +590,13 @@ class LandscapeScene:
                                                     transform=below_counter,
                                                     zorder=ANIMATED_Z + 3))
 
-        self.side: list[SidePanel] = []
-        for name, side_ax in zip(side, side_axes, strict=True):
-            panel_class = LossPanel if name == "loss" else LrPanel
-            self.side.append(panel_class(side_ax, experiment, trajectories, self.color, theme,
-                                         styles=styles, domain=domain))
-        for side_ax in side_axes[:-1]:
-            side_ax.tick_params(labelbottom=False)
-        if side_axes:
-            side_axes[-1].set_xlabel("step", labelpad=1)
+        self.side = side_panels(side, side_axes, experiment, trajectories, self.color, theme,
+                                styles, domain)
 
         # one key: the runs, the starts, the marks; on the map, in the corner the paths visit
         # least, or under the panels when it would crowd the map
-        handles = (run_handles(experiment, trajectories, self.color, theme, styles)
-                   + mark_handles(experiment, theme, diverged=bool(trajectories.diverged.any()),
-                                  left=len(self.exits.exits) > 0, domain=domain))
+        handles = key_handles(experiment, trajectories, self.color, theme, styles, domain,
+                              left=len(self.exits.exits) > 0)
         # known minima and saddles, the ✕ of diverged runs and the exit arrows count as much as
         # a stretch of path: keep them visible
         crossed = clip_to(last_finite(positions, self.diverged_step)[trajectories.diverged],
@@ -737,6 +729,30 @@ class ExitMarks:
         left = int(np.count_nonzero((self.first >= 0) & (self.first <= step)))
         self.note.set_text(runs_text(left, self.form) if left and self.form < 3 else "")
         return [self.note, *artists]
+
+
+def side_panels(side: Sequence[str], side_axes: Sequence[Any], experiment: Any,
+                trajectories: Any, colors: list[str], theme: Theme, styles: Any,
+                domain: Any) -> list[SidePanel]:
+    """The loss / lr panels named in ``side``, one per axes of ``side_axes`` stacked in a
+    column: only the bottom one labels its step axis."""
+    panels = [(LossPanel if name == "loss" else LrPanel)(
+        side_ax, experiment, trajectories, colors, theme, styles=styles, domain=domain)
+        for name, side_ax in zip(side, side_axes, strict=True)]
+    for side_ax in side_axes[:-1]:
+        side_ax.tick_params(labelbottom=False)
+    if side_axes:
+        side_axes[-1].set_xlabel("step", labelpad=1)
+    return panels
+
+
+def key_handles(experiment: Any, trajectories: Any, colors: list[str], theme: Theme,
+                styles: Any, domain: Any, *, left: bool) -> list[Any]:
+    """One key for a paths view: the runs, the starts, then the marks on the map (``left``:
+    some run left the view)."""
+    return (run_handles(experiment, trajectories, colors, theme, styles)
+            + mark_handles(experiment, theme, diverged=bool(trajectories.diverged.any()),
+                           left=left, domain=domain))
 
 
 class SidePanel:

@@ -13,18 +13,16 @@ from optiviz.render.landscape import (
     ARROW_SIZE,
     MAX_RUNS_WITH_LOSS_PANEL,
     POINT_MARKERS,
-    LossPanel,
-    LrPanel,
     arrow_marker,
     chosen_panels,
     domain_of,
+    key_handles,
     landscape_grid,
     legend_below,
-    mark_handles,
     run_colors,
-    run_handles,
     runs_text,
     shown_values,
+    side_panels,
     start_styles,
     title_of,
 )
@@ -246,18 +244,10 @@ class SurfaceScene:
         styles = start_styles(trajectories)
         positions = trajectories.positions
         self.exits = exits(positions, domain)
-        self.side = []
-        for name, side_ax in zip(side, side_axes, strict=True):
-            panel_class = LossPanel if name == "loss" else LrPanel
-            self.side.append(panel_class(side_ax, experiment, trajectories, self.color, theme,
-                                         styles=styles, domain=domain))
-        for side_ax in side_axes[:-1]:
-            side_ax.tick_params(labelbottom=False)
-        if side_axes:
-            side_axes[-1].set_xlabel("step", labelpad=1)
-        handles = (run_handles(experiment, trajectories, self.color, theme, styles)
-                   + mark_handles(experiment, theme, diverged=bool(trajectories.diverged.any()),
-                                  left=len(self.exits) > 0, domain=domain))
+        self.side = side_panels(side, side_axes, experiment, trajectories, self.color, theme,
+                                styles, domain)
+        handles = key_handles(experiment, trajectories, self.color, theme, styles, domain,
+                              left=len(self.exits) > 0)
         several_starts = len(np.unique(trajectories.run_start)) > 1
         key_style = {"handlelength": 2.6 if several_starts else 1.4, "borderpad": 0.4,
                      "labelspacing": 0.3, "columnspacing": 1.2, "fancybox": False,
