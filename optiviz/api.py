@@ -6,6 +6,7 @@ report = api.run_file("configs/rosenbrock.yaml", output=Path("out.gif"))
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -42,16 +43,30 @@ def load(path: str | Path, overrides: Sequence[str] = (), *, render: bool = True
     return config_module.load(path, overrides, render=render)
 
 
-def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None) -> Any:
-    """Trajectories for optimizer experiments, a SamplingResult for sampling ones.
-    ``progress(done, total)``, when given, hears now and then how far the work is. A config
-    problem only computing can find (an estimate that is NaN at a sample) is a ConfigError
-    naming the config file and the key."""
+def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None, *,
+            still: bool = False, dask: Any = None) -> Any:
+    """Trajectories for optimizer experiments, a SamplingResult for sampling ones, BasinMaps
+    for a basins view (``still``: the final map only, for a PNG; ``dask``: a
+    ``distributed.Client`` to compute the blocks of starts on). ``progress(done, total)``,
+    when given, hears now and then how far the work is. A config problem only computing can
+    find (an estimate that is NaN at a sample) is a ConfigError naming the config file and the
+    key."""
+    from optiviz.views import is_streaming
+
+    streaming = is_streaming(experiment)
+    if dask is not None and not streaming:
+        raise OptivizError(
+            f"{experiment.name}: --dask splits the starts of a basin map (render: {{view: "
+            "basins}); to spread many configs over a cluster use optiviz batch --dask")
     try:
         if experiment.kind == "sampling":
             from optiviz import sampling
 
             return sampling.run(experiment.sampling, progress=progress)
+        if streaming:
+            from optiviz.streaming import run_basins
+
+            return run_basins(experiment, still=still, progress=progress, client=dask)
         from optiviz.engine import simulate
 
         return simulate(experiment, progress=progress)
@@ -254,14 +269,24 @@ def run_experiment(
     render: bool = True,
     quiet: bool = True,
     config_path: Path | None = None,
+    dask: Any = None,
 ) -> RunReport:
+    """Compute ``experiment`` and write its outputs. ``dask``: a ``distributed.Client`` (or
+    a scheduler address, or ``"local"`` for a cluster on this machine) to compute a basin
+    map's blocks of starts on; the output is the same bytes as without."""
     started = time.perf_counter()
     planned = planned_outputs(experiment, output=output, out_dir=out_dir, data=data,
                               render=render, config_path=config_path)
     check_outputs(planned, config_inputs([config_path or experiment.source]))
     target = planned[0].path if render else None
-    with Progress(1, label="computing", unit="steps", enabled=not quiet) as progress:
-        result = compute(experiment, progress=progress.callback)
+    still = target is not None and _is_still(target)
+    with contextlib.ExitStack() as stack:
+        if isinstance(dask, str):
+            from optiviz.streaming import dask_client
+
+            dask = stack.enter_context(dask_client(dask))
+        with Progress(1, label="computing", unit="steps", enabled=not quiet) as progress:
+            result = compute(experiment, progress=progress.callback, still=still, dask=dask)
     outputs: list[Path] = []
     if data is not None:
         outputs.append(write_data(result, Path(data)))
@@ -282,6 +307,13 @@ def run_experiment(
     )
 
 
+def _is_still(target: Path) -> bool:
+    """Whether ``target``'s format is a still (PNG, SVG, PDF): only the final frame is drawn."""
+    from optiviz.render.writers import output_format
+
+    return not output_format(Path(target)).animated
+
+
 def run_file(
     path: str | Path,
     *,
@@ -291,11 +323,13 @@ def run_file(
     render: bool = True,
     quiet: bool = True,
     overrides: Sequence[str] = (),
+    dask: Any = None,
 ) -> RunReport:
-    """Load, compute and write one config."""
+    """Load, compute and write one config (``dask``: see :func:`run_experiment`)."""
     experiment = load(path, overrides)
     return run_experiment(
         experiment,
+        dask=dask,
         output=output,
         out_dir=out_dir,
         data=data,

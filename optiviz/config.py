@@ -37,6 +37,7 @@ from optiviz.registry import (
     show_value,
     validate_params,
 )
+from optiviz.views import VIEWS
 
 TOP_LEVEL_KEYS = (
     "title",
@@ -48,6 +49,7 @@ TOP_LEVEL_KEYS = (
     "optimizers",
     "render",
     "sampling",
+    "tolerance",
 )
 OPTIMIZER_ENTRY_KEYS = ("name", "label", "schedule", "noise", "batch_size", "color")
 SCHEDULE_KEYS = ("name", "warmup_steps", "warmup_start_factor")
@@ -89,14 +91,16 @@ RENDER_PARAMS: tuple[Param, ...] = (
         "frames",
         None,
         "int",
-        "frames in the animation (default: every step, at most 300; 150 for an orbit)",
+        "frames in the animation (default: every step, at most 300; 150 for an orbit; 60 for "
+        "basins)",
         _at_least(1),
         nullable=True,
     ),
     Param("hold", 1.5, "float", "seconds the last frame stays", in_range(0, 60)),
     Param("loop", True, "bool", "loop the animation (GIF)"),
     Param("theme", "light", "choice", "colour theme", choices=("light", "dark")),
-    Param("view", "contour", "choice", "landscape view", choices=("contour", "surface")),
+    Param("view", "contour", "choice", "what an optimizer experiment shows: "
+          + ", ".join(VIEWS.names()), choices=tuple(VIEWS.names())),
     Param(
         "panels",
         None,
@@ -611,7 +615,7 @@ def parse_experiment(
     render = attempt(lambda: _render(data.get("render"), ("render",)), RenderConfig())
 
     if "sampling" in data:
-        for key in ("function", "start", "steps", "optimizers"):
+        for key in ("function", "start", "steps", "optimizers", "tolerance"):
             if key in data:
                 attempt(
                     lambda key=key: _raise(
@@ -703,6 +707,7 @@ def parse_experiment(
                     count, optimizers, steps, render, function, start_path=where)))
             if result is not None:
                 starts, start_kind = result
+    tolerance = attempt(lambda: _tolerance(data, render, function, start_kind), None)
     if errors:
         return Experiment(name=name, title=title, source=source, render=render, seed=seed)
     return Experiment(
@@ -717,7 +722,29 @@ def parse_experiment(
         start_kind=start_kind,
         steps=steps,
         optimizers=tuple(optimizers),
+        tolerance=tolerance,
     )
+
+
+def _tolerance(data: dict, render: RenderConfig, function: Any, start_kind: str) -> float | None:
+    """``tolerance``: what a streaming view (basins) needs, checked by that view's module;
+    refused where no view reads it."""
+    from optiviz import streaming
+
+    view = VIEWS.get(render.view)
+    given_render = data.get("render") if isinstance(data.get("render"), dict) else {}
+    for key in view.unused_render_keys:
+        if key in given_render:
+            raise ConfigError(f"not used by the {view.name} view", ("render", key))
+    given = streaming.parse_tolerance(data.get("tolerance"))
+    if not view.streaming:
+        if "tolerance" in data:
+            raise ConfigError("only the basins view reads it (render: {view: basins})",
+                              ("tolerance",))
+        return None
+    if function is None:
+        return given
+    return streaming.check_basins(function, start_kind, given)
 
 
 def _raise(error: ConfigError) -> None:

@@ -63,7 +63,7 @@ class RenderConfig:
     hold: float = 1.5  # seconds on the last frame
     loop: bool = True
     theme: str = "light"  # light | dark
-    view: str = "contour"  # contour | surface
+    view: str = "contour"  # a name in optiviz.views.VIEWS
     panels: tuple[str, ...] | None = None  # landscape, loss, lr; None: automatic
     levels: int = 30
     domain: tuple[tuple[float, float], tuple[float, float]] | None = None
@@ -103,6 +103,8 @@ class Experiment:
     start_kind: str = "points"  # points | random | grid
     steps: int = 0
     optimizers: tuple[OptimizerConfig, ...] = ()
+    # distance to a known minimum within which a run has reached it (the basins view)
+    tolerance: float | None = None
     # sampling experiments
     sampling: SamplingConfig | None = None
 
