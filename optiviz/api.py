@@ -6,7 +6,6 @@ report = api.run_file("configs/rosenbrock.yaml", output=Path("out.gif"))
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -54,10 +53,8 @@ def compute(experiment: Experiment, progress: Callable[[int, int], None] | None 
     from optiviz.views import is_streaming
 
     streaming = is_streaming(experiment)
-    if dask is not None and not streaming:
-        raise OptivizError(
-            f"{experiment.name}: --dask splits the starts of a basin map (render: {{view: "
-            "basins}); to spread many configs over a cluster use optiviz batch --dask")
+    if dask is not None:
+        check_dask([experiment])
     try:
         if experiment.kind == "sampling":
             from optiviz import sampling
@@ -271,22 +268,17 @@ def run_experiment(
     config_path: Path | None = None,
     dask: Any = None,
 ) -> RunReport:
-    """Compute ``experiment`` and write its outputs. ``dask``: a ``distributed.Client`` (or
-    a scheduler address, or ``"local"`` for a cluster on this machine) to compute a basin
-    map's blocks of starts on; the output is the same bytes as without."""
+    """Compute ``experiment`` and write its outputs. ``dask``: a ``distributed.Client``
+    (:func:`dask_client`) to compute a basin map's blocks of starts on; the output is the
+    same bytes as without."""
     started = time.perf_counter()
     planned = planned_outputs(experiment, output=output, out_dir=out_dir, data=data,
                               render=render, config_path=config_path)
     check_outputs(planned, config_inputs([config_path or experiment.source]))
     target = planned[0].path if render else None
     still = target is not None and _is_still(target)
-    with contextlib.ExitStack() as stack:
-        if isinstance(dask, str):
-            from optiviz.streaming import dask_client
-
-            dask = stack.enter_context(dask_client(dask))
-        with Progress(1, label="computing", unit="steps", enabled=not quiet) as progress:
-            result = compute(experiment, progress=progress.callback, still=still, dask=dask)
+    with Progress(1, label="computing", unit="steps", enabled=not quiet) as progress:
+        result = compute(experiment, progress=progress.callback, still=still, dask=dask)
     outputs: list[Path] = []
     if data is not None:
         outputs.append(write_data(result, Path(data)))
@@ -305,6 +297,27 @@ def run_experiment(
         final=summary.final(),
         summary=summary,
     )
+
+
+def dask_client(address: str, timeout: float | None = None) -> Any:
+    """A context manager giving a ``distributed.Client`` for ``address`` (``"local"``: a
+    cluster of worker processes on this machine, closed afterwards); one line of
+    :class:`OptivizError` when the scheduler cannot be reached within ``timeout`` seconds."""
+    from optiviz.streaming import dask_client as client_for
+
+    return client_for(address, timeout)
+
+
+def check_dask(experiments: Sequence[Experiment]) -> None:
+    """``--dask`` computes basin maps only: refuse it, before connecting, for anything else."""
+    from optiviz.views import is_streaming
+
+    for experiment in experiments:
+        if not is_streaming(experiment):
+            raise OptivizError(
+                f"{experiment.name}: --dask splits the starts of a basin map (render: "
+                "{view: basins}); to spread many configs over a cluster use optiviz batch "
+                "--dask")
 
 
 def _is_still(target: Path) -> bool:

@@ -36,7 +36,7 @@ def resolve_kind(text: str) -> str:
 
 def table(kind: str) -> str:
     """The table of one kind: optimizers, functions, schedules, distributions, methods or
-    writers (output formats), named as :func:`resolve_kind` accepts."""
+    writers (output formats) or views, named as :func:`resolve_kind` accepts."""
     return _TABLES[resolve_kind(kind)]()
 
 
@@ -257,12 +257,24 @@ def _writers() -> str:
     )
 
 
+def _views() -> str:
+    from optiviz.views import VIEWS
+
+    rows = [(name, "basin codes per start" if spec.streaming else "every step of every run",
+             spec.summary) for name, spec in VIEWS.items()]
+    return render_table(
+        "views", ("name", "computes", "summary"), rows, (None, None, SUMMARY_WIDTH),
+        "use: render: {view: basins}",
+    )
+
+
 # Other words users reach for (plurals and singulars of the kinds themselves always work).
 _KIND_WORDS = {
     "functions": ("function", "landscape", "landscapes"),
     "distributions": ("dist", "dists"),
     "methods": ("sampling", "sampler", "samplers", "sampling_methods"),
     "writers": ("format", "formats", "output", "outputs", "extension", "extensions"),
+    "views": ("render_view",),
 }
 
 _TABLES: dict[str, Callable[[], str]] = {
@@ -272,4 +284,5 @@ _TABLES: dict[str, Callable[[], str]] = {
     "distributions": _distributions,
     "methods": _methods,
     "writers": _writers,
+    "views": _views,
 }

@@ -128,6 +128,21 @@ def cli() -> None:
     metavar="KEY=VALUE",
     help="Override a config value, e.g. --set steps=500 --set optimizers[0].lr=0.01.",
 )
+@click.option(
+    "--dask",
+    metavar="ADDRESS",
+    default=None,
+    help="Compute a basin map's starts on a Dask cluster (tcp://scheduler:8786, or local).",
+)
+@click.option(
+    "--dask-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10,
+    show_default=True,
+    metavar="SECONDS",
+    envvar="OPTIVIZ_DASK_TIMEOUT",
+    help="Give up reaching the --dask scheduler after this long [env: OPTIVIZ_DASK_TIMEOUT].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @_sigterm_says_terminated
 @_user_errors
@@ -138,6 +153,8 @@ def run(
     data: Path | None,
     no_render: bool,
     overrides: tuple[str, ...],
+    dask: str | None,
+    dask_timeout: float,
     quiet: bool,
 ) -> None:
     """Run experiments and render their animations.
@@ -149,7 +166,12 @@ def run(
     config, one line per optimizer gives its final loss (median and spread over the starts),
     how many runs diverged and how many left the view (for sampling: the estimates).
     Warnings are one line each; -q prints nothing unless the run fails.
+
+    --dask splits the starts of a basin map (render: {view: basins}) into chunks computed
+    on a Dask cluster's workers and renders here; the output is the same file as without.
     """
+    import contextlib
+
     from optiviz import api
     from optiviz.notices import one_line_warnings
 
@@ -171,23 +193,34 @@ def run(
                                    "render.output or --no-render")
         api.check_runs(list(zip(configs, experiments, strict=True)), output=output,
                        out_dir=out_dir, data=data, render=not no_render)
-    for path, experiment in zip(configs, experiments, strict=True):
-        with one_line_warnings(echo, prefix=f"{path}: "):
-            report = api.run_experiment(
-                experiment,
-                output=output,
-                out_dir=out_dir,
-                data=data,
-                render=not no_render,
-                quiet=quiet,
-                config_path=path,
-            )
-        if not quiet:
-            written = ", ".join(str(p) for p in report.outputs) or "nothing written"
-            shown = "<stdin>" if str(path) == "-" else path
-            click.echo(f"{shown}: {written} ({report.seconds:.1f} s)", err=True)
-            for line in report.summary.lines() if report.summary else ():
-                click.echo(f"  {line}", err=True)
+        if dask is not None:
+            api.check_dask(experiments)
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(api.dask_client(dask, dask_timeout)) if dask else None
+        for path, experiment in zip(configs, experiments, strict=True):
+            with one_line_warnings(echo, prefix=f"{path}: "):
+                report = api.run_experiment(
+                    experiment,
+                    output=output,
+                    out_dir=out_dir,
+                    data=data,
+                    render=not no_render,
+                    quiet=quiet,
+                    config_path=path,
+                    dask=client,
+                )
+            _say_done(path, report, quiet)
+
+
+def _say_done(path: Path, report: Any, quiet: bool) -> None:
+    """The lines after a config: what it wrote, and its summary."""
+    if quiet:
+        return
+    written = ", ".join(str(p) for p in report.outputs) or "nothing written"
+    shown = "<stdin>" if str(path) == "-" else path
+    click.echo(f"{shown}: {written} ({report.seconds:.1f} s)", err=True)
+    for line in report.summary.lines() if report.summary else ():
+        click.echo(f"  {line}", err=True)
 
 
 def _check_stdin(configs: tuple[Path, ...]) -> None:

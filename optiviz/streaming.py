@@ -48,9 +48,11 @@ from optiviz.errors import ConfigError, OptivizError
 
 NONE = -1
 DIVERGED = -2
-#: Starts per block: a block's arrays (2 coordinates, optimizer state, temporaries of 64 KiB
-#: each) stay in the core's cache; measured fastest of 2k-16k for Adam on Himmelblau.
-BLOCK = 4096
+#: Starts per block: a block's (b, 2) arrays (256 KiB) and the optimizer state stay in the
+#: core's cache. Measured for Adam on Himmelblau, ns per run-step on one core: 33 at 4k,
+#: 28 at 8k, 26 at 16k, 26 at 32k (Python's per-step overhead amortized, the cache still
+#: holding the working set).
+BLOCK = 16384
 #: Default ``tolerance``: this share of the diagonal of the function's domain.
 TOLERANCE_SHARE = 1e-3
 #: Dask: chunks per worker thread, so a slow worker does not hold up the map.
@@ -283,15 +285,19 @@ def run_block(plan: Plan, task: tuple[int, int]) -> dict[str, np.ndarray]:
             params, state = spec.step(params, state, hyper, oracle)
             shown = params if position is None else position(params, state)
             previous, value = value, loss_of.value(shown)
-            finite = np.isfinite(value + shown[:, 0] + shown[:, 1])
-            if not finite.all():
-                newly = alive & ~finite
-                if newly.any():
-                    diverged_step[newly] = t + 1
-                    frozen_loss[newly] = previous[newly]
-                    alive &= finite
-                    pending = pending[alive[pending]]
-                params = np.where(finite[:, None], params, last_good)
+            # A finite sum means every term is finite (NaN and inf propagate; inf - inf is
+            # NaN): one reduction without temporaries on most steps, the elementwise test of
+            # the engine's rule only when some term (or the sum, overflowing) is not finite.
+            if not math.isfinite(float(np.sum(value)) + float(np.sum(shown))):
+                finite = np.isfinite(value + shown[:, 0] + shown[:, 1])
+                if not finite.all():
+                    newly = alive & ~finite
+                    if newly.any():
+                        diverged_step[newly] = t + 1
+                        frozen_loss[newly] = previous[newly]
+                        alive &= finite
+                        pending = pending[alive[pending]]
+                    params = np.where(finite[:, None], params, last_good)
             if pending.size:
                 if 2 * pending.size > runs:  # most still travelling: no gather
                     hit = np.flatnonzero(near_minimum(shown, minima, tolerance2) >= 0)
@@ -534,7 +540,7 @@ def _run_dask(plan: Plan, tasks: list[tuple[int, int]], maps: _Maps, client: Any
         futures[client.submit(_run_tasks, shared, chosen, pure=False)] = chosen
     done = 0
     try:
-        for future in as_completed(list(futures)):
+        for future in as_completed(list(futures), loop=client.loop):
             chosen = futures[future]
             for task, result in zip(chosen, future.result(), strict=True):
                 maps.put(plan, task, result)

@@ -13,12 +13,14 @@ Everything drawn comes from :class:`optiviz.streaming.BasinMaps`; the scene only
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from optiviz.render.cloud import fit_title
 from optiviz.render.landscape import title_of
-from optiviz.render.scene import ANIMATED_Z, CachedGlyphText, freeze_layout, new_figure
+from optiviz.render.scene import ANIMATED_Z, CachedGlyphText, new_figure
 from optiviz.render.theme import OKABE_ITO, TOL_EXTRA, Theme, style_axes
 from optiviz.streaming import DIVERGED, NONE, minimum_label
 
@@ -27,7 +29,64 @@ PALE = 0.78  # the slowest runs' share of white in their hue
 NONE_COLOR = "#9a9a9a"
 DIVERGED_COLOR = "#000000"
 STAR_SIZE = {"global minimum": 13, "local minimum": 10}
-MAP_COLUMNS_MAX = 3  # maps per row; more optimizers wrap onto further rows
+# The layout, in units of the font size in pixels.
+TITLE_BAND = 2.2  # the figure title's row (and the step counter's)
+ROW_TOP = 1.7  # a map's title
+ROW_BOTTOM = 2.9  # a row's x tick labels and x label
+LEFT = 3.6  # the y tick labels and y label
+GAP = 1.2  # between two maps of a row
+KEY_WIDTH = 12.5  # the key column: ramps (KEY_RAMP) and the minima's names right of them
+KEY_RAMP = 4.5
+KEY_ROW = 1.5  # height of one minimum's ramp
+LEGEND_ROWS = 3.6  # the legend under the key: three rows and their spacing
+RIGHT = 0.6
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where everything goes, in figure fractions: the maps' boxes (row-major), the key's
+    ramps, the legend's top-left corner."""
+
+    columns: int
+    maps: tuple[tuple[float, float, float, float], ...]
+    key: tuple[float, float, float, float]
+    legend: tuple[float, float]
+
+
+def plan_layout(entries: int, minima: int, aspect: float, width: float, height: float,
+                font: float) -> Layout:
+    """The grid of ``entries`` maps (height/width ``aspect``) that makes them largest beside
+    the key column, centred in the space left of it; the key's ramps (one row per minimum)
+    at the top of the column, the legend under them."""
+    best = None
+    for columns in range(1, entries + 1):
+        rows = -(-entries // columns)
+        room_x = width - (LEFT + KEY_WIDTH + RIGHT + GAP * columns) * font
+        room_y = height - (TITLE_BAND + rows * (ROW_TOP + ROW_BOTTOM)) * font
+        side = min(room_x / columns, room_y / rows / aspect)
+        if best is None or side > best[0] + 0.5:
+            best = (side, columns, rows)
+    side, columns, rows = best
+    side = max(side, 8.0)
+    block_w = LEFT * font + columns * side + (columns - 1) * GAP * font
+    block_h = rows * (side * aspect + (ROW_TOP + ROW_BOTTOM) * font)
+    left = max(0.0, (width - (KEY_WIDTH + RIGHT + GAP) * font - block_w) / 2)
+    top = height - TITLE_BAND * font - max(0.0, (height - TITLE_BAND * font - block_h) / 2)
+    boxes = []
+    for e in range(entries):
+        row, column = divmod(e, columns)
+        x = left + LEFT * font + column * (side + GAP * font)
+        y = top - (row + 1) * (side * aspect + (ROW_TOP + ROW_BOTTOM) * font) \
+            + ROW_BOTTOM * font
+        boxes.append((x / width, y / height, side / width, side * aspect / height))
+    key_x = width - (KEY_WIDTH + RIGHT) * font
+    key_top = height - (TITLE_BAND + ROW_TOP) * font
+    below = (ROW_BOTTOM + LEGEND_ROWS) * font  # the ramps' step labels, then the legend
+    ramps = max(1, minima) * KEY_ROW * font
+    ramps = max(min(ramps, key_top - below), font)
+    key = (key_x / width, (key_top - ramps) / height, KEY_RAMP * font / width, ramps / height)
+    legend = (key_x / width, (key_top - ramps - ROW_BOTTOM * font) / height)
+    return Layout(columns, tuple(boxes), key, legend)
 
 
 def hues(count: int) -> list[str]:
@@ -103,35 +162,27 @@ class BasinScene:
 
         self.figure = figure = new_figure(render.width, render.height, render.dpi,
                                           theme.background)
-        figure.set_layout_engine("constrained", h_pad=0.04, w_pad=0.04, hspace=0.02,
-                                 wspace=0.02)
         self.suptitle = figure.suptitle(title_of(experiment) or " ", color=theme.foreground,
-                                        fontsize=size * 1.2, fontweight="bold")
+                                        fontsize=size * 1.2, fontweight="bold", y=0.995,
+                                        va="top")
         entries = maps.entries
-        columns = min(entries, MAP_COLUMNS_MAX)
-        rows = -(-entries // columns)
-        grid = figure.add_gridspec(rows, columns + 1,
-                                   width_ratios=[1.0] * columns + [0.62 + 0.1 * columns])
+        font = size * render.dpi / 72  # the font size in pixels: the layout's unit
+        layout = plan_layout(entries, minima, aspect, render.width, render.height, font)
         map_axes = []
-        for e in range(entries):
-            ax = figure.add_subplot(grid[e // columns, e % columns])
+        for e, box in enumerate(layout.maps):
+            ax = figure.add_axes(box)
             style_axes(ax, theme, size * 0.9)
-            ax.set_box_aspect(aspect)
             ax.set_title(maps.label[e], fontsize=size, pad=3, color=theme.foreground)
-            if e % columns:
+            if e % layout.columns:
                 ax.tick_params(labelleft=False)
             else:
                 ax.set_ylabel(experiment.function.ylabel, labelpad=1)
-            if e + columns < entries:
+            if e + layout.columns < entries:
                 ax.tick_params(labelbottom=False)
             else:
                 ax.set_xlabel(experiment.function.xlabel, labelpad=1)
             map_axes.append(ax)
-        side = grid[:, columns].subgridspec(2, 1, height_ratios=[max(minima, 1) * 0.9 + 1.6,
-                                                                   3.2])
-        key_ax = figure.add_subplot(side[0])
-        legend_ax = figure.add_subplot(side[1])
-        legend_ax.set_axis_off()
+        key_ax = figure.add_axes(layout.key)
 
         # the key: one lightness ramp per minimum, named, over the steps it took
         style_axes(key_ax, theme, size * 0.8)
@@ -144,8 +195,10 @@ class BasinScene:
         ticks = step_ticks(maps.steps)
         key_ax.set_xticks(lightness_level(np.asarray(ticks), maps.steps))
         key_ax.set_xticklabels([f"{t:,}" for t in ticks])
-        key_ax.set_xlabel(f"steps to within {maps.tolerance:.2g}", labelpad=1)
-        key_ax.set_title("run ends near", fontsize=size * 0.85, pad=3, color=theme.foreground)
+        key_ax.set_xlabel(f"steps to within {maps.tolerance:.2g}", labelpad=1, loc="left")
+        key_ax.set_title("run ends near", fontsize=size * 0.85, pad=3, color=theme.foreground,
+                         loc="left")
+        key_ax.xaxis.label.set_size(size * 0.8)
         key_ax.tick_params(length=2)
 
         star = Line2D([], [], marker="*", markersize=11, linestyle="none",
@@ -154,15 +207,20 @@ class BasinScene:
                    Patch(facecolor=DIVERGED_COLOR, edgecolor=theme.muted, linewidth=0.5),
                    star]
         labels = ["near no known minimum", "diverged", "known minimum"]
-        legend_ax.legend(handles, labels, loc="upper left", frameon=False,
-                         fontsize=size * 0.8, labelcolor=theme.foreground,
-                         borderaxespad=0.0, handlelength=1.2)
-
-        freeze_layout(figure)
+        x0_key, y0_key = layout.legend
+        figure.legend(handles, labels, loc="upper left", bbox_to_anchor=(x0_key, y0_key),
+                      frameon=False, fontsize=size * 0.8, labelcolor=theme.foreground,
+                      borderaxespad=0.0, borderpad=0.0, handlelength=1.2)
+        renderer = figure.canvas.get_renderer()
+        for ax in map_axes:
+            fit_title(ax, renderer)
 
         self.images = []
         self.stars: list[Any] = []
         blank = np.zeros(self.shape + (4,), np.uint8)
+        # stars in proportion to the maps: a thirteenth of a map's side, 13 points at most
+        map_points = layout.maps[0][2] * render.width * 72 / render.dpi
+        star_size = float(np.clip(map_points / 13, 5, STAR_SIZE["global minimum"]))
         for ax in map_axes:
             image = ax.imshow(blank, origin="lower", extent=extent, interpolation="antialiased",
                               animated=True, zorder=ANIMATED_Z - 1)
@@ -173,7 +231,8 @@ class BasinScene:
                 inside = extent[0] <= mx <= extent[1] and extent[2] <= my <= extent[3]
                 if not inside:
                     continue
-                (mark,) = ax.plot([mx], [my], marker="*", markersize=STAR_SIZE.get(kind, 10),
+                (mark,) = ax.plot([mx], [my], marker="*", markersize=star_size * STAR_SIZE.get(
+                                      kind, 10) / STAR_SIZE["global minimum"],
                                   linestyle="none", markerfacecolor="white",
                                   markeredgecolor="black", markeredgewidth=0.8, animated=True,
                                   zorder=ANIMATED_Z + 1)
