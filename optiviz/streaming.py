@@ -398,6 +398,8 @@ def run_basins(
     else:
         if workers is None:
             workers = _cpus()
+        if _daemonic():  # a batch worker: the batch already keeps every core busy
+            workers = 1
         workers = max(1, min(int(workers), len(tasks)))
         forkable = workers > 1 and all(entry.spec is None for entry in plan.entries) \
             and hasattr(os, "fork")
@@ -432,6 +434,13 @@ def run_basins(
         label=tuple(entry.label for entry in plan.entries),
         optimizer=tuple(entry.name for entry in plan.entries),
     )
+
+
+def _daemonic() -> bool:
+    """Whether this is a daemonic process (a batch worker), which may not start others."""
+    import multiprocessing
+
+    return bool(multiprocessing.current_process().daemon)
 
 
 def _cpus() -> int:
