@@ -528,7 +528,55 @@ def dask_client(address: str, timeout: float | None = None) -> Iterator[Any]:
 
 def _run_tasks(plan: Plan, tasks: list[tuple[int, int]]) -> list[dict[str, np.ndarray]]:
     """A chunk of tasks on a Dask worker."""
-    return [run_block(plan, task) for task in tasks]
+    with malloc_keeps_blocks():
+        return [run_block(plan, task) for task in tasks]
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+#: While blocks run: arrays up to this size come from the heap, not from mmap, and freed
+#: memory up to KEEP_BYTES stays in the process between steps.
+MMAP_BYTES = 4 << 20
+KEEP_BYTES = 64 << 20
+_GLIBC_MMAP_DEFAULT = 128 << 10
+
+
+@contextlib.contextmanager
+def malloc_keeps_blocks() -> Iterator[None]:
+    """Keep a block's per-step temporaries in the heap while blocks run, then restore.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (to hand memory back
+    to the system), which also freezes glibc's mmap threshold at 128 KiB: every (16k, 2)
+    temporary of a step is then a fresh mmap and its pages faulted in anew (measured: more
+    system time than arithmetic). For the duration of a chunk the thresholds are raised
+    (mallopt), and set back afterwards to the worker's trim threshold and glibc's default
+    mmap threshold. Elsewhere than glibc this does nothing."""
+    mallopt = _mallopt()
+    if mallopt is None:
+        yield
+        return
+    mallopt(_M_MMAP_THRESHOLD, MMAP_BYTES)
+    mallopt(_M_TRIM_THRESHOLD, KEEP_BYTES)
+    try:
+        yield
+    finally:
+        trim = os.environ.get("MALLOC_TRIM_THRESHOLD_", "")
+        mallopt(_M_TRIM_THRESHOLD, int(trim) if trim.isdigit() else 2 * _GLIBC_MMAP_DEFAULT)
+        mallopt(_M_MMAP_THRESHOLD, _GLIBC_MMAP_DEFAULT)
+
+
+def _mallopt() -> Callable[[int, int], int] | None:
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return None
 
 
 def _run_dask(plan: Plan, tasks: list[tuple[int, int]], maps: _Maps, client: Any,
