@@ -165,6 +165,11 @@ class BasinMaps:
     optimizer: tuple[str, ...] = field(default=())
 
     @property
+    def diverged(self) -> np.ndarray:
+        """(E, N) bool: the runs that diverged."""
+        return self.diverged_step >= 0
+
+    @property
     def entries(self) -> int:
         return self.basin.shape[0]
 

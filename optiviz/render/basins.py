@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from optiviz.render.cloud import fit_title
 from optiviz.render.landscape import title_of
@@ -37,7 +38,7 @@ LEFT = 3.6  # the y tick labels and y label
 GAP = 1.2  # between two maps of a row
 KEY_WIDTH = 12.5  # the key column: ramps (KEY_RAMP) and the minima's names right of them
 KEY_RAMP = 4.5
-KEY_ROW = 1.5  # height of one minimum's ramp
+KEY_ROW = 1.2  # height of one minimum's ramp
 LEGEND_ROWS = 3.6  # the legend under the key: three rows and their spacing
 RIGHT = 0.6
 
@@ -55,23 +56,30 @@ class Layout:
 
 def plan_layout(entries: int, minima: int, aspect: float, width: float, height: float,
                 font: float) -> Layout:
-    """The grid of ``entries`` maps (height/width ``aspect``) that makes them largest beside
-    the key column, centred in the space left of it; the key's ramps (one row per minimum)
-    at the top of the column, the legend under them."""
+    """The grid of ``entries`` maps (height/width ``aspect``) and the place of the key that
+    make the maps largest: the key as a column right of the maps (its ramps, one row per
+    minimum, at the top, the legend under them) or as a band under them (the legend right of
+    the ramps). The maps are centred in the space the key leaves."""
+    ramps = max(1, minima) * KEY_ROW
+    band = max(ramps, LEGEND_ROWS) + ROW_TOP + ROW_BOTTOM  # the key as a band, in font units
     best = None
-    for columns in range(1, entries + 1):
-        rows = -(-entries // columns)
-        room_x = width - (LEFT + KEY_WIDTH + RIGHT + GAP * columns) * font
-        room_y = height - (TITLE_BAND + rows * (ROW_TOP + ROW_BOTTOM)) * font
-        side = min(room_x / columns, room_y / rows / aspect)
-        if best is None or side > best[0] + 0.5:
-            best = (side, columns, rows)
-    side, columns, rows = best
+    for below in (False, True):
+        for columns in range(1, entries + 1):
+            rows = -(-entries // columns)
+            key_w, key_h = (0.0, band) if below else (KEY_WIDTH + GAP, 0.0)
+            room_x = width - (LEFT + key_w + RIGHT + GAP * (columns - 1)) * font
+            room_y = height - (TITLE_BAND + key_h + rows * (ROW_TOP + ROW_BOTTOM)) * font
+            side = min(room_x / columns, room_y / rows / aspect)
+            if best is None or side > best[0] + 0.5:
+                best = (side, columns, rows, below)
+    side, columns, rows, below = best
     side = max(side, 8.0)
+    key_w, key_h = (0.0, band * font) if below else ((KEY_WIDTH + GAP) * font, 0.0)
     block_w = LEFT * font + columns * side + (columns - 1) * GAP * font
     block_h = rows * (side * aspect + (ROW_TOP + ROW_BOTTOM) * font)
-    left = max(0.0, (width - (KEY_WIDTH + RIGHT + GAP) * font - block_w) / 2)
-    top = height - TITLE_BAND * font - max(0.0, (height - TITLE_BAND * font - block_h) / 2)
+    left = max(0.0, (width - key_w - RIGHT * font - block_w) / 2)
+    room = height - TITLE_BAND * font - key_h
+    top = height - TITLE_BAND * font - max(0.0, (room - block_h) / 2)
     boxes = []
     for e in range(entries):
         row, column = divmod(e, columns)
@@ -79,14 +87,23 @@ def plan_layout(entries: int, minima: int, aspect: float, width: float, height: 
         y = top - (row + 1) * (side * aspect + (ROW_TOP + ROW_BOTTOM) * font) \
             + ROW_BOTTOM * font
         boxes.append((x / width, y / height, side / width, side * aspect / height))
-    key_x = width - (KEY_WIDTH + RIGHT) * font
-    key_top = height - (TITLE_BAND + ROW_TOP) * font
-    below = (ROW_BOTTOM + LEGEND_ROWS) * font  # the ramps' step labels, then the legend
-    ramps = max(1, minima) * KEY_ROW * font
-    ramps = max(min(ramps, key_top - below), font)
-    key = (key_x / width, (key_top - ramps) / height, KEY_RAMP * font / width, ramps / height)
-    legend = (key_x / width, (key_top - ramps - ROW_BOTTOM * font) / height)
-    return Layout(columns, tuple(boxes), key, legend)
+    if below:
+        key_x = left + LEFT * font
+        key_top = (band - ROW_TOP) * font
+        ramp_w = 2 * KEY_RAMP * font  # a wider ramp: the band has the room
+        legend_x = key_x + ramp_w + (KEY_WIDTH - KEY_RAMP) * font
+        legend_top = key_top
+    else:
+        key_x = width - (KEY_WIDTH + RIGHT) * font
+        key_top = height - (TITLE_BAND + ROW_TOP) * font
+        legend_x = key_x
+        ramp_w = KEY_RAMP * font
+    space = key_top - (ROW_BOTTOM + (0 if below else LEGEND_ROWS)) * font
+    tall = max(min(ramps * font, space), font)
+    if not below:
+        legend_top = key_top - tall - ROW_BOTTOM * font
+    key = (key_x / width, (key_top - tall) / height, ramp_w / width, tall / height)
+    return Layout(columns, tuple(boxes), key, (legend_x / width, legend_top / height))
 
 
 def hues(count: int) -> list[str]:
@@ -226,6 +243,9 @@ class BasinScene:
                               animated=True, zorder=ANIMATED_Z - 1)
             ax.set_xlim(extent[0], extent[1])
             ax.set_ylim(extent[2], extent[3])
+            # round ticks; beside another map, none at the edges, where labels would touch
+            ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10],
+                                                   prune="both" if layout.columns > 1 else None))
             self.images.append(image)
             for (mx, my), kind in zip(maps.minima, maps.minimum_kinds, strict=True):
                 inside = extent[0] <= mx <= extent[1] and extent[2] <= my <= extent[3]
