@@ -318,8 +318,8 @@ def validate(paths: tuple[str, ...]) -> None:
 def list_(kind: str | None) -> None:
     """List the names a config can use, with their defaults.
 
-    KIND is one of optimizers, functions, schedules, distributions, methods (sampling) or
-    writers (output formats); the singular works too. Without KIND, every table.
+    KIND is one of optimizers, functions, schedules, distributions, methods (sampling),
+    writers (output formats) or panels; the singular works too. Without KIND, every table.
     """
     from optiviz.catalog import kinds, resolve_kind, table
 

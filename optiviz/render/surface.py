@@ -210,7 +210,7 @@ class SurfaceScene:
         self.n_frames = len(self.steps)
         self.total_steps = trajectories.steps
         self.turns = orbit_turns(self.n_frames, render.fps) if render.orbit else None
-        self.panels = chosen_panels(experiment, trajectories.runs)
+        self.panels = chosen_panels(experiment, trajectories.runs, "surface view")
         self.figure = figure = new_figure(render.width, render.height, render.dpi,
                                           theme.background)
         figure.set_layout_engine("constrained", h_pad=0.06, w_pad=0.06)
