@@ -622,10 +622,13 @@ def parse_experiment(
         sampling_config: SamplingConfig | None = None
         if section is not None:
             sampling_config = attempt(
-                lambda: sampling.validate(section, seed=seed, path=("sampling",))
+                lambda: sampling.validate(section, seed=seed, path=("sampling",),
+                                          drawable=False)
             )
         if sampling_config is not None:
-            attempt(lambda: budget.check_sampling(sampling_config, render))
+            # sizes first: a quantile search over binom(n=1e18) would never end
+            if attempt(lambda: budget.check_sampling(sampling_config, render) or True):
+                attempt(lambda: sampling.check_drawable(sampling_config))
         return Experiment(
             name=name,
             title=title,

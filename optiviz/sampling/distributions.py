@@ -555,11 +555,13 @@ DISTRIBUTIONS.add("expr", DistributionSpec(
 
 # validation -------------------------------------------------------------------------------------
 
-def normalize_distribution(value: Any, path: KeyPath) -> dict[str, Any]:
+def normalize_distribution(value: Any, path: KeyPath, *, drawable: bool = True) -> dict[str, Any]:
     """Validate a ``distribution:``/``proposal:`` value (a name or a mapping with ``name``).
 
     Returns ``{"name": canonical, **every parameter}`` with defaults filled in. An ``expr`` target
-    may be given as ``{expr: "...", domain: ...}`` without a name.
+    may be given as ``{expr: "...", domain: ...}`` without a name. ``drawable``: also check that
+    its range can be drawn (:func:`check_drawable`; a quantile search that the loader runs only
+    once the budget has refused sizes like ``binomial n: 1e18``).
     """
     if isinstance(value, str):
         value = {"name": value}
@@ -604,9 +606,15 @@ def normalize_distribution(value: Any, path: KeyPath) -> dict[str, Any]:
         out["text"] = out["expr"]
         out["expr"] = expr_module.parse(out["text"], ("x", "y"), path=path + ("expr",))
         _check_density_somewhere(out, path)
-    if name != "expr":
-        _check_box(out, spec.family, path)
+    if drawable:
+        check_drawable(out, path)
     return out
+
+
+def check_drawable(spec: dict[str, Any], path: KeyPath) -> None:
+    """Refuse a normalized distribution whose range cannot be drawn (see :func:`_check_box`)."""
+    if spec["name"] != "expr":
+        _check_box(spec, DISTRIBUTIONS.get(spec["name"]).family, path)
 
 
 def _check_box(spec: dict[str, Any], family: str, path: KeyPath) -> None:
@@ -667,5 +675,6 @@ __all__ = [
     "Distribution",
     "DistributionSpec",
     "make_distribution",
+    "check_drawable",
     "normalize_distribution",
 ]
