@@ -20,6 +20,7 @@ from optiviz.render.scene import (
     ANIMATED_Z,
     CachedGlyphText,
     GrowingLine,
+    fit_title,
     freeze_layout,
     new_figure,
 )
@@ -541,8 +542,8 @@ class LandscapeScene:
         ax.set_ylabel(getattr(function, "ylabel", "y") or "y", labelpad=2)
         title = title_of(experiment)
         if title:
-            figure.suptitle(title, color=theme.foreground, fontsize=size * 1.2,
-                            fontweight="bold")
+            fit_title(figure, title, color=theme.foreground, fontsize=size * 1.2,
+                      fontweight="bold")
 
         colors = run_colors(experiment, trajectories, theme)
         positions = trajectories.positions

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from optiviz.render.animate import select_frames
-from optiviz.render.scene import ANIMATED_Z, freeze_layout, new_figure
+from optiviz.render.scene import ANIMATED_Z, fit_title, freeze_layout, new_figure
 from optiviz.render.theme import Theme, font_size, get_theme, log_ticks, rc_params, style_axes
 
 DEFAULT_FRAMES = 120
@@ -84,8 +84,8 @@ def setup_figure(experiment: Any, result: Any, theme: Theme, size: float) -> Any
     render = experiment.render
     figure = new_figure(render.width, render.height, render.dpi, theme.background)
     figure.set_layout_engine("constrained", h_pad=0.04, w_pad=0.04)
-    figure.suptitle(title_of(experiment, result), color=theme.foreground, fontsize=size * 1.15,
-                    fontweight="bold")
+    fit_title(figure, title_of(experiment, result), color=theme.foreground,
+              fontsize=size * 1.15, fontweight="bold")
     return figure
 
 
