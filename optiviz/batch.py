@@ -367,8 +367,9 @@ def _skipped(job: Job, entry: dict[str, Any], out_dir: Path) -> JobResult:
 # The out-dir lock -----------------------------------------------------------------------------
 
 class OutDirLock:
-    """``out_dir/.optiviz.lock``, held while a batch plans, runs and writes the manifest, so
-    that two batches never share an out-dir (the last manifest would drop the other's entries,
+    """``out_dir/.optiviz.lock``, held while a batch plans, runs and writes the manifest (and
+    while ``optiviz run --out-dir`` checks and writes its outputs), so that two batches never
+    share an out-dir (the last manifest would drop the other's entries,
     and both could write one output). An advisory ``flock``: the kernel releases it when its
     holder dies, so a lock file left by a killed batch is simply taken over. The file holds the
     holder's pid for the message; it is removed on release."""
@@ -389,7 +390,7 @@ class OutDirLock:
                 os.close(descriptor)
                 raise OptivizError(
                     f"{display_path(self.path.parent)} is in use by another optiviz batch "
-                    f"(pid {holder}); wait for it to finish, or use another --out-dir "
+                    f"or run (pid {holder}); wait for it to finish, or use another --out-dir "
                     f"(lock file: {display_path(self.path)})"
                 ) from None
             # The holder we waited for may have removed the file after we opened it: then we

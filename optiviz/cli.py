@@ -169,6 +169,8 @@ def run(
                 raise OptivizError("<stdin>: a config read from standard input has no file "
                                    "name to name its output after; give -o FILE, "
                                    "render.output or --no-render")
+        if out_dir is not None:  # no batch (or other run) writes there meanwhile
+            click.get_current_context().with_resource(api.out_dir_lock(out_dir))
         api.check_runs(list(zip(configs, experiments, strict=True)), output=output,
                        out_dir=out_dir, data=data, render=not no_render)
     for path, experiment in zip(configs, experiments, strict=True):
