@@ -731,8 +731,9 @@ def side_panels(side: Sequence[str], side_axes: Sequence[Any], experiment: Any,
                 trajectories: Any, colors: list[str], theme: Theme, styles: Any,
                 domain: Any) -> list[SidePanel]:
     """The panels named in ``side`` (:data:`optiviz.render.panels.PANELS`), one per axes of
-    ``side_axes`` stacked in a column: only the bottom one labels its step axis."""
-    from optiviz.render.panels import PanelContext, build_panels
+    ``side_axes`` stacked in a column: a step axis shared with the panel below is labelled
+    only there; any other x axis (an lr, a loss) is labelled on its own panel."""
+    from optiviz.render.panels import PanelContext, build_panels, xlabel_of
 
     groups = [np.flatnonzero(trajectories.run_optimizer == g)
               for g in np.unique(trajectories.run_optimizer)]
@@ -740,20 +741,28 @@ def side_panels(side: Sequence[str], side_axes: Sequence[Any], experiment: Any,
                            [colors[int(runs[0])] for runs in groups], domain, styles=styles,
                            width=experiment.render.width)
     panels = build_panels(side, side_axes, "paths", context)
-    for side_ax in side_axes[:-1]:
-        side_ax.tick_params(labelbottom=False)
-    if side_axes:
-        side_axes[-1].set_xlabel("step", labelpad=1)
+    for i, (side_ax, panel) in enumerate(zip(side_axes, panels, strict=True)):
+        below = panels[i + 1] if i + 1 < len(panels) else None
+        if below is not None and xlabel_of(panel) == "step" == xlabel_of(below):
+            side_ax.tick_params(labelbottom=False)
+        else:
+            side_ax.set_xlabel(xlabel_of(panel), labelpad=1)
     return panels
 
 
 def key_handles(experiment: Any, trajectories: Any, colors: list[str], theme: Theme,
                 styles: Any, domain: Any, *, left: bool) -> list[Any]:
     """One key for a paths view: the runs, the starts, then the marks on the map (``left``:
-    some run left the view)."""
+    some run left the view), then the marks of the side panels that have any."""
+    from optiviz.render.panels import panel_key
+
+    extra = []
+    for handle, label in panel_key(experiment.render.panels or (), experiment, theme):
+        handle.set_label(label.replace("|", " "))
+        extra.append(handle)
     return (run_handles(experiment, trajectories, colors, theme, styles)
             + mark_handles(experiment, theme, diverged=bool(trajectories.diverged.any()),
-                           left=left, domain=domain))
+                           left=left, domain=domain) + extra)
 
 
 class SidePanel:
