@@ -68,10 +68,12 @@ def compute(experiment: Experiment, progress: Callable[[int, int], None] | None 
             from optiviz import sampling
 
             return sampling.run(experiment.sampling, progress=progress)
+        from optiviz import tuning
         from optiviz.engine import simulate
-        from optiviz.tuning import tune as tune_lrs
 
-        return simulate(tune_lrs(experiment), progress=progress)
+        tuned = tuning.tune(experiment)
+        result = simulate(tuned, progress=progress)
+        return result if tuned is experiment else tuning.attach(result, tuned)
     except ConfigError as exc:
         if experiment.source is None and experiment.name == "stdin" and exc.file is None:
             exc.file = "<stdin>"
@@ -185,7 +187,7 @@ def data_arrays(experiment: Experiment, result: Any,
         from optiviz.tuning import data_arrays as tuning_arrays
 
         arrays.update((summary or summarize(experiment, result)).arrays())
-        arrays.update(tuning_arrays(experiment))
+        arrays.update(tuning_arrays(experiment, result))
     return arrays
 
 

@@ -185,6 +185,7 @@ def summarize(experiment: Any, result: Any) -> RunSummary:
     n = len(experiment.starts)
     entries: list[OptimizerSummary] = []
     labels: set[str] = set()
+    tuned = tuning.records(experiment, result)
     for i, entry in enumerate(experiment.optimizers):
         rows = slice(i * n, (i + 1) * n)
         steps = diverged_step[rows]
@@ -210,11 +211,11 @@ def summarize(experiment: Any, result: Any) -> RunSummary:
             left_view=int(np.count_nonzero(outside[rows])),
             success=None if hits is None else int(np.count_nonzero(hits[rows] >= 0)),
             median_steps=math.nan if hits is None else statistics.median_steps(hits[rows]),
-            tuned_lr=entry.tuned.chosen_lr if entry.tuned is not None else None,
+            tuned_lr=tuned[i].chosen_lr if tuned[i] is not None else None,
         ))
     tolerance = statistics.tolerance_of(experiment).describe() if hits is not None else None
     return RunSummary("optimizers", optimizers=tuple(entries), tolerance=tolerance,
-                      tuning=tuning.summary_line(experiment), hitting_steps=hits)
+                      tuning=tuning.summary_line(experiment, result), hitting_steps=hits)
 
 
 def final_to_json(final: Any) -> Any:

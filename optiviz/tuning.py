@@ -34,6 +34,7 @@ import numpy as np
 
 from optiviz.errors import ConfigError, KeyPath
 from optiviz.registry import Param, as_float, in_range, show_value, validate_params
+from optiviz.trajectories import Trajectories
 
 AUTO = "auto"
 #: Objectives within this relative distance of the best count as equal (the smaller lr wins).
@@ -272,21 +273,48 @@ def tune(experiment: Any, progress: Callable[[int, int], None] | None = None) ->
     return replace(experiment, optimizers=tuple(entries))
 
 
-def data_arrays(experiment: Any) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class TunedTrajectories(Trajectories):
+    """The runs of an experiment whose ``lr: auto`` entries :func:`optiviz.api.compute` tuned,
+    with the tuning's record per entry (None: not tuned), so that what is drawn and written
+    from the result alone (the ``tuning`` panel, ``--data``) has it."""
+
+    tuning: tuple = ()
+
+
+def attach(result: Any, tuned: Any) -> Any:
+    """``result`` (Trajectories) with the tuning records of ``tuned`` (the tuned experiment)."""
+    from dataclasses import fields
+
+    values = {f.name: getattr(result, f.name) for f in fields(result) if f.name != "tuning"}
+    return TunedTrajectories(**values, tuning=tuple(c.tuned for c in tuned.optimizers))
+
+
+def records(experiment: Any, result: Any = None) -> list[Any]:
+    """Each entry's tuning record (None: not tuned): the experiment's when it was tuned, else
+    those the result carries (an experiment passed on before tuning)."""
+    own = [c.tuned for c in experiment.optimizers]
+    carried = getattr(result, "tuning", ())
+    if any(r is not None for r in own) or len(carried) != len(own):
+        return own
+    return list(carried)
+
+
+def data_arrays(experiment: Any, result: Any = None) -> dict[str, np.ndarray]:
     """``--data``'s tuning keys when some entry was tuned: per expanded entry ``tuned_lr``
     (NaN: not tuned) and the table ``tuning_lr``, ``tuning_objective``, ``tuning_diverged``
     (entries x candidates; NaN / -1 rows for entries not tuned), ``tuning_runs``."""
-    records = [c.tuned for c in experiment.optimizers]
-    if not any(r is not None for r in records):
+    records_ = records(experiment, result)
+    if not any(r is not None for r in records_):
         return {}
-    budget = max(len(r.lr) for r in records if r is not None)
-    entries = len(records)
+    budget = max(len(r.lr) for r in records_ if r is not None)
+    entries = len(records_)
     lr = np.full((entries, budget), np.nan)
     objective = np.full((entries, budget), np.nan)
     diverged = np.full((entries, budget), -1, dtype=np.int64)
     chosen = np.full(entries, np.nan)
     runs = np.zeros(entries, dtype=np.int64)
-    for i, record in enumerate(records):
+    for i, record in enumerate(records_):
         if record is None:
             continue
         size = len(record.lr)
@@ -299,12 +327,13 @@ def data_arrays(experiment: Any) -> dict[str, np.ndarray]:
             "tuning_diverged": diverged, "tuning_runs": runs}
 
 
-def summary_line(experiment: Any) -> str | None:
+def summary_line(experiment: Any, result: Any = None) -> str | None:
     """One line saying how the tuned lrs were chosen, or None when nothing was tuned."""
-    tuned = [c for c in experiment.optimizers if c.tuned is not None]
+    tuned = [(c, r) for c, r in zip(experiment.optimizers, records(experiment, result),
+                                    strict=True) if r is not None]
     if not tuned:
         return None
-    settings = tuned[0].tuned.config
-    chosen = ", ".join(f"{c.label.rsplit(' · lr ', 1)[0]} {c.tuned.chosen_lr:.3g}" for c in tuned)
+    settings = tuned[0][1].config
+    chosen = ", ".join(f"{c.label.rsplit(' · lr ', 1)[0]} {r.chosen_lr:.3g}" for c, r in tuned)
     seeds = "" if settings.seeds == 1 else f", noisy entries over {settings.seeds} seeds"
     return f"tuned lr ({settings.describe()}{seeds}): {chosen}"

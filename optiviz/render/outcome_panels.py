@@ -57,16 +57,18 @@ class TuningPanel(_Static):
         theme = context.theme
         function = experiment.function
         start_loss = context.trajectories.loss[:, 0]
-        tuned = [(i, c) for i, c in enumerate(experiment.optimizers) if c.tuned is not None]
-        objective = ("final loss" if tuned and tuned[0][1].tuned.config.objective == "final"
+        from optiviz.tuning import records
+
+        tuned = [(i, r) for i, r in enumerate(records(experiment, context.trajectories))
+                 if r is not None]
+        objective = ("final loss" if tuned and tuned[0][1].config.objective == "final"
                      else "mean loss")
-        reference = np.concatenate([start_loss] + [c.tuned.objective for _, c in tuned])
+        reference = np.concatenate([start_loss] + [r.objective for _, r in tuned])
         reference = reference[np.isfinite(reference)]
         if not reference.size:
             reference = np.ones(1)
         curves = []
-        for i, config in tuned:
-            record = config.tuned
+        for i, record in tuned:
             values, label, scale = _gap(record.objective, function, reference[None, :])
             curves.append((i, record, values))
         starts = start_loss[np.isfinite(start_loss)]
@@ -80,7 +82,9 @@ class TuningPanel(_Static):
             cap = float(np.max(worst_start)) * WORSE_THAN_START
             if scale == "log":
                 high = min(high, cap) if cap > low else high
-                low, high = low / 3, (high * 3 if high > low else low * 30)
+                high = high if high > low else low * 10
+                pad = (high / low) ** 0.06  # room for the chosen lr's dot at either end
+                low, high = low / pad, high * pad
             else:
                 pad = (high - low) * 0.08 or 1.0
                 low, high = low - pad, min(high, cap) + pad if cap > low else high + pad
@@ -124,12 +128,41 @@ class TuningPanel(_Static):
         log_ticks(ax.xaxis)
         if scale == "log":
             log_ticks(ax.yaxis)
-        if rows:  # no tick labels in the band of ✕
-            ax.set_yticks([t for t in ax.get_yticks() if low <= t <= high])
+            if rows:  # no tick labels in the band of ✕
+                ax.yaxis.set_major_locator(BelowLocator(high))
+        elif rows:
+            ax.yaxis.set_major_locator(BelowLocator(high, ax.yaxis.get_major_locator()))
         ax.set_ylabel(f"{objective}" if label == "loss" else f"{label}, {objective}",
                       labelpad=1)
         ax.set_autoscale_on(False)
         self.xlabel = "lr (tuning candidates)"
+
+
+class BelowLocator:
+    """A major-tick locator that keeps another's ticks at or below ``limit`` (the top band of
+    the tuning panel holds ✕ rows, not values)."""
+
+    def __new__(cls, limit: float, inner: Any = None) -> Any:
+        from matplotlib.ticker import Locator
+
+        from optiviz.render.theme import FittingLogLocator
+
+        base = inner if inner is not None else FittingLogLocator()
+
+        class Below(Locator):
+            def set_axis(self, axis: Any) -> None:
+                super().set_axis(axis)
+                base.set_axis(axis)
+
+            def __call__(self) -> Any:
+                ticks = np.asarray(base())
+                return ticks[ticks <= limit * (1 + 1e-9)]
+
+            def tick_values(self, vmin: float, vmax: float) -> Any:
+                ticks = np.asarray(base.tick_values(vmin, vmax))
+                return ticks[ticks <= limit * (1 + 1e-9)]
+
+        return Below()
 
 
 def tuning_key(theme: Any) -> list[tuple[Any, str]]:
@@ -183,7 +216,7 @@ class FinalPanel(_Static):
         ax.grid(True, color=theme.muted, linewidth=0.4, alpha=0.35)
         if scale == "log":
             log_ticks(ax.xaxis)
-        ax.set_ylabel("share of starts", labelpad=1)
+        ax.set_ylabel("share ≤ x", labelpad=1)
         self.xlabel = f"{label} at the step (ECDF)"
         self.lines = [ax.plot([], [], color=color, linewidth=1.4, drawstyle="steps-post",
                               animated=True, zorder=ANIMATED_Z,
@@ -242,7 +275,7 @@ class SuccessPanel(SidePanel):
         hits = hitting_steps(context.experiment, trajectories)
         curves = success_curves(hits, list(context.groups), trajectories.steps)
         ax.set_ylim(0, 1.04)
-        ax.set_ylabel("share reached", labelpad=1)
+        ax.set_ylabel("reached", labelpad=1)
         steps = np.arange(trajectories.steps + 1, dtype=float)
         self.curves = [(steps, curve) for curve in curves]
         self.lines = [ax.plot([], [], color=color, linewidth=1.5, drawstyle="steps-post",
