@@ -107,3 +107,13 @@ def test_panels_with_nothing_to_draw_are_refused(tmp_path, panels, message):
     with pytest.raises(ConfigError) as caught:
         config.load(write(tmp_path, text))
     assert message in str(caught.value)
+
+
+def test_a_paths_view_refuses_more_stacked_panels_than_its_height_holds(tmp_path):
+    text = PATHS.format(panels="[landscape, loss, tuning, success, final]")
+    path = write(tmp_path, text.replace("height: 400", "height: 360"))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "render.panels: 4 panels stacked beside the contour view's map need a frame about" \
+        in result.stderr
+    assert api.load(path, ["render.height=700"]).render.height == 700

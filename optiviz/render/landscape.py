@@ -9,6 +9,7 @@ The renderer never recomputes numerics: paths, losses and learning rates come fr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ from optiviz.render.theme import (
 )
 
 MAX_RUNS_WITH_LOSS_PANEL = 12
+SIDE_PANEL_LINES = 8  # a stacked side panel's least height, in lines of text
 GRID_POINTS = 240  # background map resolution per axis, at most
 
 POINT_MARKERS = {  # kind -> (marker, size) for known points of the function
@@ -80,6 +82,15 @@ def chosen_panels(experiment: Any, runs: int, what: str = "contour view") -> tup
     panels = view_panels(experiment, "paths", what)
     if panels is None:
         return ("landscape", "loss") if runs <= MAX_RUNS_WITH_LOSS_PANEL else ("landscape",)
+    # the panels stack in one column beside the map: beyond two, each needs its height
+    render = experiment.render
+    side = len(panels) - 1
+    line = font_size(render.width, render.height, render.dpi) * render.dpi / 72
+    if side > 2 and side * SIDE_PANEL_LINES * line > render.height:
+        need = math.ceil(side * SIDE_PANEL_LINES * line / 2) * 2
+        raise ConfigError(f"{side} panels stacked beside the {what}'s map need a frame about "
+                          f"{need} pixels tall (this one is {render.height}); make it taller "
+                          "or ask for fewer panels", ("render", "panels"))
     return panels
 
 

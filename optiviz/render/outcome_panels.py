@@ -33,6 +33,20 @@ def _gap(values: np.ndarray, function: Any, reference: np.ndarray) -> tuple[np.n
     return values, label, scale
 
 
+#: Over more decades than this, a log axis has no minor ticks (they would merge into a bar).
+MINOR_DECADES = 8
+
+
+def log_axis(axis: Any, low: float, high: float) -> None:
+    """Legible ticks on a log axis (:func:`~optiviz.render.theme.log_ticks`), without minor
+    ticks over many decades."""
+    from matplotlib.ticker import NullLocator
+
+    log_ticks(axis)
+    if high / low > 10.0 ** MINOR_DECADES:
+        axis.set_minor_locator(NullLocator())
+
+
 class _Static:
     """A panel with nothing that moves."""
 
@@ -125,9 +139,9 @@ class TuningPanel(_Static):
             ax.plot([record.chosen_lr], [values[record.chosen]], linestyle="none", marker="o",
                     markersize=8, color=color, markeredgecolor=theme.foreground,
                     markeredgewidth=1.0, zorder=5)
-        log_ticks(ax.xaxis)
+        log_axis(ax.xaxis, x0, x1)
         if scale == "log":
-            log_ticks(ax.yaxis)
+            log_axis(ax.yaxis, low, top)
             if rows:  # no tick labels in the band of ✕
                 ax.yaxis.set_major_locator(BelowLocator(high))
         elif rows:
@@ -215,7 +229,7 @@ class FinalPanel(_Static):
         ax.set_ylim(0, 1.04)
         ax.grid(True, color=theme.muted, linewidth=0.4, alpha=0.35)
         if scale == "log":
-            log_ticks(ax.xaxis)
+            log_axis(ax.xaxis, low, high)
         ax.set_ylabel("share ≤ x", labelpad=1)
         self.xlabel = f"{label} at the step (ECDF)"
         self.lines = [ax.plot([], [], color=color, linewidth=1.4, drawstyle="steps-post",
