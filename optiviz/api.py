@@ -186,7 +186,7 @@ def data_arrays(experiment: Experiment, result: Any,
     if experiment.kind == "optimizers":
         from optiviz.tuning import data_arrays as tuning_arrays
 
-        arrays.update((summary or summarize(experiment, result)).arrays())
+        arrays.update((summary or summarize(experiment, result, statistics=True)).arrays())
         arrays.update(tuning_arrays(experiment, result))
     return arrays
 
@@ -288,7 +288,10 @@ def run_experiment(
     render: bool = True,
     quiet: bool = True,
     config_path: Path | None = None,
+    statistics: bool = False,
 ) -> RunReport:
+    """Tune, compute and write one experiment. ``statistics``: measure success over the starts
+    (``run --summary``); it is measured anyway with ``data`` or a ``tolerance:`` key."""
     started = time.perf_counter()
     planned = planned_outputs(experiment, output=output, out_dir=out_dir, data=data,
                               render=render, config_path=config_path)
@@ -301,7 +304,8 @@ def run_experiment(
             experiment = tune(experiment, progress=progress.callback)
     with Progress(1, label="computing", unit="steps", enabled=not quiet) as progress:
         result = compute(experiment, progress=progress.callback)
-    summary = summarize(experiment, result)
+    summary = summarize(experiment, result,
+                        statistics=True if statistics or data is not None else None)
     outputs: list[Path] = []
     if data is not None:
         outputs.append(write_data(result, Path(data), experiment, summary))
@@ -331,8 +335,9 @@ def run_file(
     render: bool = True,
     quiet: bool = True,
     overrides: Sequence[str] = (),
+    statistics: bool = False,
 ) -> RunReport:
-    """Load, compute and write one config."""
+    """Load, compute and write one config (``statistics``: see :func:`run_experiment`)."""
     experiment = load(path, overrides)
     return run_experiment(
         experiment,
@@ -342,4 +347,5 @@ def run_file(
         render=render,
         quiet=quiet,
         config_path=Path(path),
+        statistics=statistics,
     )

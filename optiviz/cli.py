@@ -186,6 +186,7 @@ def run(
                 render=not no_render,
                 quiet=quiet,
                 config_path=path,
+                statistics=table,
             )
         if not quiet:
             written = ", ".join(str(p) for p in report.outputs) or "nothing written"

@@ -94,7 +94,7 @@ class RunSummary:
     optimizers: tuple[OptimizerSummary, ...] = ()
     estimates: dict[str, float] = field(default_factory=dict)
     method: str | None = None  # the sampling method
-    tolerance: str | None = None  # what "reached" means (None: no known minimum)
+    success: str | None = None  # what "success" meant, or why it was not measured
     tuning: str | None = None  # how the tuned lrs were chosen (None: none was)
     hitting_steps: Any = None  # (R,) each run's first step within tolerance (statistics.py)
 
@@ -142,9 +142,7 @@ class RunSummary:
                              for i, (cell, w) in enumerate(zip(cells, widths, strict=True)))
 
         out = [line(header), *(line(r) for r in rows)]
-        out.append("success: " + (f"runs {self.tolerance} by the last step; median steps: of "
-                                   "those runs, the first step there" if self.tolerance else
-                                   "– (the function has no known global minimum)"))
+        out.append(f"success: {self.success}")
         if self.tuning:
             out.append(self.tuning)
         return out
@@ -170,15 +168,21 @@ class RunSummary:
         return out
 
 
-def summarize(experiment: Any, result: Any) -> RunSummary:
-    """The :class:`RunSummary` of ``result`` (Trajectories or a sampling result)."""
+def summarize(experiment: Any, result: Any, *, statistics: bool | None = None) -> RunSummary:
+    """The :class:`RunSummary` of ``result`` (Trajectories or a sampling result).
+
+    ``statistics``: whether to measure success (each run's first step within tolerance of a
+    known global minimum: a pass over every recorded point); None: when the config writes
+    ``tolerance:``. ``run --summary`` and ``--data`` ask for it."""
     if experiment.kind == "sampling":
         estimates = {str(name): _as_float(value) for name, value in result.summary().items()}
         return RunSummary("sampling", estimates=estimates, method=experiment.sampling.method)
-    from optiviz import statistics, tuning
+    from optiviz import statistics as statistics_module
+    from optiviz import tuning
     from optiviz.view import left_view
 
-    hits = statistics.hitting_steps(experiment, result)
+    measure = experiment.tolerance is not None if statistics is None else statistics
+    hits = statistics_module.hitting_steps(experiment, result) if measure else None
     final = result.final_loss()
     diverged_step = np.asarray(result.diverged_step)
     outside = np.asarray(left_view(experiment, result), dtype=bool)
@@ -210,11 +214,18 @@ def summarize(experiment: Any, result: Any) -> RunSummary:
             first_diverged_step=int(steps[steps >= 0].min()) if (steps >= 0).any() else None,
             left_view=int(np.count_nonzero(outside[rows])),
             success=None if hits is None else int(np.count_nonzero(hits[rows] >= 0)),
-            median_steps=math.nan if hits is None else statistics.median_steps(hits[rows]),
+            median_steps=(math.nan if hits is None
+                          else statistics_module.median_steps(hits[rows])),
             tuned_lr=tuned[i].chosen_lr if tuned[i] is not None else None,
         ))
-    tolerance = statistics.tolerance_of(experiment).describe() if hits is not None else None
-    return RunSummary("optimizers", optimizers=tuple(entries), tolerance=tolerance,
+    if hits is not None:
+        success = (f"runs {statistics_module.tolerance_of(experiment).describe()} by the last "
+                   "step; median steps: of those runs, the first step there")
+    elif measure:
+        success = "– (the function has no known global minimum)"
+    else:
+        success = "– (not measured: write tolerance:, or run with --summary or --data)"
+    return RunSummary("optimizers", optimizers=tuple(entries), success=success,
                       tuning=tuning.summary_line(experiment, result), hitting_steps=hits)
 
 

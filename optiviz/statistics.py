@@ -51,11 +51,13 @@ TOLERANCE_PARAMS: tuple[Param, ...] = (
 )
 
 
-def parse_tolerance(value: Any, function: Any, path: KeyPath = ("tolerance",)) -> Tolerance:
-    """The ``tolerance:`` section (None: the default). Written for a function without a known
-    global minimum it is refused: there is nothing to be within tolerance of."""
+def parse_tolerance(value: Any, function: Any,
+                    path: KeyPath = ("tolerance",)) -> Tolerance | None:
+    """The ``tolerance:`` section, None when it is not written (:func:`tolerance_of` then gives
+    the default). Written for a function without a known global minimum it is refused: there
+    is nothing to be within tolerance of."""
     if value is None:
-        return Tolerance()
+        return None
     if not isinstance(value, dict) or not value:
         raise ConfigError("must be a mapping such as {distance: 0.001} or {loss: 1.0e-6}, got "
                           f"{show_value(value)}", path)

@@ -141,3 +141,15 @@ tolerance: {distance: 0.1}
     result = CliRunner().invoke(cli, ["validate", str(write(tmp_path, text))])
     assert result.exit_code == 2
     assert "stats.yaml:4: tolerance: the function has no known global minimum" in result.stderr
+
+
+def test_success_is_measured_when_asked_or_when_tolerance_is_written(tmp_path):
+    path = write(tmp_path, HIMMELBLAU.format(tolerance="{distance: 0.01}").replace(
+        "tolerance: {distance: 0.01}\n", ""))
+    plain = api.run_file(path, render=False)
+    assert plain.summary.optimizers[0].success is None
+    assert "success" not in plain.final["GD lr=0.01"]
+    assert plain.summary.table()[-1].startswith("success: – (not measured")
+    asked = api.run_file(path, render=False, statistics=True)
+    assert asked.summary.optimizers[1].success == 40  # GD reaches a minimum from every start
+    assert asked.summary.table()[-1].startswith("success: runs within 0.001 of a minimum")
