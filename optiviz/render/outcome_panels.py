@@ -273,7 +273,7 @@ def final_key(experiment: Any, theme: Any) -> list[tuple[Any, str]]:
     from matplotlib.lines import Line2D
 
     return [(Line2D([], [], color=theme.foreground, linewidth=1.4, drawstyle="steps-post"),
-             "share of starts with|loss ≤ x; diverged: +∞")]
+             "share of starts at|or below x; diverged: +∞")]
 
 
 class SuccessPanel(SidePanel):
