@@ -342,9 +342,11 @@ def tuning_estimates(starts: int, optimizers: Sequence[Any], steps: int, functio
         settings = config.tune
         noisy = bool(config.noise) or config.batch_size is not None
         repeats = settings.seeds if noisy else 1
+        from optiviz.tuning import chunk_size
+
         grouped = "lr" in getattr(_spec(config), "per_run_hyper", ()) and config.spec is None
-        width = settings.budget if grouped else 1
-        groups = repeats * (1 if grouped else settings.budget)
+        width = min(settings.budget, chunk_size(starts, steps)) if grouped else 1
+        groups = repeats * (math.ceil(settings.budget / width))
         work = _work(config, data_points)
         seconds += groups * steps * (GROUP_STEP_SECONDS + width * starts * RUN_STEP_SECONDS
                                      * work)

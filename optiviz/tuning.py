@@ -170,6 +170,24 @@ def pending(experiment: Any) -> list[int]:
             if c.tune is not None and c.tuned is None]
 
 
+#: The most bytes one run group of candidates records (positions and loss of every step); a
+#: larger group advances in chunks of candidates, each run bit-identical to running alone.
+CHUNK_BYTES = 256 << 20
+RECORDED_BYTES = 24  # per run and step: x, y, loss
+
+
+def chunk_size(starts: int, steps: int) -> int:
+    """Candidates per chunk: as many as ``CHUNK_BYTES`` of recorded runs hold (at least 1)."""
+    return max(1, CHUNK_BYTES // max(1, starts * (steps + 1) * RECORDED_BYTES))
+
+
+def chunks(group: tuple[int, ...], starts: int, steps: int) -> list[tuple[int, ...]]:
+    """``group`` split into chunks of :func:`chunk_size` candidates. Every chunk of a seed
+    starts from the same generator, so all see one sequence of mini-batches."""
+    size = chunk_size(starts, steps)
+    return [group[i: i + size] for i in range(0, len(group), size)]
+
+
 def _groups(candidates: list[Any]) -> list[tuple[int, ...]]:
     """How the candidates advance: as the engine groups them when noise and mini-batches are
     set aside (an lr the optimizer takes per run: one group; else one candidate at a time).
@@ -197,7 +215,8 @@ def tune_entry(experiment: Any, index: int,
     scores = np.empty((len(lrs), repeats * n))
     diverged = np.zeros(len(lrs), dtype=np.int64)
     done = 0
-    groups = _groups(candidates)
+    groups = [chunk for group in _groups(candidates)
+              for chunk in chunks(group, n, steps)]
     for repeat in range(repeats):
         for group in groups:
             rng = np.random.default_rng([experiment.seed, index, TUNE_STREAM, repeat])

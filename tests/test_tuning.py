@@ -219,3 +219,27 @@ def test_every_candidate_diverging_is_an_error_at_the_lr(tmp_path):
     assert result.exit_code == 2
     assert "tune.yaml:5: optimizers[0].lr: every candidate lr in [1000, 10000] diverged" \
         in result.stderr
+
+
+@pytest.mark.filterwarnings("ignore:.*the tuned lr")
+def test_chunks_of_candidates_give_the_same_tuning(tmp_path, monkeypatch):
+    """Many candidates × starts × steps advance in chunks that bound memory; a deterministic
+    entry's (or a mini-batch entry's: every chunk sees one sequence of batches) objectives do
+    not depend on the chunking."""
+    text = """\
+function: {name: linear_regression, samples: 64}
+start: [[0, 0], [1, 1], [2, -1]]
+steps: 25
+optimizers:
+  - {name: sgd, lr: auto, batch_size: 8}
+  - {name: adam, lr: auto}
+tune: {budget: 7, range: [1.0e-3, 1], seeds: 2}
+"""
+    path = write(tmp_path, text)
+    whole = api.tune(api.load(path))
+    monkeypatch.setattr(tuning, "CHUNK_BYTES", 3 * 26 * 24 * 2)  # two candidates per chunk
+    assert tuning.chunks(tuple(range(7)), 3, 25) == [(0, 1), (2, 3), (4, 5), (6,)]
+    chunked = api.tune(api.load(path))
+    for a, b in zip(whole.optimizers, chunked.optimizers, strict=True):
+        assert np.array_equal(a.tuned.objective, b.tuned.objective)
+        assert a.tuned.chosen_lr == b.tuned.chosen_lr
