@@ -10,6 +10,7 @@ code anywhere below raises :class:`ConfigError` with a key path only
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from optiviz import budget, yaml_loader
+from optiviz import budget, statistics, tuning, yaml_loader
 from optiviz.errors import ConfigError, KeyPath, OptivizError, closest
 from optiviz.experiment import (
     Experiment,
@@ -48,6 +49,8 @@ TOP_LEVEL_KEYS = (
     "optimizers",
     "render",
     "sampling",
+    "tune",
+    "tolerance",
 )
 OPTIMIZER_ENTRY_KEYS = ("name", "label", "schedule", "noise", "batch_size", "color")
 SCHEDULE_KEYS = ("name", "warmup_steps", "warmup_start_factor")
@@ -322,7 +325,7 @@ def _format_value(value: Any) -> str:
 
 
 def _optimizer_entries(
-    value: Any, path: KeyPath, *, steps: int, function: Any, index: int
+    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, tune: Any = None
 ) -> list[OptimizerConfig]:
     """One entry, or several when hyperparameters are swept: a list where a number is expected
     (``lr: [0.001, 0.01, 0.1]``; ``betas: [[0.9, 0.999], [0.5, 0.9]]``) expands into one entry
@@ -331,7 +334,7 @@ def _optimizer_entries(
     from optiviz.optimizers.plugins import external_spec
 
     if not isinstance(value, dict) or not isinstance(value.get("name", value.get("torch")), str):
-        return [_optimizer(value, path, steps=steps, function=function, index=index)]
+        return [_optimizer(value, path, steps=steps, function=function, index=index, tune=tune)]
     spec = external_spec(value, path) or OPTIMIZERS.get(value["name"], path + ("name",))
     params = {p.name: p for p in spec.params}
     swept: dict[str, list] = {}
@@ -346,7 +349,7 @@ def _optimizer_entries(
                 raise ConfigError("an empty sweep: give at least one value", path + (key,))
             swept[key] = [param.coerce(v, path + (key, i)) for i, v in enumerate(given)]
     if not swept:
-        return [_optimizer(value, path, steps=steps, function=function, index=index)]
+        return [_optimizer(value, path, steps=steps, function=function, index=index, tune=tune)]
     combinations = list(itertools.product(*swept.values()))
     if len(combinations) > MAX_SWEEP:
         raise ConfigError(
@@ -357,7 +360,7 @@ def _optimizer_entries(
     for combination in combinations:
         chosen = dict(zip(swept, combination, strict=True))
         entry = _optimizer(
-            {**value, **chosen}, path, steps=steps, function=function, index=index
+            {**value, **chosen}, path, steps=steps, function=function, index=index, tune=tune
         )
         suffix = " ".join(
             f"{key}={_format_value(v)}"
@@ -371,7 +374,8 @@ def _optimizer_entries(
 
 
 def _optimizer(
-    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, nested: bool = False
+    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, nested: bool = False,
+    tune: Any = None
 ) -> OptimizerConfig:
     from optiviz.optimizers import OPTIMIZERS
 
@@ -379,6 +383,10 @@ def _optimizer(
         value = {"name": value}
     value = _mapping(value, path, "a mapping with at least a 'name'")
     from optiviz.optimizers.plugins import external_entry
+
+    auto = value.get("lr") is not None and tuning.is_auto(value.get("lr"))
+    if auto:  # lr: auto (optiviz/tuning.py): validated with a stand-in lr, tuned when computing
+        value = tuning.auto_entry(value, path, nested=nested)
 
     external = external_entry(value, path)  # torch: classes, plugins named by import path
     if external is not None:
@@ -423,7 +431,12 @@ def _optimizer(
     label = value.get("label")
     if label is not None and not isinstance(label, (str, int, float)):
         raise ConfigError(f"must be a string, got {show_value(label)}", path + ("label",))
-    label = str(label) if label is not None else _default_label(name, hyper, inner)
+    if auto:
+        hyper = {**hyper, "lr": math.nan}  # set by the tuning; a run of NaN lr goes nowhere
+        label = str(label) if label is not None else _default_label(
+            name, {k: v for k, v in hyper.items() if k != "lr"}, inner)
+    else:
+        label = str(label) if label is not None else _default_label(name, hyper, inner)
     color = value.get("color")
     if color is not None:
         from matplotlib.colors import is_color_like
@@ -485,6 +498,7 @@ def _optimizer(
         inner=inner,
         color=color,
         spec=spec if external is not None else None,
+        tune=(tune or tuning.TuneConfig()) if auto else None,
     )
 
 
@@ -597,7 +611,7 @@ def parse_experiment(
     render = attempt(lambda: _render(data.get("render"), ("render",)), RenderConfig())
 
     if "sampling" in data:
-        for key in ("function", "start", "steps", "optimizers"):
+        for key in ("function", "start", "steps", "optimizers", "tune", "tolerance"):
             if key in data:
                 attempt(
                     lambda key=key: _raise(
@@ -652,6 +666,8 @@ def parse_experiment(
     if steps is not None and steps > MAX_STEPS:
         attempt(lambda: _raise(ConfigError(f"must be <= {MAX_STEPS:,}, got {steps:,}", ("steps",))))
         steps = 1
+    tune = attempt(lambda: tuning.parse_tune(data.get("tune")), tuning.TuneConfig())
+    tolerance = attempt(lambda: statistics.parse_tolerance(data.get("tolerance"), function))
     optimizers: list[OptimizerConfig] = []
     raw = data.get("optimizers")
     if raw is not None:
@@ -669,11 +685,15 @@ def parse_experiment(
                 break
             expanded = attempt(
                 lambda i=i, entry=entry: _optimizer_entries(
-                    entry, ("optimizers", i), steps=steps, function=function, index=i
+                    entry, ("optimizers", i), steps=steps, function=function, index=i, tune=tune
                 )
             )
             if expanded is not None:
                 optimizers.extend(expanded)
+    if "tune" in data and optimizers and not any(o.tune is not None for o in optimizers):
+        attempt(lambda: _raise(ConfigError(
+            "no optimizer has lr: auto to tune; write lr: auto on an entry or remove tune",
+            ("tune",))))
     starts, start_kind = None, "points"
     if function is not None:
         if "start" not in data:
@@ -706,6 +726,7 @@ def parse_experiment(
         start_kind=start_kind,
         steps=steps,
         optimizers=tuple(optimizers),
+        tolerance=tolerance,
     )
 
 
