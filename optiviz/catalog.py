@@ -35,8 +35,8 @@ def resolve_kind(text: str) -> str:
 
 
 def table(kind: str) -> str:
-    """The table of one kind: optimizers, functions, schedules, distributions, methods or
-    writers (output formats) or views, named as :func:`resolve_kind` accepts."""
+    """The table of one kind: optimizers, functions, schedules, distributions, methods,
+    writers (output formats), panels or views, named as :func:`resolve_kind` accepts."""
     return _TABLES[resolve_kind(kind)]()
 
 
@@ -268,6 +268,18 @@ def _views() -> str:
     )
 
 
+def _panels() -> str:
+    from optiviz.render.panels import PANELS
+
+    views = {"paths": "contour, surface", "cloud": "clouds"}
+    rows = [(name, ", ".join(views.get(view, view) for view in spec.views) or "every view",
+             spec.summary) for name, spec in PANELS.items()]
+    return render_table(
+        "panels", ("name", "drawn by", "summary"), rows, (None, 24, SUMMARY_WIDTH),
+        "use: render: {panels: [landscape, loss, lr]}",
+    )
+
+
 # Other words users reach for (plurals and singulars of the kinds themselves always work).
 _KIND_WORDS = {
     "functions": ("function", "landscape", "landscapes"),
@@ -285,4 +297,5 @@ _TABLES: dict[str, Callable[[], str]] = {
     "methods": _methods,
     "writers": _writers,
     "views": _views,
+    "panels": _panels,
 }

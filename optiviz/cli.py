@@ -143,6 +143,10 @@ def cli() -> None:
     envvar="OPTIVIZ_DASK_TIMEOUT",
     help="Give up reaching the --dask scheduler after this long [env: OPTIVIZ_DASK_TIMEOUT].",
 )
+@click.option("--summary", "table", is_flag=True,
+              help="Print a table per config on stdout: per optimizer the median and IQR of "
+                   "the final loss, success rate and median steps to tolerance, diverged runs, "
+                   "tuned lr.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @_sigterm_says_terminated
 @_user_errors
@@ -155,6 +159,7 @@ def run(
     overrides: tuple[str, ...],
     dask: str | None,
     dask_timeout: float,
+    table: bool,
     quiet: bool,
 ) -> None:
     """Run experiments and render their animations.
@@ -191,6 +196,8 @@ def run(
                 raise OptivizError("<stdin>: a config read from standard input has no file "
                                    "name to name its output after; give -o FILE, "
                                    "render.output or --no-render")
+        if out_dir is not None:  # no batch (or other run) writes there meanwhile
+            click.get_current_context().with_resource(api.out_dir_lock(out_dir))
         api.check_runs(list(zip(configs, experiments, strict=True)), output=output,
                        out_dir=out_dir, data=data, render=not no_render)
         if dask is not None:
@@ -207,20 +214,25 @@ def run(
                     render=not no_render,
                     quiet=quiet,
                     config_path=path,
+                    statistics=table,
                     dask=client,
                 )
-            _say_done(path, report, quiet)
+            _say_done(path, report, quiet, table)
 
 
-def _say_done(path: Path, report: Any, quiet: bool) -> None:
-    """The lines after a config: what it wrote, and its summary."""
-    if quiet:
-        return
-    written = ", ".join(str(p) for p in report.outputs) or "nothing written"
+def _say_done(path: Path, report: Any, quiet: bool, table: bool) -> None:
+    """The lines after a config: what it wrote and its summary (stderr), and with --summary
+    its table (stdout)."""
     shown = "<stdin>" if str(path) == "-" else path
-    click.echo(f"{shown}: {written} ({report.seconds:.1f} s)", err=True)
-    for line in report.summary.lines() if report.summary else ():
-        click.echo(f"  {line}", err=True)
+    if not quiet:
+        written = ", ".join(str(p) for p in report.outputs) or "nothing written"
+        click.echo(f"{shown}: {written} ({report.seconds:.1f} s)", err=True)
+        for line in report.summary.lines() if report.summary else ():
+            click.echo(f"  {line}", err=True)
+    if table and report.summary is not None:
+        click.echo(f"{shown}:")
+        for line in report.summary.table():
+            click.echo(f"  {line}")
 
 
 def _check_stdin(configs: tuple[Path, ...]) -> None:
@@ -351,8 +363,9 @@ def validate(paths: tuple[str, ...]) -> None:
 def list_(kind: str | None) -> None:
     """List the names a config can use, with their defaults.
 
-    KIND is one of optimizers, functions, schedules, distributions, methods (sampling) or
-    writers (output formats); the singular works too. Without KIND, every table.
+    KIND is one of optimizers, functions, schedules, distributions, methods (sampling),
+    writers (output formats), panels or views; the singular works too. Without KIND, every
+    table.
     """
     from optiviz.catalog import kinds, resolve_kind, table
 

@@ -10,6 +10,7 @@ code anywhere below raises :class:`ConfigError` with a key path only
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from optiviz import budget, yaml_loader
+from optiviz import budget, statistics, tuning, yaml_loader
 from optiviz.errors import ConfigError, KeyPath, OptivizError, closest
 from optiviz.experiment import (
     Experiment,
@@ -49,6 +50,7 @@ TOP_LEVEL_KEYS = (
     "optimizers",
     "render",
     "sampling",
+    "tune",
     "tolerance",
 )
 OPTIMIZER_ENTRY_KEYS = ("name", "label", "schedule", "noise", "batch_size", "color")
@@ -129,7 +131,6 @@ RENDER_PARAMS: tuple[Param, ...] = (
     Param("elev", 35.0, "float", "surface view: camera elevation (degrees)", in_range(-90, 90)),
     Param("azim", -60.0, "float", "surface view: camera azimuth (degrees)"),
 )
-PANELS = ("landscape", "loss", "lr")
 # Render keys of the optimizer views that a sampling animation has no use for.
 SAMPLING_UNUSED_RENDER_KEYS = ("view", "panels", "levels", "domain", "trail", "orbit", "elev",
                                "azim")
@@ -327,7 +328,7 @@ def _format_value(value: Any) -> str:
 
 
 def _optimizer_entries(
-    value: Any, path: KeyPath, *, steps: int, function: Any, index: int
+    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, tune: Any = None
 ) -> list[OptimizerConfig]:
     """One entry, or several when hyperparameters are swept: a list where a number is expected
     (``lr: [0.001, 0.01, 0.1]``; ``betas: [[0.9, 0.999], [0.5, 0.9]]``) expands into one entry
@@ -336,7 +337,7 @@ def _optimizer_entries(
     from optiviz.optimizers.plugins import external_spec
 
     if not isinstance(value, dict) or not isinstance(value.get("name", value.get("torch")), str):
-        return [_optimizer(value, path, steps=steps, function=function, index=index)]
+        return [_optimizer(value, path, steps=steps, function=function, index=index, tune=tune)]
     spec = external_spec(value, path) or OPTIMIZERS.get(value["name"], path + ("name",))
     params = {p.name: p for p in spec.params}
     swept: dict[str, list] = {}
@@ -351,7 +352,7 @@ def _optimizer_entries(
                 raise ConfigError("an empty sweep: give at least one value", path + (key,))
             swept[key] = [param.coerce(v, path + (key, i)) for i, v in enumerate(given)]
     if not swept:
-        return [_optimizer(value, path, steps=steps, function=function, index=index)]
+        return [_optimizer(value, path, steps=steps, function=function, index=index, tune=tune)]
     combinations = list(itertools.product(*swept.values()))
     if len(combinations) > MAX_SWEEP:
         raise ConfigError(
@@ -362,7 +363,7 @@ def _optimizer_entries(
     for combination in combinations:
         chosen = dict(zip(swept, combination, strict=True))
         entry = _optimizer(
-            {**value, **chosen}, path, steps=steps, function=function, index=index
+            {**value, **chosen}, path, steps=steps, function=function, index=index, tune=tune
         )
         suffix = " ".join(
             f"{key}={_format_value(v)}"
@@ -376,7 +377,8 @@ def _optimizer_entries(
 
 
 def _optimizer(
-    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, nested: bool = False
+    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, nested: bool = False,
+    tune: Any = None
 ) -> OptimizerConfig:
     from optiviz.optimizers import OPTIMIZERS
 
@@ -384,6 +386,10 @@ def _optimizer(
         value = {"name": value}
     value = _mapping(value, path, "a mapping with at least a 'name'")
     from optiviz.optimizers.plugins import external_entry
+
+    auto = value.get("lr") is not None and tuning.is_auto(value.get("lr"))
+    if auto:  # lr: auto (optiviz/tuning.py): validated with a stand-in lr, tuned when computing
+        value = tuning.auto_entry(value, path, nested=nested)
 
     external = external_entry(value, path)  # torch: classes, plugins named by import path
     if external is not None:
@@ -428,7 +434,12 @@ def _optimizer(
     label = value.get("label")
     if label is not None and not isinstance(label, (str, int, float)):
         raise ConfigError(f"must be a string, got {show_value(label)}", path + ("label",))
-    label = str(label) if label is not None else _default_label(name, hyper, inner)
+    if auto:
+        hyper = {**hyper, "lr": math.nan}  # set by the tuning; a run of NaN lr goes nowhere
+        label = str(label) if label is not None else _default_label(
+            name, {k: v for k, v in hyper.items() if k != "lr"}, inner)
+    else:
+        label = str(label) if label is not None else _default_label(name, hyper, inner)
     color = value.get("color")
     if color is not None:
         from matplotlib.colors import is_color_like
@@ -490,6 +501,7 @@ def _optimizer(
         inner=inner,
         color=color,
         spec=spec if external is not None else None,
+        tune=(tune or tuning.TuneConfig()) if auto else None,
     )
 
 
@@ -535,22 +547,9 @@ def _render(value: Any, path: KeyPath) -> RenderConfig:
     value = _mapping(value if value is not None else {}, path)
     params = validate_params(RENDER_PARAMS, value, path)
     if params["panels"] is not None:
-        panels = params["panels"]
-        if isinstance(panels, str):
-            panels = [panels]
-        if not isinstance(panels, list) or not panels:
-            raise ConfigError(f"must be a list of {', '.join(PANELS)}", path + ("panels",))
-        for i, panel in enumerate(panels):
-            if panel not in PANELS:
-                guess = closest(str(panel), PANELS)
-                raise ConfigError(
-                    f"unknown panel {panel!r} (valid: {', '.join(PANELS)})",
-                    path + ("panels", i),
-                    suggestion=guess[0] if guess else None,
-                )
-        if "landscape" not in panels:
-            raise ConfigError("must include 'landscape'", path + ("panels",))
-        params["panels"] = tuple(dict.fromkeys(panels))
+        from optiviz.render.panels import check_panels
+
+        params["panels"] = check_panels(params["panels"], path + ("panels",))
     if params["domain"] is not None:
         params["domain"] = _box(params["domain"], path + ("domain",))
     if params["output"] is not None:
@@ -615,7 +614,7 @@ def parse_experiment(
     render = attempt(lambda: _render(data.get("render"), ("render",)), RenderConfig())
 
     if "sampling" in data:
-        for key in ("function", "start", "steps", "optimizers", "tolerance"):
+        for key in ("function", "start", "steps", "optimizers", "tune", "tolerance"):
             if key in data:
                 attempt(
                     lambda key=key: _raise(
@@ -640,10 +639,13 @@ def parse_experiment(
         sampling_config: SamplingConfig | None = None
         if section is not None:
             sampling_config = attempt(
-                lambda: sampling.validate(section, seed=seed, path=("sampling",))
+                lambda: sampling.validate(section, seed=seed, path=("sampling",),
+                                          drawable=False)
             )
         if sampling_config is not None:
-            attempt(lambda: budget.check_sampling(sampling_config, render))
+            # sizes first: a quantile search over binom(n=1e18) would never end
+            if attempt(lambda: budget.check_sampling(sampling_config, render) or True):
+                attempt(lambda: sampling.check_drawable(sampling_config))
         return Experiment(
             name=name,
             title=title,
@@ -667,6 +669,8 @@ def parse_experiment(
     if steps is not None and steps > MAX_STEPS:
         attempt(lambda: _raise(ConfigError(f"must be <= {MAX_STEPS:,}, got {steps:,}", ("steps",))))
         steps = 1
+    tune = attempt(lambda: tuning.parse_tune(data.get("tune")), tuning.TuneConfig())
+    tolerance = attempt(lambda: statistics.parse_tolerance(data.get("tolerance"), function))
     optimizers: list[OptimizerConfig] = []
     raw = data.get("optimizers")
     if raw is not None:
@@ -684,11 +688,15 @@ def parse_experiment(
                 break
             expanded = attempt(
                 lambda i=i, entry=entry: _optimizer_entries(
-                    entry, ("optimizers", i), steps=steps, function=function, index=i
+                    entry, ("optimizers", i), steps=steps, function=function, index=i, tune=tune
                 )
             )
             if expanded is not None:
                 optimizers.extend(expanded)
+    if "tune" in data and optimizers and not any(o.tune is not None for o in optimizers):
+        attempt(lambda: _raise(ConfigError(
+            "no optimizer has lr: auto to tune; write lr: auto on an entry or remove tune",
+            ("tune",))))
     starts, start_kind = None, "points"
     if function is not None:
         if "start" not in data:
@@ -707,7 +715,7 @@ def parse_experiment(
                     count, optimizers, steps, render, function, start_path=where)))
             if result is not None:
                 starts, start_kind = result
-    tolerance = attempt(lambda: _tolerance(data, render, function, start_kind), None)
+    attempt(lambda: _view_checks(data, render, function, start_kind, tolerance, optimizers))
     if errors:
         return Experiment(name=name, title=title, source=source, render=render, seed=seed)
     return Experiment(
@@ -726,25 +734,19 @@ def parse_experiment(
     )
 
 
-def _tolerance(data: dict, render: RenderConfig, function: Any, start_kind: str) -> float | None:
-    """``tolerance``: what a streaming view (basins) needs, checked by that view's module;
-    refused where no view reads it."""
-    from optiviz import streaming
-
+def _view_checks(data: dict, render: RenderConfig, function: Any, start_kind: str,
+                 tolerance: Any, optimizers: Sequence[OptimizerConfig]) -> None:
+    """What ``render.view`` needs, checked by that view's module: render keys it draws nothing
+    with are refused; a streaming view (basins) checks the function, starts and tolerance."""
     view = VIEWS.get(render.view)
     given_render = data.get("render") if isinstance(data.get("render"), dict) else {}
     for key in view.unused_render_keys:
         if key in given_render:
             raise ConfigError(f"not used by the {view.name} view", ("render", key))
-    given = streaming.parse_tolerance(data.get("tolerance"))
-    if not view.streaming:
-        if "tolerance" in data:
-            raise ConfigError("only the basins view reads it (render: {view: basins})",
-                              ("tolerance",))
-        return None
-    if function is None:
-        return given
-    return streaming.check_basins(function, start_kind, given)
+    if view.streaming and function is not None:
+        from optiviz import streaming
+
+        streaming.check_basins(function, start_kind, tolerance, optimizers)
 
 
 def _raise(error: ConfigError) -> None:
@@ -898,9 +900,16 @@ def _mathtext_reason(exc: ValueError) -> str:
 def _check_map(experiment: Experiment) -> None:
     """What every optimizer view needs: panels it can draw, and a function that is finite
     somewhere in the shown domain and not constant there (contour levels must increase)."""
+    from optiviz.render.cloud import cloud_panels
     from optiviz.render.landscape import chosen_panels, domain_of, grid_points, landscape_grid
+    from optiviz.view import CLOUD_MIN_STARTS
 
-    chosen_panels(experiment, len(experiment.optimizers) * len(experiment.starts))
+    if experiment.render.view == "contour" and (experiment.start_kind in ("random", "grid")
+                                               or len(experiment.starts) > CLOUD_MIN_STARTS):
+        cloud_panels(experiment)
+    else:
+        chosen_panels(experiment, len(experiment.optimizers) * len(experiment.starts),
+                      f"{experiment.render.view} view")
     domain = domain_of(experiment)
     _, _, z, shown = landscape_grid(experiment.function, domain, grid_points(experiment.render))
     levels = np.linspace(shown.min(), shown.max(), max(int(experiment.render.levels), 2) + 1)

@@ -48,6 +48,11 @@ class OptimizerConfig:
     # named by import path); None: ``OPTIMIZERS.get(name)``.
     spec: Any = None
     sweep: Sweep | None = None  # set when a sweep (``lr: [...]``) expanded the entry
+    # ``lr: auto``: the ``tune:`` settings (an optiviz.tuning.TuneConfig) while the lr is to be
+    # tuned (``hyper["lr"]`` is NaN until then), and the tuning's record (an
+    # optiviz.tuning.EntryTuning: candidates, objective, chosen lr) once it is.
+    tune: Any = None
+    tuned: Any = None
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,9 @@ class Experiment:
     start_kind: str = "points"  # points | random | grid
     steps: int = 0
     optimizers: tuple[OptimizerConfig, ...] = ()
-    # distance to a known minimum within which a run has reached it (the basins view)
-    tolerance: float | None = None
+    # ``tolerance:`` (an optiviz.statistics.Tolerance): when a run counts as having reached a
+    # known minimum (the success statistics and panel, the basins view); None: the default
+    tolerance: Any = None
     # sampling experiments
     sampling: SamplingConfig | None = None
 

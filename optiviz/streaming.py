@@ -53,8 +53,6 @@ DIVERGED = -2
 #: 28 at 8k, 26 at 16k, 26 at 32k (Python's per-step overhead amortized, the cache still
 #: holding the working set).
 BLOCK = 16384
-#: Default ``tolerance``: this share of the diagonal of the function's domain.
-TOLERANCE_SHARE = 1e-3
 #: Dask: chunks per worker thread, so a slow worker does not hold up the map.
 DASK_CHUNKS_PER_THREAD = 4
 
@@ -66,14 +64,13 @@ def known_minima(function: Any) -> list[Any]:
     return [p for p in getattr(function, "points", ()) if p.kind.endswith("minimum")]
 
 
-def default_tolerance(function: Any) -> float:
-    """``TOLERANCE_SHARE`` of the diagonal of the function's domain."""
-    (x0, x1), (y0, y1) = function.domain
-    return float(TOLERANCE_SHARE * math.hypot(x1 - x0, y1 - y0))
+def check_basins(function: Any, start_kind: str, tolerance: Any = None,
+                 optimizers: Any = ()) -> float:
+    """Refuse what a basin map cannot show; return the distance that counts as reaching a
+    minimum: ``tolerance.distance`` (an :class:`optiviz.statistics.Tolerance`; None: the
+    default)."""
+    from optiviz.statistics import DEFAULT_DISTANCE
 
-
-def check_basins(function: Any, start_kind: str, tolerance: float | None) -> float:
-    """Refuse what a basin map cannot show; return the tolerance (the default when None)."""
     minima = known_minima(function)
     if not minima:
         raise ConfigError(
@@ -84,19 +81,29 @@ def check_basins(function: Any, start_kind: str, tolerance: float | None) -> flo
     if start_kind != "grid":
         raise ConfigError("the basins view needs a grid of starts, one per pixel: "
                           "start: {grid: [nx, ny]}", ("start",))
+    for config in optimizers:
+        if getattr(config, "tune", None) is not None:
+            raise ConfigError("the basins view runs the lrs it is given: tune lr: auto on a "
+                              "cloud of starts (view: contour) and write the chosen lr here",
+                              ("optimizers",))
     if tolerance is None:
-        tolerance = default_tolerance(function)
-    where = ("tolerance",)
+        return DEFAULT_DISTANCE
+    if tolerance.loss is not None:
+        raise ConfigError("the basins view tells the minima apart by distance: it reads "
+                          "tolerance.distance only", ("tolerance", "loss"))
+    if tolerance.distance is None:
+        raise ConfigError("the basins view needs tolerance.distance", ("tolerance",))
+    distance = float(tolerance.distance)
     points = np.array([(p.x, p.y) for p in minima])
     if len(points) > 1:
         gaps = np.hypot(*(points[:, None, :] - points[None, :, :]).transpose(2, 0, 1))
         closest = float(gaps[np.triu_indices(len(points), 1)].min())
-        if not tolerance < closest / 2:
+        if not distance < closest / 2:
             raise ConfigError(
                 f"must be less than half the distance between the two closest known minima "
-                f"({closest / 2:.4g}), so that a run is near one at most, got {tolerance:g}",
-                where)
-    return float(tolerance)
+                f"({closest / 2:.4g}), so that a run is near one at most, got {distance:g}",
+                ("tolerance", "distance"))
+    return distance
 
 
 def minimum_label(x: float, y: float) -> str:
@@ -105,18 +112,6 @@ def minimum_label(x: float, y: float) -> str:
         return f"{v:.3g}".replace("-", "\u2212")
 
     return f"({coordinate(x)}, {coordinate(y)})"
-
-
-def parse_tolerance(value: Any, path: tuple = ("tolerance",)) -> float | None:
-    """The ``tolerance`` key: a distance > 0, or None for the default."""
-    from optiviz.registry import as_float
-
-    if value is None:
-        return None
-    tolerance = as_float(value, path)
-    if not tolerance > 0:
-        raise ConfigError(f"must be > 0, got {tolerance:g}", path)
-    return tolerance
 
 
 def frame_steps(steps: int, frames: int | None, *, still: bool = False) -> np.ndarray:
@@ -360,7 +355,8 @@ class _Maps:
 def make_plan(experiment: Any, *, still: bool = False, block: int = BLOCK) -> Plan:
     """The :class:`Plan` of a loaded basins experiment."""
     function = experiment.function
-    tolerance = check_basins(function, experiment.start_kind, experiment.tolerance)
+    tolerance = check_basins(function, experiment.start_kind, experiment.tolerance,
+                             experiment.optimizers)
     minima = np.array([(p.x, p.y) for p in known_minima(function)], dtype=np.float64)
     return Plan(
         function=function,

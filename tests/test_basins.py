@@ -21,10 +21,10 @@ from optiviz.experiment import Experiment
 
 CONFIG = """\
 title: Basins
+tolerance: {distance: 0.05}
 function: himmelblau
 start: {grid: [20, 20]}
 steps: 40
-tolerance: 0.05
 optimizers:
   - {name: adam, lr: 0.3}
   - {name: sgd, lr: 0.02}
@@ -55,7 +55,7 @@ def by_hand(experiment: Experiment, frame_steps: np.ndarray) -> dict[str, np.nda
     runs = simulate(experiment)
     minima = np.array([(p.x, p.y) for p in experiment.function.points
                        if p.kind.endswith("minimum")])
-    tolerance = experiment.tolerance
+    tolerance = experiment.tolerance.distance
     n = len(experiment.starts)
     entries = len(experiment.optimizers)
 
@@ -188,8 +188,7 @@ def test_dask_gives_the_same_bytes(config, tmp_path):
 
 def test_dask_is_refused_for_other_views_and_unreachable_schedulers(tmp_path, config):
     other = tmp_path / "paths.yaml"
-    other.write_text(CONFIG.replace("tolerance: 0.05\n", "").replace("view: basins",
-                                                                     "view: contour"))
+    other.write_text(CONFIG.replace("view: basins", "view: contour"))
     result = CliRunner().invoke(cli, ["run", str(other), "--dask", "tcp://127.0.0.1:9"])
     assert result.exit_code == 2
     assert "--dask splits the starts of a basin map" in result.output
@@ -201,13 +200,15 @@ def test_dask_is_refused_for_other_views_and_unreachable_schedulers(tmp_path, co
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (("function: himmelblau", "function: saddle"), "saddle lists none"),
+    (("tolerance: {distance: 0.05}\nfunction: himmelblau", "function: saddle"),
+     "saddle lists none"),
     (("start: {grid: [20, 20]}", "start: {random: 50}"), "needs a grid of starts"),
-    (("tolerance: 0.05", "tolerance: 3"), "less than half the distance"),
-    (("tolerance: 0.05", "tolerance: -1"), "must be > 0"),
+    (("distance: 0.05", "distance: 3"), "less than half the distance"),
+    (("distance: 0.05", "distance: -1"), "must be > 0"),
+    (("distance: 0.05", "loss: 0.1"), "reads tolerance.distance only"),
+    (("{name: adam, lr: 0.3}", "{name: adam, lr: auto}"), "tune lr: auto on a cloud"),
     (("view: basins,", "view: basins, levels: 10,"), "not used by the basins view"),
     (("view: basins,", "view: basin,"), "did you mean 'basins'"),
-    (("view: basins,", "view: contour,"), "only the basins view reads it"),
 ])
 def test_config_errors_are_one_line_at_the_key(tmp_path, change, message):
     path = tmp_path / "bad.yaml"
@@ -222,7 +223,8 @@ def test_config_errors_are_one_line_at_the_key(tmp_path, change, message):
 
 def test_a_function_without_minima_is_refused_by_validate(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text(CONFIG.replace("function: himmelblau", "function: monkey_saddle"))
+    path.write_text(CONFIG.replace("tolerance: {distance: 0.05}\nfunction: himmelblau",
+                                   "function: monkey_saddle"))
     result = CliRunner().invoke(cli, ["validate", str(path)])
     assert result.exit_code == 2 and "lists none" in result.output
 
