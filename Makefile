@@ -32,6 +32,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/sampling.py
 	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/basins.py
 	$(BIN)/python bench/torch_adapter.py
 
 lint: $(VENV)/.installed-test

@@ -107,8 +107,9 @@ TORCH = textwrap.dedent("""
 """)
 
 
-def run_child(command: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak resident bytes (its largest process) of one child process."""
+def run_child(command: list[str]) -> tuple[float, int, float]:
+    """Wall seconds, peak resident bytes (its largest process) and CPU seconds (user + system,
+    its workers included) of one child process."""
     start = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output = child.stdout.read() if child.stdout else b""
@@ -117,7 +118,7 @@ def run_child(command: list[str]) -> tuple[float, int]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{output.decode(errors='replace')}")
-    return seconds, usage.ru_maxrss * 1024
+    return seconds, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -147,9 +148,10 @@ def main() -> None:
     for name, (_, results) in sides.items():
         seconds = statistics.median(r[0] for r in results)
         peak = max(r[1] for r in results)
+        cpu = statistics.median(r[2] for r in results)
         medians[name] = seconds
-        print(f"  {name:20s} {seconds:7.2f} s   peak RSS {peak / 2**20:7.0f} MiB   "
-              f"({', '.join(f'{r[0]:.1f}' for r in results)} s)")
+        print(f"  {name:20s} {seconds:7.2f} s   CPU {cpu:6.1f} s   peak RSS "
+              f"{peak / 2**20:6.0f} MiB   ({', '.join(f'{r[0]:.1f}' for r in results)} s)")
     if len(medians) == 2:
         print(f"  torch / optiviz: {medians['torch.optim batched'] / medians['optiviz']:.2f}x")
     if (work / "torch.png").exists():
@@ -160,8 +162,10 @@ def main() -> None:
         theirs_px = np.asarray(Image.open(work / "torch.png").convert("RGB")).astype(int)
         differ = np.mean(np.any(ours_px != theirs_px, axis=-1))
         print(f"  pixels differing between the two PNGs: {100 * differ:.2f}%")
+    load = os.getloadavg()[0]
     print(f"  target: optiviz < 10 s and < 1 GiB ({'met' if medians['optiviz'] < 10 else 'MISSED'}"
-          " on time)")
+          f" on time; load average {load:.1f} on {os.cpu_count()} cores: wall times include "
+          "other processes' share)")
 
 
 if __name__ == "__main__":
