@@ -101,6 +101,31 @@ def test_every_outcome_occurs_and_matches_runs_classified_by_hand(experiment):
     assert maps.frame_steps.tolist() == [0, 10, 20, 30, 40]
 
 
+EVERY_KIND = """\
+function: himmelblau
+start: {grid: [12, 12]}
+steps: 25
+tolerance: {distance: 0.05}
+optimizers:
+  - {name: lbfgs, lr: 1, max_iter: 1, history_size: 10, line_search_fn: strong_wolfe}
+  - {name: newton, damping: levenberg}
+  - {name: lookahead, inner: {name: adam, lr: 0.1}}
+  - {name: lion, lr: 0.1}
+  - {name: sgd, lr: [0.001, 0.01]}
+  - {name: sgd, lr: 0.01, momentum: 0.9, schedule: cosine}
+render: {view: basins, frames: 4}
+"""
+
+
+def test_second_order_wrapped_swept_and_scheduled_entries_match_their_paths(tmp_path):
+    path = tmp_path / "kinds.yaml"
+    path.write_text(EVERY_KIND)
+    experiment = load(path)
+    maps = streaming.run_basins(experiment, workers=1, block=13)
+    assert_same(maps, by_hand(experiment, maps.frame_steps))
+    assert_same(streaming.run_basins(experiment, workers=2, block=50), maps)
+
+
 def test_blocks_workers_and_stills_do_not_change_the_maps(experiment):
     whole = streaming.run_basins(experiment, workers=1, block=400)  # one block: unchunked
     assert_same(streaming.run_basins(experiment, workers=1, block=7), whole)
