@@ -34,12 +34,13 @@ STAR_SIZE = {"global minimum": 13, "local minimum": 10}
 TITLE_BAND = 2.2  # the figure title's row (and the step counter's)
 ROW_TOP = 1.7  # a map's title
 ROW_BOTTOM = 2.9  # a row's x tick labels and x label
-LEFT = 3.6  # the y tick labels and y label
+LEFT = 4.6  # the y tick labels (up to '−0.75') and the y label
 GAP = 1.2  # between two maps of a row
 KEY_WIDTH = 12.5  # the key column: ramps (KEY_RAMP) and the minima's names right of them
 KEY_RAMP = 4.5
 KEY_ROW = 1.2  # height of one minimum's ramp
 LEGEND_ROWS = 3.6  # the legend under the key: three rows and their spacing
+LEGEND_WIDTH = 12.5  # the legend's widest line, "near no known minimum", with its handle
 RIGHT = 0.6
 
 
@@ -88,10 +89,13 @@ def plan_layout(entries: int, minima: int, aspect: float, width: float, height: 
             + ROW_BOTTOM * font
         boxes.append((x / width, y / height, side / width, side * aspect / height))
     if below:
-        key_x = left + LEFT * font
+        # ramps, their minima's names, the legend: side by side, centred under the maps
+        names, legend_w = (KEY_WIDTH - KEY_RAMP) * font, LEGEND_WIDTH * font
+        ramp_w = min(2 * KEY_RAMP * font, max(font, width - names - legend_w - 2 * font))
+        band_w = ramp_w + names + legend_w
+        key_x = max(font / 2, (width - band_w) / 2)
         key_top = (band - ROW_TOP) * font
-        ramp_w = 2 * KEY_RAMP * font  # a wider ramp: the band has the room
-        legend_x = key_x + ramp_w + (KEY_WIDTH - KEY_RAMP) * font
+        legend_x = key_x + ramp_w + names
         legend_top = key_top
     else:
         key_x = width - (KEY_WIDTH + RIGHT) * font
