@@ -465,3 +465,8 @@ class SvgWriter(StillWriter):
 class PdfWriter(StillWriter):
     format = "pdf"
     metadata = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}
+
+
+# The HTML player registers itself (its own module: the page, the readout) ----------------------
+
+from optiviz.render import html_player  # noqa: E402,F401
