@@ -78,7 +78,7 @@ RENDER_PARAMS: tuple[Param, ...] = (
         "output",
         None,
         "str",
-        "output file; its extension picks the format (gif mp4 webm png svg pdf)",
+        "output file; its extension picks the format (gif mp4 webm html png svg pdf)",
         nullable=True,
     ),
     Param("width", 960, "int", "width in pixels", _both(_at_least(64), _even)),
