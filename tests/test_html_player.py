@@ -296,6 +296,16 @@ def test_writer_without_the_run_refuses_to_write_a_page(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_killed_runs_hidden_video_is_removed_by_the_next_page(tmp_path):
+    from optiviz.atomic import temporary_path
+
+    leftover = temporary_path(tmp_path / "race.mp4", pid=2**22 + 1)  # no such process
+    leftover.write_bytes(b"half a video")
+    writer = HtmlWriter(temporary_path(tmp_path / "race.html"), 64, 64, fps=10)
+    writer.abort()
+    assert os.listdir(tmp_path) == []
+
+
 def test_render_output_html_in_the_config_is_honoured(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = write(tmp_path, RACE.replace("render: {", "render: {output: page.html, "))

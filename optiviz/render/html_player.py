@@ -332,7 +332,8 @@ def metropolis_tables(tables: Tables, result: Any, steps: np.ndarray) -> None:
         rows.append([f"R-hat{suffix}", tables.add(latest(result.rhat[s]))])
         for i, name in enumerate(names):
             rows.append([f"mean {name}{suffix}", tables.add(latest(result.running_mean[s, :, i]))])
-    tables.table(["quantity", "value"], rows, title="diagnostics at the last checkpoint reached")
+    tables.table(["quantity", "value"], rows,
+                 title="all chains (ESS, R-hat, means: at the last diagnostics checkpoint)")
 
 
 # The page ----------------------------------------------------------------------------------------
