@@ -234,7 +234,9 @@ def optimizer_tables(tables: Tables, experiment: Any, trajectories: Any,
                 tables.add(trajectories.positions[r, steps, 0], "fixed", decimals=decimals),
                 tables.add(trajectories.positions[r, steps, 1], "fixed", decimals=decimals),
             ])
-        tables.table(["optimizer", "loss", "lr", "x", "y"], rows)
+        function = experiment.function  # axes named as the map names them (w, b for a fit)
+        tables.table(["optimizer", "loss", "lr", getattr(function, "xlabel", "x") or "x",
+                      getattr(function, "ylabel", "y") or "y"], rows)
         return
     from optiviz.render.cloud import median_band
 
