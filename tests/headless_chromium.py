@@ -59,6 +59,7 @@ class Chromium:
             [executable, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--no-default-browser-check", "--disable-extensions", "--mute-audio",
              "--hide-scrollbars", "--disable-background-networking", "--disable-sync",
+             "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
              "--autoplay-policy=no-user-gesture-required", "--remote-debugging-pipe",
              f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
              "about:blank"],
@@ -72,13 +73,17 @@ class Chromium:
         self.buffer = b""
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
-        targets = self.call("Target.getTargets")["targetInfos"]
-        page = next(t for t in targets if t["type"] == "page")
-        self.session = self.call("Target.attachToTarget", targetId=page["targetId"],
-                                 flatten=True)["sessionId"]
-        self.call("Page.enable", session=True)
-        self.call("Runtime.enable", session=True)
-        self.resize(width, height)
+        try:
+            targets = self.call("Target.getTargets")["targetInfos"]
+            page = next(t for t in targets if t["type"] == "page")
+            self.session = self.call("Target.attachToTarget", targetId=page["targetId"],
+                                     flatten=True)["sessionId"]
+            self.call("Page.enable", session=True)
+            self.call("Runtime.enable", session=True)
+            self.resize(width, height)
+        except BaseException:
+            self.close()
+            raise
 
     def __enter__(self) -> Chromium:
         return self
@@ -87,9 +92,10 @@ class Chromium:
         self.close()
 
     def close(self) -> None:
+        self.timeout = min(self.timeout, 5.0)
         try:
             self.call("Browser.close")
-        except (ProtocolError, OSError, TimeoutError):
+        except (ProtocolError, OSError, TimeoutError, ValueError):
             pass
         try:
             self.process.wait(timeout=10)
