@@ -97,11 +97,10 @@ def series(values: Any, kind: str = "sig", *, decimals: int = 0, unit: str = "",
     ``unit`` follows the number; ``missing`` stands for a value that is not finite. Codes are
     delta-coded over the frames (a missing value does not interrupt the chain)."""
     values = np.asarray(values, dtype=float).ravel()
-    if kind == "fixed":
-        scale = 10.0 ** decimals
-        finite = values[np.isfinite(values)]
-        if finite.size and np.max(np.abs(finite)) * scale >= SAFE_CODE:
-            kind = "sig"
+    scale = 10.0 ** decimals if kind == "fixed" else 1.0
+    finite = values[np.isfinite(values)]
+    if kind in ("fixed", "int") and finite.size and np.max(np.abs(finite)) * scale >= SAFE_CODE:
+        kind = "sig"
     if kind == "sig":
         codes = [sig_code(float(v)) for v in values]
     elif kind == "fixed":
