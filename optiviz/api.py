@@ -282,6 +282,15 @@ def run_experiment(
     )
 
 
+def out_dir_lock(out_dir: str | Path) -> Any:
+    """The out-dir's lock (:class:`optiviz.batch.OutDirLock`), as a context manager, the
+    folder created first: ``optiviz run --out-dir`` holds it while it checks and writes."""
+    from optiviz.batch import OutDirLock
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return OutDirLock(Path(out_dir))
+
+
 def run_file(
     path: str | Path,
     *,

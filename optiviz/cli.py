@@ -169,6 +169,8 @@ def run(
                 raise OptivizError("<stdin>: a config read from standard input has no file "
                                    "name to name its output after; give -o FILE, "
                                    "render.output or --no-render")
+        if out_dir is not None:  # no batch (or other run) writes there meanwhile
+            click.get_current_context().with_resource(api.out_dir_lock(out_dir))
         api.check_runs(list(zip(configs, experiments, strict=True)), output=output,
                        out_dir=out_dir, data=data, render=not no_render)
     for path, experiment in zip(configs, experiments, strict=True):
@@ -318,8 +320,8 @@ def validate(paths: tuple[str, ...]) -> None:
 def list_(kind: str | None) -> None:
     """List the names a config can use, with their defaults.
 
-    KIND is one of optimizers, functions, schedules, distributions, methods (sampling) or
-    writers (output formats); the singular works too. Without KIND, every table.
+    KIND is one of optimizers, functions, schedules, distributions, methods (sampling),
+    writers (output formats) or panels; the singular works too. Without KIND, every table.
     """
     from optiviz.catalog import kinds, resolve_kind, table
 

@@ -125,7 +125,6 @@ RENDER_PARAMS: tuple[Param, ...] = (
     Param("elev", 35.0, "float", "surface view: camera elevation (degrees)", in_range(-90, 90)),
     Param("azim", -60.0, "float", "surface view: camera azimuth (degrees)"),
 )
-PANELS = ("landscape", "loss", "lr")
 # Render keys of the optimizer views that a sampling animation has no use for.
 SAMPLING_UNUSED_RENDER_KEYS = ("view", "panels", "levels", "domain", "trail", "orbit", "elev",
                                "azim")
@@ -531,22 +530,9 @@ def _render(value: Any, path: KeyPath) -> RenderConfig:
     value = _mapping(value if value is not None else {}, path)
     params = validate_params(RENDER_PARAMS, value, path)
     if params["panels"] is not None:
-        panels = params["panels"]
-        if isinstance(panels, str):
-            panels = [panels]
-        if not isinstance(panels, list) or not panels:
-            raise ConfigError(f"must be a list of {', '.join(PANELS)}", path + ("panels",))
-        for i, panel in enumerate(panels):
-            if panel not in PANELS:
-                guess = closest(str(panel), PANELS)
-                raise ConfigError(
-                    f"unknown panel {panel!r} (valid: {', '.join(PANELS)})",
-                    path + ("panels", i),
-                    suggestion=guess[0] if guess else None,
-                )
-        if "landscape" not in panels:
-            raise ConfigError("must include 'landscape'", path + ("panels",))
-        params["panels"] = tuple(dict.fromkeys(panels))
+        from optiviz.render.panels import check_panels
+
+        params["panels"] = check_panels(params["panels"], path + ("panels",))
     if params["domain"] is not None:
         params["domain"] = _box(params["domain"], path + ("domain",))
     if params["output"] is not None:
@@ -636,10 +622,13 @@ def parse_experiment(
         sampling_config: SamplingConfig | None = None
         if section is not None:
             sampling_config = attempt(
-                lambda: sampling.validate(section, seed=seed, path=("sampling",))
+                lambda: sampling.validate(section, seed=seed, path=("sampling",),
+                                          drawable=False)
             )
         if sampling_config is not None:
-            attempt(lambda: budget.check_sampling(sampling_config, render))
+            # sizes first: a quantile search over binom(n=1e18) would never end
+            if attempt(lambda: budget.check_sampling(sampling_config, render) or True):
+                attempt(lambda: sampling.check_drawable(sampling_config))
         return Experiment(
             name=name,
             title=title,
@@ -900,9 +889,16 @@ def _mathtext_reason(exc: ValueError) -> str:
 def _check_map(experiment: Experiment) -> None:
     """What every optimizer view needs: panels it can draw, and a function that is finite
     somewhere in the shown domain and not constant there (contour levels must increase)."""
+    from optiviz.render.cloud import cloud_panels
     from optiviz.render.landscape import chosen_panels, domain_of, grid_points, landscape_grid
+    from optiviz.view import CLOUD_MIN_STARTS
 
-    chosen_panels(experiment, len(experiment.optimizers) * len(experiment.starts))
+    if experiment.render.view == "contour" and (experiment.start_kind in ("random", "grid")
+                                               or len(experiment.starts) > CLOUD_MIN_STARTS):
+        cloud_panels(experiment)
+    else:
+        chosen_panels(experiment, len(experiment.optimizers) * len(experiment.starts),
+                      f"{experiment.render.view} view")
     domain = domain_of(experiment)
     _, _, z, shown = landscape_grid(experiment.function, domain, grid_points(experiment.render))
     levels = np.linspace(shown.min(), shown.max(), max(int(experiment.render.levels), 2) + 1)

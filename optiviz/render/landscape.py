@@ -20,6 +20,7 @@ from optiviz.render.scene import (
     ANIMATED_Z,
     CachedGlyphText,
     GrowingLine,
+    fit_title,
     freeze_layout,
     new_figure,
 )
@@ -32,7 +33,6 @@ from optiviz.render.theme import (
     sweep_colors,
 )
 
-PANELS = ("landscape", "loss", "lr")
 MAX_RUNS_WITH_LOSS_PANEL = 12
 GRID_POINTS = 240  # background map resolution per axis, at most
 
@@ -73,18 +73,15 @@ def is_cloud(experiment: Any, trajectories: Any) -> bool:
     return many_starts(experiment, trajectories)
 
 
-def chosen_panels(experiment: Any, runs: int) -> tuple[str, ...]:
-    """``render.panels`` validated, or the default: the loss panel when there are few runs."""
-    panels = experiment.render.panels
+def chosen_panels(experiment: Any, runs: int, what: str = "contour view") -> tuple[str, ...]:
+    """``render.panels`` checked against what a paths view draws (see
+    :mod:`optiviz.render.panels`), or the default: the loss panel when there are few runs."""
+    from optiviz.render.panels import view_panels
+
+    panels = view_panels(experiment, "paths", what)
     if panels is None:
         return ("landscape", "loss") if runs <= MAX_RUNS_WITH_LOSS_PANEL else ("landscape",)
-    for i, name in enumerate(panels):
-        if name not in PANELS:
-            raise ConfigError(f"unknown panel {name!r} (valid: {', '.join(PANELS)})",
-                              ("render", "panels", i))
-    if "landscape" not in panels:
-        raise ConfigError("must include 'landscape'", ("render", "panels"))
-    return tuple(panels)
+    return panels
 
 
 def domain_of(experiment: Any,
@@ -545,8 +542,8 @@ class LandscapeScene:
         ax.set_ylabel(getattr(function, "ylabel", "y") or "y", labelpad=2)
         title = title_of(experiment)
         if title:
-            figure.suptitle(title, color=theme.foreground, fontsize=size * 1.2,
-                            fontweight="bold")
+            fit_title(figure, title, color=theme.foreground, fontsize=size * 1.2,
+                      fontweight="bold")
 
         colors = run_colors(experiment, trajectories, theme)
         positions = trajectories.positions
@@ -734,11 +731,16 @@ class ExitMarks:
 def side_panels(side: Sequence[str], side_axes: Sequence[Any], experiment: Any,
                 trajectories: Any, colors: list[str], theme: Theme, styles: Any,
                 domain: Any) -> list[SidePanel]:
-    """The loss / lr panels named in ``side``, one per axes of ``side_axes`` stacked in a
-    column: only the bottom one labels its step axis."""
-    panels = [(LossPanel if name == "loss" else LrPanel)(
-        side_ax, experiment, trajectories, colors, theme, styles=styles, domain=domain)
-        for name, side_ax in zip(side, side_axes, strict=True)]
+    """The panels named in ``side`` (:data:`optiviz.render.panels.PANELS`), one per axes of
+    ``side_axes`` stacked in a column: only the bottom one labels its step axis."""
+    from optiviz.render.panels import PanelContext, build_panels
+
+    groups = [np.flatnonzero(trajectories.run_optimizer == g)
+              for g in np.unique(trajectories.run_optimizer)]
+    context = PanelContext(experiment, trajectories, theme, colors, groups,
+                           [colors[int(runs[0])] for runs in groups], domain, styles=styles,
+                           width=experiment.render.width)
+    panels = build_panels(side, side_axes, "paths", context)
     for side_ax in side_axes[:-1]:
         side_ax.tick_params(labelbottom=False)
     if side_axes:
