@@ -375,8 +375,9 @@ def test_player_in_chromium_seeks_reads_out_and_shows_the_frame(race, tmp_path):
             assert abs(float(y) - arrays["positions"][r, wanted, 1]) <= 5e-4 + 1e-12
         shot = browser.screenshot(tmp_path / "player.png")
         pixels = video_pixels(browser, shot, (320, 240))
-        assert pixels.std() > 20  # a picture, not a blank box
-        assert np.abs(pixels - reference[wanted]).mean() < 6  # that picture
+        assert pixels.std() > 20, pixels.std()  # a picture, not a blank box
+        assert np.abs(pixels - reference[wanted]).mean() < 6, \
+            {i: float(np.abs(pixels - frame).mean()) for i, frame in reference.items()}
         # where the neighbouring frames differ (the heads, the step counter), it is this one
         moving = (np.abs(reference[wanted - 1] - reference[wanted]).max(axis=2) > 40) | \
             (np.abs(reference[wanted + 1] - reference[wanted]).max(axis=2) > 40)
