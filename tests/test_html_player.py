@@ -428,3 +428,19 @@ def test_sampling_player_in_chromium_reads_the_chains(tmp_path):
             assert abs(float(row[1]) - result.positions[0, c, step, 0]) <= 5e-4 + 1e-12
         diagnostics = dict(browser.evaluate(READ_TABLE.format(t=1)))
         assert diagnostics["draws kept"] == f"{max(step - result.burn_in, 0) * 2:,}"
+
+        # the scrubber seeks
+        browser.evaluate("(function (s) { s.value = 4; s.dispatchEvent(new Event('input')); })"
+                         "(document.getElementById('scrub'))")
+        assert browser.evaluate("optiviz.frame()") == 4
+        assert browser.evaluate("document.getElementById('where').textContent") == \
+            f"step {int(steps[4]):,} / 40"
+
+        # in a reveal.js slide: #play plays, leaving the slide (slide:stop) pauses
+        browser.open("about:blank")  # a new fragment alone would not load the page again
+        browser.open(page.as_uri() + "#play")
+        browser.evaluate("optiviz.ready")
+        assert browser.evaluate("document.getElementById('video').paused") is False
+        assert browser.evaluate("new Promise(function (done) { window.postMessage('slide:stop', "
+                                "'*'); setTimeout(function () { done(document.getElementById("
+                                "'video').paused); }, 100); })") is True
