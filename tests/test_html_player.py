@@ -308,6 +308,26 @@ def test_a_killed_runs_hidden_video_is_removed_by_the_next_page(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_an_interrupted_page_leaves_no_file_behind(tmp_path, monkeypatch):
+    from optiviz.render import writers
+
+    appended = []
+
+    def interrupt(self, frame, repeat=1):
+        appended.append(1)
+        if len(appended) == 5:
+            raise KeyboardInterrupt
+        original(self, frame, repeat)
+
+    original = writers.Mp4Writer.append
+    monkeypatch.setattr(writers.Mp4Writer, "append", interrupt)
+    (tmp_path / "race.html").write_bytes(b"the previous page")
+    with pytest.raises(KeyboardInterrupt):
+        api.run_file(write(tmp_path, RACE), output=tmp_path / "race.html")
+    assert sorted(os.listdir(tmp_path)) == ["config.yaml", "race.html"]
+    assert (tmp_path / "race.html").read_bytes() == b"the previous page"
+
+
 def test_render_output_html_in_the_config_is_honoured(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = write(tmp_path, RACE.replace("render: {", "render: {output: page.html, "))
