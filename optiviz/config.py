@@ -81,7 +81,7 @@ RENDER_PARAMS: tuple[Param, ...] = (
         "output",
         None,
         "str",
-        "output file; its extension picks the format (gif mp4 webm png svg pdf)",
+        "output file; its extension picks the format (gif mp4 webm html png svg pdf)",
         nullable=True,
     ),
     Param("width", 960, "int", "width in pixels", _both(_at_least(64), _even)),
@@ -774,23 +774,52 @@ def load(path: str | Path, overrides: Sequence[str] = (), *, render: bool = True
     the cheap checks of every later stage (:func:`preflight`; ``render=False``: of computing
     only), so that a config that loads does not fail later for a reason in the config."""
     file = str(path)
-    located = None
-    overridden: list[KeyPath] = []
     name, source = _source(path)
     try:
         text, file = yaml_loader.read_config(path)
+    except ConfigError as exc:
+        raise _locate(exc, None, file) from None
+    return load_text(text, file, overrides, render=render, name=name, source=source)
+
+
+def load_text(text: str, file: str, overrides: Sequence[str] = (), *, render: bool = True,
+              name: str = "config", source: Path | None = None) -> Experiment:
+    """:func:`load` for a config already read (``optiviz.animate`` given YAML text): ``file``
+    is what messages call it."""
+    located = None
+    overridden: list[KeyPath] = []
+    try:
         located = yaml_loader.compose(text, file)
         data = located.data if located.data is not None else {}
-        for assignment in overrides:
-            if not isinstance(data, dict):
-                break
-            apply_override(data, assignment)
-            overridden.append(_parse_key_path(assignment.split("=", 1)[0].strip()))
-        experiment = parse_experiment(data, name=name, source=source)
-        preflight(experiment, render=render)
-        return experiment
+        return _load_data(data, overrides, overridden, render=render, name=name, source=source)
     except ConfigError as exc:
         raise _locate(exc, located, file, overridden) from None
+
+
+def load_data(data: Any, file: str, overrides: Sequence[str] = (), *, render: bool = True,
+              name: str = "config") -> Experiment:
+    """:func:`load` for a config given as plain values (``optiviz.animate`` given a dict;
+    ``data`` is not changed); messages name ``file`` and no line."""
+    import copy
+
+    overridden: list[KeyPath] = []
+    try:
+        return _load_data(copy.deepcopy(data), overrides, overridden, render=render, name=name,
+                          source=None)
+    except ConfigError as exc:
+        raise _locate(exc, None, file, overridden) from None
+
+
+def _load_data(data: Any, overrides: Sequence[str], overridden: list[KeyPath], *, render: bool,
+               name: str, source: Path | None) -> Experiment:
+    for assignment in overrides:
+        if not isinstance(data, dict):
+            break
+        apply_override(data, assignment)
+        overridden.append(_parse_key_path(assignment.split("=", 1)[0].strip()))
+    experiment = parse_experiment(data, name=name, source=source)
+    preflight(experiment, render=render)
+    return experiment
 
 
 def validate_files(paths: Iterable[str | Path]) -> list[ConfigError]:
