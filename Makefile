@@ -30,7 +30,7 @@ test: $(VENV)/.installed-test
 # The HTML player's tests drive Debian's chromium headless (tests/headless_chromium.py): in CI
 # (CI set) they fail without it, elsewhere they are skipped. apt-get only, no browser downloads.
 chromium:
-	@command -v chromium >/dev/null 2>	command -v chromium >/dev/null 2>&1 || command -v chromium-browser1 || command -v chromium-browser >/dev/null 2>&1 || \
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 		{ sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium; }
 

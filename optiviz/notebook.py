@@ -174,7 +174,9 @@ class Animation:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays ``--data`` writes, by name."""
-        return self.result.arrays()
+        from optiviz import api
+
+        return api.data_arrays(self.experiment, self.result)
 
     def summary(self) -> SummaryTable:
         """The final numbers (``optiviz run``'s summary lines) as a table."""
@@ -198,7 +200,7 @@ class Animation:
         suffix = path.suffix.lower()
         if suffix == ".npz":
             api.check_data_path(path)
-            return api.write_data(self.result, path)
+            return api.write_data(self.result, path, self.experiment)
         if suffix.lstrip(".") not in WRITERS:
             valid = " ".join(f".{name}" for name in (*WRITERS.names(), "npz"))
             raise ConfigError(f"save({str(path)!r}): unknown format "
