@@ -319,3 +319,29 @@ def test_data_names_the_parameters_through_the_cli_and_the_api(tmp_path):
         from_api = api.compute(api.load(path))
         np.testing.assert_array_equal(written["positions"], from_api.positions)
         assert from_api.param_names == ("x", "y")
+
+
+IN_PLACE = sorted(name for name, spec in OPTIMIZERS.items() if spec.step_in_place is not None)
+
+
+def test_the_elementwise_optimizers_all_update_in_place():
+    assert set(IN_PLACE) == {"sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "adamax",
+                             "nadam", "radam", "rprop", "asgd", "gd", "momentum", "nag", "lion"}
+
+
+@pytest.mark.parametrize("name", IN_PLACE)
+def test_the_in_place_update_equals_the_copying_step_bit_for_bit(name):
+    spec = OPTIMIZERS[name]
+    hyper = validate_params(spec.params, {"lr": 1e-2})
+    copied, in_place = STARTS.copy(), STARTS.copy()
+    copied_state, in_place_state = spec.init(copied, hyper), spec.init(in_place, hyper)
+    for _ in range(4):
+        before = copied.copy()
+        new, copied_state = spec.step(copied, copied_state, hyper, Oracle(QUARTIC))
+        np.testing.assert_array_equal(copied, before)  # step leaves its input alone
+        copied = new
+        array = in_place
+        in_place, in_place_state = spec.step_in_place(in_place, in_place_state, hyper,
+                                                      Oracle(QUARTIC))
+        assert in_place is array  # written into the caller's array
+    np.testing.assert_array_equal(in_place, copied)
