@@ -1,13 +1,21 @@
 """The vectorized engine: every run (entries x starts) advances as few array operations per step.
 
 ``simulate(experiment)`` runs each run group over all starts at once: the step functions in
-:mod:`optiviz.optimizers` take the whole (N, 2) parameter array, so a config step is one torch
-``optimizer.step()`` (then ``scheduler.step()``) for N independent runs. Entries that differ only
-in per-run hyperparameters (an lr sweep) form one group of G·N runs whose differing values are
-(G·N, 1) columns (:func:`group_entries`); every run's result is bit-identical to running its
-entry alone. Gradient noise
-and mini-batches live in the :class:`Oracle` the optimizer is handed, seeded from the experiment's
-seed and the entry's index, so results are reproducible and independent of the other entries.
+:mod:`optiviz.optimizers` take the whole (N, d) parameter array (d = 2 for the test functions;
+any d for an :class:`Objective`), so a config step is one torch ``optimizer.step()`` (then
+``scheduler.step()``) for N independent runs. Entries that differ only in per-run
+hyperparameters (an lr sweep) form one group of G·N runs whose differing values are (G·N, 1)
+columns (:func:`group_entries`); every run's result is bit-identical to running its entry alone.
+Gradient noise and mini-batches live in the :class:`Oracle` the optimizer is handed, seeded from
+the experiment's seed and the entry's index, so results are reproducible and independent of the
+other entries.
+
+Memory: the engine owns one (G·N, d) parameter array per group and steps it with the spec's
+``step_in_place`` when there is one (the built-in elementwise optimizers: their temporaries
+live in work buffers in their state), so a step allocates nothing of size N but what the
+objective itself computes; what is recorded is written straight into the (preallocated,
+time-major) output, and only the steps asked for (``record_steps``) are kept. Learning rates
+are kept once per entry (G, S).
 """
 
 from __future__ import annotations
