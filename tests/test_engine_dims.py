@@ -345,3 +345,25 @@ def test_the_in_place_update_equals_the_copying_step_bit_for_bit(name):
                                                       Oracle(QUARTIC))
         assert in_place is array  # written into the caller's array
     np.testing.assert_array_equal(in_place, copied)
+
+
+def test_large_records_are_zeroed_writable_maps_on_ordinary_pages():
+    import io
+    import mmap
+
+    from optiviz.engine import RECORD_MAP_BYTES, record_array
+
+    small = record_array((3, 4))
+    assert small.base is None and not small.any()
+    rows = RECORD_MAP_BYTES // (8 * 64) + 1
+    large = record_array((rows, 32, 2))
+    owner = large
+    while isinstance(owner, np.ndarray):
+        owner = owner.base
+    assert isinstance(getattr(owner, "obj", owner), mmap.mmap)
+    assert large.flags.writeable and large.shape == (rows, 32, 2) and not large[-1].any()
+    large[-1] = 1.5
+    stream = io.BytesIO()
+    np.savez(stream, positions=large.transpose(1, 0, 2))
+    stream.seek(0)
+    np.testing.assert_array_equal(np.load(stream)["positions"][:, -1], 1.5)
