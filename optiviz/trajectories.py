@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
 
 
-class RunLR:
+class RunLR(NDArrayOperatorsMixin):
     """Each run's learning rate per step, ``lr[r, t]``, stored once per optimizer entry.
 
     All runs of an entry share its schedule, so the engine keeps one (E, S) ``table`` and this
     (R, S) view of it reads ``table[run_optimizer[r], t]``. Indexing by runs (an int, a slice,
     a list or an array of run indices, then optionally steps) gathers only those rows;
-    ``np.asarray`` (or any other use as an array) expands the whole (R, S) array, which is what
-    ``--data`` writes."""
+    ``np.asarray`` (or any other use as an array: ufuncs, arithmetic) expands the whole (R, S)
+    array, which is what ``--data`` writes."""
 
     def __init__(self, table: np.ndarray, run_optimizer: np.ndarray):
         self.table = np.asarray(table, dtype=np.float64)
@@ -43,6 +44,10 @@ class RunLR:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self.table[self.run_optimizer]
         return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        arrays = [np.asarray(x) if isinstance(x, RunLR) else x for x in inputs]
+        return getattr(ufunc, method)(*arrays, **kwargs)
 
     def __getitem__(self, key: Any) -> Any:
         runs, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())

@@ -288,6 +288,9 @@ def test_learning_rates_are_stored_once_per_entry():
     np.testing.assert_array_equal(lr[1:5, 2:], expanded[1:5, 2:])
     np.testing.assert_array_equal(lr[0, :2], expanded[0, :2])
     np.testing.assert_array_equal(lr[np.isfinite(lr)], expanded.ravel())
+    np.testing.assert_array_equal(lr * 2, expanded * 2)
+    np.testing.assert_array_equal(np.log10(lr), np.log10(expanded))
+    assert float(np.max(lr)) == 0.5
 
 
 CONFIG = """\
