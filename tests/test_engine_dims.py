@@ -370,3 +370,15 @@ def test_large_records_are_zeroed_writable_maps_on_ordinary_pages():
     np.savez(stream, positions=large.transpose(1, 0, 2))
     stream.seek(0)
     np.testing.assert_array_equal(np.load(stream)["positions"][:, -1], 1.5)
+
+
+def test_the_torch_adapter_passes_d_dimensional_closures():
+    from optiviz.optimizers.torch_adapter import resolve_entry
+
+    hyper = {"line_search_fn": "strong_wolfe", "history_size": 4, "max_iter": 5}
+    label, spec, adapter_hyper = resolve_entry({"torch": "torch.optim.LBFGS", **hyper}, ())
+    entry = OptimizerConfig(label, label, adapter_hyper, spec=spec)
+    adapted, _, _, _ = run_group([entry], QUARTIC, STARTS[:2], 3, np.random.default_rng(0))
+    for i in range(2):
+        theirs, _ = run_torch("lbfgs", hyper, 3, starts=STARTS[i:i + 1])
+        np.testing.assert_allclose(adapted[:, i], theirs[:, 0], rtol=1e-12, atol=1e-14)
