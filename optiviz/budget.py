@@ -316,6 +316,7 @@ def optimizer_estimates(
             f"{count(steps, 'step')}")
     path = start_path if starts >= steps else ("steps",)
     out = [Estimate(what, path, bytes=memory, seconds=seconds)]
+    out += tuning_estimates(starts, optimizers, steps, function, memory)
     histories = [_hyper(o).get("history_size", 0) for o in optimizers]
     if any(histories):
         history = max(histories)
@@ -324,6 +325,44 @@ def optimizer_estimates(
             f"L-BFGS's history_size {history:,} (y, s) pairs for each of {count(holders, 'run')}",
             ("optimizers",), bytes=holders * history * HISTORY_BYTES))
     return out
+
+
+def tuning_estimates(starts: int, optimizers: Sequence[Any], steps: int, function: Any,
+                     experiment_bytes: float) -> list[Estimate]:
+    """What tuning the ``lr: auto`` entries adds (optiviz/tuning.py): each entry's ``budget``
+    candidates run from every start for every step, ``seeds`` times when the entry is noisy,
+    as one run group when the optimizer takes its lr per run (else one candidate at a time).
+    The candidates' arrays are freed before the experiment runs, so memory counts only what
+    the largest tuning group needs beyond the experiment's own arrays."""
+    tuned = [o for o in optimizers if getattr(o, "tune", None) is not None]
+    if not tuned:
+        return []
+    data_points = getattr(function, "n_samples", None)
+    seconds, largest, candidates = 0.0, 0.0, 0
+    for config in tuned:
+        settings = config.tune
+        noisy = bool(config.noise) or config.batch_size is not None
+        repeats = settings.seeds if noisy else 1
+        from optiviz.tuning import chunk_size
+
+        grouped = "lr" in getattr(_spec(config), "per_run_hyper", ()) and config.spec is None
+        width = min(settings.budget, chunk_size(starts, steps)) if grouped else 1
+        groups = repeats * (math.ceil(settings.budget / width))
+        work = _work(config, data_points)
+        seconds += groups * steps * (GROUP_STEP_SECONDS + width * starts * RUN_STEP_SECONDS
+                                     * work)
+        largest = max(largest, width * starts * ((steps + 1) * RUN_STEP_BYTES + RUN_BYTES))
+        candidates += settings.budget * repeats
+    what = (f"tuning lr: {count(candidates, 'candidate run')} × {count(starts, 'start')} × "
+            f"{count(steps, 'step')}")
+    return [Estimate(what, ("tune", "budget"), bytes=max(0.0, largest - experiment_bytes),
+                     seconds=seconds)]
+
+
+def _spec(config: Any) -> Any:
+    from optiviz.engine import spec_of
+
+    return spec_of(config)
 
 
 def _hyper(config: Any) -> dict:

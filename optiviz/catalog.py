@@ -35,8 +35,8 @@ def resolve_kind(text: str) -> str:
 
 
 def table(kind: str) -> str:
-    """The table of one kind: optimizers, functions, schedules, distributions, methods or
-    writers (output formats), named as :func:`resolve_kind` accepts."""
+    """The table of one kind: optimizers, functions, schedules, distributions, methods,
+    writers (output formats) or panels, named as :func:`resolve_kind` accepts."""
     return _TABLES[resolve_kind(kind)]()
 
 
@@ -257,6 +257,18 @@ def _writers() -> str:
     )
 
 
+def _panels() -> str:
+    from optiviz.render.panels import PANELS
+
+    views = {"paths": "contour, surface", "cloud": "clouds"}
+    rows = [(name, ", ".join(views.get(view, view) for view in spec.views) or "every view",
+             spec.summary) for name, spec in PANELS.items()]
+    return render_table(
+        "panels", ("name", "drawn by", "summary"), rows, (None, 24, SUMMARY_WIDTH),
+        "use: render: {panels: [landscape, loss, lr]}",
+    )
+
+
 # Other words users reach for (plurals and singulars of the kinds themselves always work).
 _KIND_WORDS = {
     "functions": ("function", "landscape", "landscapes"),
@@ -272,4 +284,5 @@ _TABLES: dict[str, Callable[[], str]] = {
     "distributions": _distributions,
     "methods": _methods,
     "writers": _writers,
+    "panels": _panels,
 }

@@ -10,6 +10,7 @@ code anywhere below raises :class:`ConfigError` with a key path only
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from optiviz import budget, yaml_loader
+from optiviz import budget, statistics, tuning, yaml_loader
 from optiviz.errors import ConfigError, KeyPath, OptivizError, closest
 from optiviz.experiment import (
     Experiment,
@@ -48,6 +49,8 @@ TOP_LEVEL_KEYS = (
     "optimizers",
     "render",
     "sampling",
+    "tune",
+    "tolerance",
 )
 OPTIMIZER_ENTRY_KEYS = ("name", "label", "schedule", "noise", "batch_size", "color")
 SCHEDULE_KEYS = ("name", "warmup_steps", "warmup_start_factor")
@@ -125,7 +128,6 @@ RENDER_PARAMS: tuple[Param, ...] = (
     Param("elev", 35.0, "float", "surface view: camera elevation (degrees)", in_range(-90, 90)),
     Param("azim", -60.0, "float", "surface view: camera azimuth (degrees)"),
 )
-PANELS = ("landscape", "loss", "lr")
 # Render keys of the optimizer views that a sampling animation has no use for.
 SAMPLING_UNUSED_RENDER_KEYS = ("view", "panels", "levels", "domain", "trail", "orbit", "elev",
                                "azim")
@@ -323,7 +325,7 @@ def _format_value(value: Any) -> str:
 
 
 def _optimizer_entries(
-    value: Any, path: KeyPath, *, steps: int, function: Any, index: int
+    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, tune: Any = None
 ) -> list[OptimizerConfig]:
     """One entry, or several when hyperparameters are swept: a list where a number is expected
     (``lr: [0.001, 0.01, 0.1]``; ``betas: [[0.9, 0.999], [0.5, 0.9]]``) expands into one entry
@@ -332,7 +334,7 @@ def _optimizer_entries(
     from optiviz.optimizers.plugins import external_spec
 
     if not isinstance(value, dict) or not isinstance(value.get("name", value.get("torch")), str):
-        return [_optimizer(value, path, steps=steps, function=function, index=index)]
+        return [_optimizer(value, path, steps=steps, function=function, index=index, tune=tune)]
     spec = external_spec(value, path) or OPTIMIZERS.get(value["name"], path + ("name",))
     params = {p.name: p for p in spec.params}
     swept: dict[str, list] = {}
@@ -347,7 +349,7 @@ def _optimizer_entries(
                 raise ConfigError("an empty sweep: give at least one value", path + (key,))
             swept[key] = [param.coerce(v, path + (key, i)) for i, v in enumerate(given)]
     if not swept:
-        return [_optimizer(value, path, steps=steps, function=function, index=index)]
+        return [_optimizer(value, path, steps=steps, function=function, index=index, tune=tune)]
     combinations = list(itertools.product(*swept.values()))
     if len(combinations) > MAX_SWEEP:
         raise ConfigError(
@@ -358,7 +360,7 @@ def _optimizer_entries(
     for combination in combinations:
         chosen = dict(zip(swept, combination, strict=True))
         entry = _optimizer(
-            {**value, **chosen}, path, steps=steps, function=function, index=index
+            {**value, **chosen}, path, steps=steps, function=function, index=index, tune=tune
         )
         suffix = " ".join(
             f"{key}={_format_value(v)}"
@@ -372,7 +374,8 @@ def _optimizer_entries(
 
 
 def _optimizer(
-    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, nested: bool = False
+    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, nested: bool = False,
+    tune: Any = None
 ) -> OptimizerConfig:
     from optiviz.optimizers import OPTIMIZERS
 
@@ -380,6 +383,10 @@ def _optimizer(
         value = {"name": value}
     value = _mapping(value, path, "a mapping with at least a 'name'")
     from optiviz.optimizers.plugins import external_entry
+
+    auto = value.get("lr") is not None and tuning.is_auto(value.get("lr"))
+    if auto:  # lr: auto (optiviz/tuning.py): validated with a stand-in lr, tuned when computing
+        value = tuning.auto_entry(value, path, nested=nested)
 
     external = external_entry(value, path)  # torch: classes, plugins named by import path
     if external is not None:
@@ -424,7 +431,12 @@ def _optimizer(
     label = value.get("label")
     if label is not None and not isinstance(label, (str, int, float)):
         raise ConfigError(f"must be a string, got {show_value(label)}", path + ("label",))
-    label = str(label) if label is not None else _default_label(name, hyper, inner)
+    if auto:
+        hyper = {**hyper, "lr": math.nan}  # set by the tuning; a run of NaN lr goes nowhere
+        label = str(label) if label is not None else _default_label(
+            name, {k: v for k, v in hyper.items() if k != "lr"}, inner)
+    else:
+        label = str(label) if label is not None else _default_label(name, hyper, inner)
     color = value.get("color")
     if color is not None:
         from matplotlib.colors import is_color_like
@@ -486,6 +498,7 @@ def _optimizer(
         inner=inner,
         color=color,
         spec=spec if external is not None else None,
+        tune=(tune or tuning.TuneConfig()) if auto else None,
     )
 
 
@@ -531,22 +544,9 @@ def _render(value: Any, path: KeyPath) -> RenderConfig:
     value = _mapping(value if value is not None else {}, path)
     params = validate_params(RENDER_PARAMS, value, path)
     if params["panels"] is not None:
-        panels = params["panels"]
-        if isinstance(panels, str):
-            panels = [panels]
-        if not isinstance(panels, list) or not panels:
-            raise ConfigError(f"must be a list of {', '.join(PANELS)}", path + ("panels",))
-        for i, panel in enumerate(panels):
-            if panel not in PANELS:
-                guess = closest(str(panel), PANELS)
-                raise ConfigError(
-                    f"unknown panel {panel!r} (valid: {', '.join(PANELS)})",
-                    path + ("panels", i),
-                    suggestion=guess[0] if guess else None,
-                )
-        if "landscape" not in panels:
-            raise ConfigError("must include 'landscape'", path + ("panels",))
-        params["panels"] = tuple(dict.fromkeys(panels))
+        from optiviz.render.panels import check_panels
+
+        params["panels"] = check_panels(params["panels"], path + ("panels",))
     if params["domain"] is not None:
         params["domain"] = _box(params["domain"], path + ("domain",))
     if params["output"] is not None:
@@ -611,7 +611,7 @@ def parse_experiment(
     render = attempt(lambda: _render(data.get("render"), ("render",)), RenderConfig())
 
     if "sampling" in data:
-        for key in ("function", "start", "steps", "optimizers"):
+        for key in ("function", "start", "steps", "optimizers", "tune", "tolerance"):
             if key in data:
                 attempt(
                     lambda key=key: _raise(
@@ -636,10 +636,13 @@ def parse_experiment(
         sampling_config: SamplingConfig | None = None
         if section is not None:
             sampling_config = attempt(
-                lambda: sampling.validate(section, seed=seed, path=("sampling",))
+                lambda: sampling.validate(section, seed=seed, path=("sampling",),
+                                          drawable=False)
             )
         if sampling_config is not None:
-            attempt(lambda: budget.check_sampling(sampling_config, render))
+            # sizes first: a quantile search over binom(n=1e18) would never end
+            if attempt(lambda: budget.check_sampling(sampling_config, render) or True):
+                attempt(lambda: sampling.check_drawable(sampling_config))
         return Experiment(
             name=name,
             title=title,
@@ -663,6 +666,8 @@ def parse_experiment(
     if steps is not None and steps > MAX_STEPS:
         attempt(lambda: _raise(ConfigError(f"must be <= {MAX_STEPS:,}, got {steps:,}", ("steps",))))
         steps = 1
+    tune = attempt(lambda: tuning.parse_tune(data.get("tune")), tuning.TuneConfig())
+    tolerance = attempt(lambda: statistics.parse_tolerance(data.get("tolerance"), function))
     optimizers: list[OptimizerConfig] = []
     raw = data.get("optimizers")
     if raw is not None:
@@ -680,11 +685,15 @@ def parse_experiment(
                 break
             expanded = attempt(
                 lambda i=i, entry=entry: _optimizer_entries(
-                    entry, ("optimizers", i), steps=steps, function=function, index=i
+                    entry, ("optimizers", i), steps=steps, function=function, index=i, tune=tune
                 )
             )
             if expanded is not None:
                 optimizers.extend(expanded)
+    if "tune" in data and optimizers and not any(o.tune is not None for o in optimizers):
+        attempt(lambda: _raise(ConfigError(
+            "no optimizer has lr: auto to tune; write lr: auto on an entry or remove tune",
+            ("tune",))))
     starts, start_kind = None, "points"
     if function is not None:
         if "start" not in data:
@@ -717,6 +726,7 @@ def parse_experiment(
         start_kind=start_kind,
         steps=steps,
         optimizers=tuple(optimizers),
+        tolerance=tolerance,
     )
 
 
@@ -871,9 +881,16 @@ def _mathtext_reason(exc: ValueError) -> str:
 def _check_map(experiment: Experiment) -> None:
     """What every optimizer view needs: panels it can draw, and a function that is finite
     somewhere in the shown domain and not constant there (contour levels must increase)."""
+    from optiviz.render.cloud import cloud_panels
     from optiviz.render.landscape import chosen_panels, domain_of, grid_points, landscape_grid
+    from optiviz.view import CLOUD_MIN_STARTS
 
-    chosen_panels(experiment, len(experiment.optimizers) * len(experiment.starts))
+    if experiment.render.view == "contour" and (experiment.start_kind in ("random", "grid")
+                                               or len(experiment.starts) > CLOUD_MIN_STARTS):
+        cloud_panels(experiment)
+    else:
+        chosen_panels(experiment, len(experiment.optimizers) * len(experiment.starts),
+                      f"{experiment.render.view} view")
     domain = domain_of(experiment)
     _, _, z, shown = landscape_grid(experiment.function, domain, grid_points(experiment.render))
     levels = np.linspace(shown.min(), shown.max(), max(int(experiment.render.levels), 2) + 1)

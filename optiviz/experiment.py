@@ -48,6 +48,11 @@ class OptimizerConfig:
     # named by import path); None: ``OPTIMIZERS.get(name)``.
     spec: Any = None
     sweep: Sweep | None = None  # set when a sweep (``lr: [...]``) expanded the entry
+    # ``lr: auto``: the ``tune:`` settings (an optiviz.tuning.TuneConfig) while the lr is to be
+    # tuned (``hyper["lr"]`` is NaN until then), and the tuning's record (an
+    # optiviz.tuning.EntryTuning: candidates, objective, chosen lr) once it is.
+    tune: Any = None
+    tuned: Any = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,9 @@ class Experiment:
     start_kind: str = "points"  # points | random | grid
     steps: int = 0
     optimizers: tuple[OptimizerConfig, ...] = ()
+    # ``tolerance:`` (an optiviz.statistics.Tolerance): when a run counts as having reached a
+    # known minimum (the success statistics and panel); None: the default tolerance
+    tolerance: Any = None
     # sampling experiments
     sampling: SamplingConfig | None = None
 

@@ -120,6 +120,8 @@ def optimizer_template(function_name: str, optimizer_names: Sequence[str]) -> st
         f"steps: {STEPS}",
         "seed: 0",
         "",
+        "# lr: auto tunes an lr on this race (tune: {range: [1.0e-5, 10], budget: 32});",
+        "# render: {panels: [landscape, loss, tuning]} draws the lr-sensitivity curve",
         "optimizers:",
     ]
     for spec in specs:

@@ -135,13 +135,22 @@ def test_panels_asked_for_in_a_frame_too_small_for_them_are_refused(tmp_path):
 
 
 def test_a_panel_the_cloud_view_cannot_draw_is_refused_naming_render_panels():
-    experiment, trajectories = make_case(steps=3, starts=many_starts(12), start_kind="random",
-                                         render=replace(SMALL, panels=("landscape", "lose")))
-    with pytest.raises(ConfigError) as caught:
-        build_scene(experiment, trajectories)
+    from optiviz.render.panels import PANELS, PanelSpec
+
+    PANELS.add("paths_only_test", PanelSpec("paths_only_test", "a panel only paths views draw",
+                                            {"paths": lambda ax, context: None}))
+    try:
+        experiment, trajectories = make_case(
+            steps=3, starts=many_starts(12), start_kind="random",
+            render=replace(SMALL, panels=("landscape", "paths_only_test")))
+        with pytest.raises(ConfigError) as caught:
+            build_scene(experiment, trajectories)
+    finally:
+        PANELS._entries.pop("paths_only_test")
+        PANELS._folded.pop("paths_only_test")
     message = str(caught.value)
     assert "render.panels[1]" in message and "cannot draw" in message
-    assert "\n" not in message and "'loss'" in message  # one line, with the nearest name
+    assert "\n" not in message and "loss" in message  # one line, naming what it draws
 
 
 # the loss panel: median and quartiles, diverged runs included ----------

@@ -644,6 +644,8 @@ def documented_keys(heading: str) -> set[str]:
 DATA_CASES = {
     "### `--data` of an optimizer experiment": [
         OPTIMIZER_CONFIG.format(name="adam"),
+        "function: rosenbrock\nstart: [0, 0]\nsteps: 5\noptimizers: [{name: adam, lr: auto}]\n"
+        "tune: {budget: 3, range: [1.0e-3, 0.1]}",
     ],
     "`method: direct`": [
         "sampling: {distribution: normal, method: direct, samples: 40, estimate: 'x**2'}",

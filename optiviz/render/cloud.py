@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from optiviz.errors import ConfigError, closest
+from optiviz.errors import ConfigError
 from optiviz.render.animate import select_frames
 from optiviz.render.landscape import (
     SidePanel,
@@ -39,11 +39,11 @@ from optiviz.render.landscape import (
     title_of,
     value_limits,
 )
+from optiviz.render.panels import PanelContext, build_panels, panel_key, xlabel_of
 from optiviz.render.scene import ANIMATED_Z, CachedGlyphText, freeze_layout, new_figure
 from optiviz.render.theme import Theme, style_axes
 from optiviz.view import outside, view_domain
 
-PANELS = ("landscape", "loss", "lr")  # what the cloud view draws
 CATCH_RADIUS = 0.025  # particles this close to a minimum (times the map's diagonal) count as in it
 QUANTILES = (0.25, 0.5, 0.75)  # the loss panel's band and line
 DEFAULT_LOSS_KEEPS = 0.66  # by default the loss panel comes when the maps keep this share of size
@@ -63,21 +63,13 @@ PANEL_INNER_HEIGHT = 4.0  # the lowest one
 
 
 def cloud_panels(experiment: Any) -> tuple[str, ...] | None:
-    """``render.panels`` checked against what this view draws, or None when unset (then the
-    view adds the loss panel where the maps keep ``DEFAULT_LOSS_KEEPS`` of their size). A
-    panel it cannot draw is refused, never dropped."""
-    panels = experiment.render.panels
-    if panels is None:
-        return None
-    for i, name in enumerate(panels):
-        if name not in PANELS:
-            guess = closest(str(name), PANELS)
-            raise ConfigError(f"the particle-cloud view cannot draw a {name!r} panel "
-                              f"(it draws: {', '.join(PANELS)})", ("render", "panels", i),
-                              suggestion=guess[0] if guess else None)
-    if "landscape" not in panels:
-        raise ConfigError("must include 'landscape'", ("render", "panels"))
-    return tuple(dict.fromkeys(panels))
+    """``render.panels`` checked against what this view draws (see
+    :mod:`optiviz.render.panels`), or None when unset (then the view adds the loss panel where
+    the maps keep ``DEFAULT_LOSS_KEEPS`` of their size). A panel it cannot draw is refused,
+    never dropped."""
+    from optiviz.render.panels import view_panels
+
+    return view_panels(experiment, "cloud", "particle-cloud view")
 
 
 @dataclass(frozen=True)
@@ -449,8 +441,9 @@ class CloudScene:
 
         side = ("loss",) if requested is None else tuple(p for p in requested
                                                           if p != "landscape")
-        summary = (loss_summary(experiment, trajectories, groups, domain)
-                   if "loss" in side else None)
+        context = PanelContext(experiment, trajectories, theme, colors, groups, group_colors,
+                               domain, size=size, width=render.width)
+        summary = context.loss_summary if "loss" in side else None
         aspect = map_aspect(domain)
         style = {**KEY_STYLE, "fontsize": size * 0.75}
 
@@ -498,20 +491,17 @@ class CloudScene:
             self.groups.append((runs, cloud, status))
             self.tallies.append(minimum_tallies(ax, experiment, theme, size, domain))
 
-        self.side: list[SidePanel] = []
-        for name, ax in panel_axes:
+        for _, ax in panel_axes:
             style_axes(ax, theme, size * 0.9)
-            if name == "loss":
-                assert summary is not None
-                self.side.append(CloudLossPanel(ax, summary, trajectories.steps, group_colors,
-                                                theme, points=2 * render.width))
-            else:
-                self.side.append(CloudLrPanel(ax, trajectories, groups, group_colors, theme))
-            stacked_above = layout.kind == "side" and ax is not panel_axes[-1][1]
-            if stacked_above:
+        self.side: list[SidePanel] = build_panels([name for name, _ in panel_axes],
+                                                  [ax for _, ax in panel_axes], "cloud", context)
+        for i, ((_, ax), panel) in enumerate(zip(panel_axes, self.side, strict=True)):
+            below = self.side[i + 1] if i + 1 < len(self.side) else None
+            stacked_above = layout.kind == "side" and below is not None
+            if stacked_above and xlabel_of(panel) == "step" == xlabel_of(below):
                 ax.tick_params(labelbottom=False)
             else:
-                ax.set_xlabel("step", labelpad=1)
+                ax.set_xlabel(xlabel_of(panel), labelpad=1)
         self.key = place_key(figure, key_ax, entries, style)
         fit_ticks(map_axes, figure.canvas.get_renderer(), layout.side, layout.side * aspect)
         freeze_layout(figure)
@@ -580,7 +570,7 @@ class CloudScene:
                     entries.append((Line2D([], [], marker="^" if up else "v", markersize=6,
                                            linestyle="none", color=theme.foreground),
                                     f"median {'above' if up else 'below'} the panel"))
-        return entries
+        return entries + panel_key(panels, experiment, theme)
 
     def longest_status(self, runs: np.ndarray, positions: np.ndarray) -> tuple[bool, bool, int]:
         """Whether these runs ever diverge, ever leave the view, and how many there are."""

@@ -9,6 +9,7 @@ The renderer never recomputes numerics: paths, losses and learning rates come fr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from optiviz.render.scene import (
     ANIMATED_Z,
     CachedGlyphText,
     GrowingLine,
+    fit_title,
     freeze_layout,
     new_figure,
 )
@@ -32,8 +34,8 @@ from optiviz.render.theme import (
     sweep_colors,
 )
 
-PANELS = ("landscape", "loss", "lr")
 MAX_RUNS_WITH_LOSS_PANEL = 12
+SIDE_PANEL_LINES = 8  # a stacked side panel's least height, in lines of text
 GRID_POINTS = 240  # background map resolution per axis, at most
 
 POINT_MARKERS = {  # kind -> (marker, size) for known points of the function
@@ -73,18 +75,24 @@ def is_cloud(experiment: Any, trajectories: Any) -> bool:
     return many_starts(experiment, trajectories)
 
 
-def chosen_panels(experiment: Any, runs: int) -> tuple[str, ...]:
-    """``render.panels`` validated, or the default: the loss panel when there are few runs."""
-    panels = experiment.render.panels
+def chosen_panels(experiment: Any, runs: int, what: str = "contour view") -> tuple[str, ...]:
+    """``render.panels`` checked against what a paths view draws (see
+    :mod:`optiviz.render.panels`), or the default: the loss panel when there are few runs."""
+    from optiviz.render.panels import view_panels
+
+    panels = view_panels(experiment, "paths", what)
     if panels is None:
         return ("landscape", "loss") if runs <= MAX_RUNS_WITH_LOSS_PANEL else ("landscape",)
-    for i, name in enumerate(panels):
-        if name not in PANELS:
-            raise ConfigError(f"unknown panel {name!r} (valid: {', '.join(PANELS)})",
-                              ("render", "panels", i))
-    if "landscape" not in panels:
-        raise ConfigError("must include 'landscape'", ("render", "panels"))
-    return tuple(panels)
+    # the panels stack in one column beside the map: beyond two, each needs its height
+    render = experiment.render
+    side = len(panels) - 1
+    line = font_size(render.width, render.height, render.dpi) * render.dpi / 72
+    if side > 2 and side * SIDE_PANEL_LINES * line > render.height:
+        need = math.ceil(side * SIDE_PANEL_LINES * line / 2) * 2
+        raise ConfigError(f"{side} panels stacked beside the {what}'s map need a frame about "
+                          f"{need} pixels tall (this one is {render.height}); make it taller "
+                          "or ask for fewer panels", ("render", "panels"))
+    return panels
 
 
 def domain_of(experiment: Any,
@@ -545,8 +553,8 @@ class LandscapeScene:
         ax.set_ylabel(getattr(function, "ylabel", "y") or "y", labelpad=2)
         title = title_of(experiment)
         if title:
-            figure.suptitle(title, color=theme.foreground, fontsize=size * 1.2,
-                            fontweight="bold")
+            fit_title(figure, title, color=theme.foreground, fontsize=size * 1.2,
+                      fontweight="bold")
 
         colors = run_colors(experiment, trajectories, theme)
         positions = trajectories.positions
@@ -734,25 +742,39 @@ class ExitMarks:
 def side_panels(side: Sequence[str], side_axes: Sequence[Any], experiment: Any,
                 trajectories: Any, colors: list[str], theme: Theme, styles: Any,
                 domain: Any) -> list[SidePanel]:
-    """The loss / lr panels named in ``side``, one per axes of ``side_axes`` stacked in a
-    column: only the bottom one labels its step axis."""
-    panels = [(LossPanel if name == "loss" else LrPanel)(
-        side_ax, experiment, trajectories, colors, theme, styles=styles, domain=domain)
-        for name, side_ax in zip(side, side_axes, strict=True)]
-    for side_ax in side_axes[:-1]:
-        side_ax.tick_params(labelbottom=False)
-    if side_axes:
-        side_axes[-1].set_xlabel("step", labelpad=1)
+    """The panels named in ``side`` (:data:`optiviz.render.panels.PANELS`), one per axes of
+    ``side_axes`` stacked in a column: a step axis shared with the panel below is labelled
+    only there; any other x axis (an lr, a loss) is labelled on its own panel."""
+    from optiviz.render.panels import PanelContext, build_panels, xlabel_of
+
+    groups = [np.flatnonzero(trajectories.run_optimizer == g)
+              for g in np.unique(trajectories.run_optimizer)]
+    context = PanelContext(experiment, trajectories, theme, colors, groups,
+                           [colors[int(runs[0])] for runs in groups], domain, styles=styles,
+                           width=experiment.render.width)
+    panels = build_panels(side, side_axes, "paths", context)
+    for i, (side_ax, panel) in enumerate(zip(side_axes, panels, strict=True)):
+        below = panels[i + 1] if i + 1 < len(panels) else None
+        if below is not None and xlabel_of(panel) == "step" == xlabel_of(below):
+            side_ax.tick_params(labelbottom=False)
+        else:
+            side_ax.set_xlabel(xlabel_of(panel), labelpad=1)
     return panels
 
 
 def key_handles(experiment: Any, trajectories: Any, colors: list[str], theme: Theme,
                 styles: Any, domain: Any, *, left: bool) -> list[Any]:
     """One key for a paths view: the runs, the starts, then the marks on the map (``left``:
-    some run left the view)."""
+    some run left the view), then the marks of the side panels that have any."""
+    from optiviz.render.panels import panel_key
+
+    extra = []
+    for handle, label in panel_key(experiment.render.panels or (), experiment, theme):
+        handle.set_label(label.replace("|", " "))
+        extra.append(handle)
     return (run_handles(experiment, trajectories, colors, theme, styles)
             + mark_handles(experiment, theme, diverged=bool(trajectories.diverged.any()),
-                           left=left, domain=domain))
+                           left=left, domain=domain) + extra)
 
 
 class SidePanel:

@@ -26,7 +26,7 @@ from optiviz.render.landscape import (
     start_styles,
     title_of,
 )
-from optiviz.render.scene import ANIMATED_Z, CachedGlyphText, new_figure
+from optiviz.render.scene import ANIMATED_Z, CachedGlyphText, fit_title, new_figure
 from optiviz.render.theme import Theme, style_axes
 
 SURFACE_GRID = 81  # surface samples per axis, every one drawn (striding makes a sawtooth)
@@ -210,15 +210,15 @@ class SurfaceScene:
         self.n_frames = len(self.steps)
         self.total_steps = trajectories.steps
         self.turns = orbit_turns(self.n_frames, render.fps) if render.orbit else None
-        self.panels = chosen_panels(experiment, trajectories.runs)
+        self.panels = chosen_panels(experiment, trajectories.runs, "surface view")
         self.figure = figure = new_figure(render.width, render.height, render.dpi,
                                           theme.background)
         figure.set_layout_engine("constrained", h_pad=0.06, w_pad=0.06)
         function = experiment.function
         title = title_of(experiment)
         if title:
-            figure.suptitle(title, color=theme.foreground, fontsize=size * 1.2,
-                            fontweight="bold")
+            fit_title(figure, title, color=theme.foreground, fontsize=size * 1.2,
+                      fontweight="bold")
 
         # the constrained layout places the side panels and the key; an empty placeholder
         # holds the surface's cell, where the 3-D axes go once the layout is frozen

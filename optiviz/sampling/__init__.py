@@ -348,8 +348,12 @@ METHODS.add("metropolis", MethodSpec(
 
 # validate / run -----------------------------------------------------------------------------------
 
-def validate(section: dict, *, seed: int = 0, path: KeyPath = ("sampling",)) -> SamplingConfig:
-    """Check the ``sampling:`` mapping and return the normalized :class:`SamplingConfig`."""
+def validate(section: dict, *, seed: int = 0, path: KeyPath = ("sampling",),
+             drawable: bool = True) -> SamplingConfig:
+    """Check the ``sampling:`` mapping and return the normalized :class:`SamplingConfig`.
+
+    ``drawable=False`` leaves out :func:`check_drawable` (the distributions' quantile searches),
+    which the loader runs after the budget has refused sizes no search should meet."""
     if not isinstance(section, dict):
         raise ConfigError("must be a mapping (distribution, method, samples, ...)", path)
     method = METHODS.canonical(section.get("method", "direct"), path + ("method",))
@@ -370,7 +374,8 @@ def validate(section: dict, *, seed: int = 0, path: KeyPath = ("sampling",)) -> 
         )
     if "distribution" not in section:
         raise ConfigError("missing 'distribution' (e.g. {name: normal, loc: 0, scale: 1})", path)
-    distribution = normalize_distribution(section["distribution"], path + ("distribution",))
+    distribution = normalize_distribution(section["distribution"], path + ("distribution",),
+                                          drawable=drawable)
     samples = Param("samples", 5000, kind="int", check=positive).coerce(
         section.get("samples", 5000), path + ("samples",))
     seed = Param("seed", kind="int", check=nonnegative).coerce(section.get("seed", seed),
@@ -384,11 +389,21 @@ def validate(section: dict, *, seed: int = 0, path: KeyPath = ("sampling",)) -> 
         options["estimate"] = expr_module.parse(options["estimate"], ("x",),
                                                 path=path + ("estimate",))
     if "proposal" in options:
-        options["proposal"] = normalize_distribution(options["proposal"], path + ("proposal",))
+        options["proposal"] = normalize_distribution(options["proposal"], path + ("proposal",),
+                                                     drawable=drawable)
     _check_combination(method, distribution, options, path)
     _check_values(method, distribution, options, samples, path)
     return SamplingConfig(distribution=distribution, method=method, samples=samples, seed=seed,
                           options=options)
+
+
+def check_drawable(config: SamplingConfig, path: KeyPath = ("sampling",)) -> None:
+    """Refuse a target or proposal whose range cannot be drawn (a finite, wide-enough box)."""
+    from optiviz.sampling.distributions import check_drawable as check_one
+
+    check_one(config.distribution, path + ("distribution",))
+    if isinstance(config.options.get("proposal"), dict):
+        check_one(config.options["proposal"], path + ("proposal",))
 
 
 def _check_combination(method: str, distribution: dict, options: dict, path: KeyPath) -> None:
