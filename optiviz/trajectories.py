@@ -45,6 +45,12 @@ class RunLR(NDArrayOperatorsMixin):
         out = self.table[self.run_optimizer]
         return out if dtype is None else out.astype(dtype, copy=False)
 
+    def __getattr__(self, name: str) -> Any:
+        """Any other ndarray attribute (``copy``, ``T``, ``max`` ...) of the expanded array."""
+        if name.startswith("__") or "table" not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(np.asarray(self), name)
+
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         arrays = [np.asarray(x) if isinstance(x, RunLR) else x for x in inputs]
         return getattr(ufunc, method)(*arrays, **kwargs)

@@ -290,7 +290,12 @@ def test_learning_rates_are_stored_once_per_entry():
     np.testing.assert_array_equal(lr[np.isfinite(lr)], expanded.ravel())
     np.testing.assert_array_equal(lr * 2, expanded * 2)
     np.testing.assert_array_equal(np.log10(lr), np.log10(expanded))
-    assert float(np.max(lr)) == 0.5
+    assert float(np.max(lr)) == 0.5 and lr.max() == 0.5
+    np.testing.assert_array_equal(lr.copy(), expanded)
+    np.testing.assert_array_equal(lr.T, expanded.T)
+    import pickle
+
+    np.testing.assert_array_equal(np.asarray(pickle.loads(pickle.dumps(lr))), expanded)
 
 
 CONFIG = """\
