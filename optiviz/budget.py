@@ -366,13 +366,29 @@ def check_optimizers(
     frames = min(steps + 1, render.frames or OPTIMIZER_FRAMES)  # as select_frames picks them
     runs = starts * max(1, len(optimizers))
     refuse_over(optimizer_estimates(starts, optimizers, steps, function, start_path=start_path)
-                + _frame_estimates(render.width, render.height, frames, runs))
+                + _frame_estimates(render.width, render.height, frames, runs)
+                + recording_estimates(runs, steps, render))
+
+
+def recording_estimates(runs: int, steps: int, render: Any) -> list[Estimate]:
+    """What the overlays and the state panel make the engine record (optiviz/recording.py):
+    one (runs, steps, 2) float64 array per quantity."""
+    from optiviz.recording import requested_by
+
+    names = requested_by(render)
+    if not names:
+        return []
+    path = ("render", "overlay") if getattr(render, "overlay", ()) else ("render", "panels")
+    return [Estimate(f"recording {', '.join(names)} for {count(runs, 'run')} × "
+                     f"{count(steps, 'step')}", path, bytes=runs * steps * 16 * len(names))]
 
 
 def check_simulation(experiment: Any) -> None:
     """The engine's own check, for experiments built in Python rather than loaded."""
     refuse_over(optimizer_estimates(len(experiment.starts), experiment.optimizers,
-                                    experiment.steps, experiment.function))
+                                    experiment.steps, experiment.function)
+                + recording_estimates(len(experiment.starts) * len(experiment.optimizers),
+                                      experiment.steps, experiment.render))
 
 
 # Sampling experiments ----------------------------------------------------------------------------

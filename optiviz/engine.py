@@ -204,13 +204,15 @@ def run_group(
     rng: np.random.Generator,
     out: tuple[np.ndarray, np.ndarray] | None = None,
     progress: Callable[[int], None] | None = None,
+    record: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run a group of G entries (see :func:`group_entries`) from every start as G·N runs,
     entry-major. Returns time-major positions (S+1, G·N, 2), loss (S+1, G·N), lr (G, S) and
     diverged_step (G·N,). ``rng`` draws the noise and mini-batches of a group of one.
     ``out``: time-major (positions, loss) arrays to record into (e.g. views of the whole
     experiment's), so that nothing is copied afterwards. ``progress(steps_done)`` is called
-    every :func:`progress_every` steps."""
+    every :func:`progress_every` steps. ``record``: a :class:`optiviz.recording.GroupRecorder`
+    that sees the gradients and state of every step (overlays, the state panel)."""
 
     config = configs[0]
     spec = spec_of(config)
@@ -218,6 +220,8 @@ def run_group(
     runs = len(configs) * n
     oracle = Oracle(function, noise=config.noise, batch_size=config.batch_size, rng=rng)
     loss_of = Oracle(function)  # recorded loss: the full-batch objective, noise-free
+    if record is not None:
+        oracle = record.watch(oracle)
     entry_hyper_at = [_hyper_schedule(entry, steps) for entry in configs]
     scheduled = any(entry.schedule is not None for entry in configs)
     fixed = _group_hyper([at(0) for at in entry_hyper_at], spec.per_run_hyper, n)
@@ -254,7 +258,11 @@ def run_group(
             hyper = hyper_at(t)
             record_lr(t)
             oracle.begin_step()
+            if record is not None:
+                record.begin(t)
             params, state = spec.step(params, state, hyper, oracle)
+            if record is not None:
+                record.after(spec, state, hyper)
             shown = params if position is None else position(params, state)
             value = loss_of.value(shown)
             positions[t + 1] = shown
@@ -326,6 +334,10 @@ def simulate(
     lr = np.empty((runs, steps))
     diverged = np.empty(runs, dtype=np.int64)
     total, done = len(entries) * steps, 0
+    from optiviz.recording import Recording, requested
+
+    wanted = requested(experiment)  # overlays and the state panel: recorded only when asked
+    recording = Recording(wanted, steps, runs) if wanted else None
     for group in group_entries(entries):
         # A group of one keeps its entry's generator; larger groups are deterministic.
         rng = np.random.default_rng([experiment.seed, group[0]])
@@ -337,8 +349,13 @@ def simulate(
         if progress is not None:
             def report(t: int, base: int = done, weight: int = len(group)) -> None:
                 progress(base + weight * t, total)
+        record = None
+        if recording is not None:
+            record = recording.group(np.concatenate([np.arange(i * n, (i + 1) * n)
+                                                     for i in group]))
         group_path, group_values, rates, stopped = run_group(
-            configs, experiment.function, starts, steps, rng, out=out, progress=report)
+            configs, experiment.function, starts, steps, rng, out=out, progress=report,
+            record=record)
         done += len(group) * steps
         if progress is not None:
             progress(done, total)
@@ -358,4 +375,5 @@ def simulate(
         run_optimizer=np.repeat(np.arange(len(entries), dtype=np.int64), n),
         run_start=np.tile(np.arange(n, dtype=np.int64), len(entries)),
         diverged_step=diverged,
+        recorded=recording.finish(path, diverged) if recording is not None else {},
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,9 @@ class Trajectories:
     run_optimizer: np.ndarray  # (R,) int, index into the experiment's optimizers
     run_start: np.ndarray  # (R,) int, index into the experiment's starts
     diverged_step: np.ndarray  # (R,) int, -1 if the run never diverged
+    # What overlays and the state panel asked the engine to record (optiviz/recording.py):
+    # name -> (R, S, 2), step t of run r; empty when nothing asked.
+    recorded: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def diverged(self) -> np.ndarray:
@@ -58,4 +61,5 @@ class Trajectories:
             "run_start": np.asarray(self.run_start, dtype=np.int64),
             "diverged": self.diverged,
             "diverged_step": np.asarray(self.diverged_step, dtype=np.int64),
+            **self.recorded,
         }

@@ -644,6 +644,8 @@ def documented_keys(heading: str) -> set[str]:
 DATA_CASES = {
     "### `--data` of an optimizer experiment": [
         OPTIMIZER_CONFIG.format(name="adam"),
+        OPTIMIZER_CONFIG.format(name="adam")
+        + "render: {overlay: [gradient, velocity, step], panels: [landscape, state]}",
     ],
     "`method: direct`": [
         "sampling: {distribution: normal, method: direct, samples: 40, estimate: 'x**2'}",

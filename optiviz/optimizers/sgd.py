@@ -60,6 +60,11 @@ def step_sgd(params: np.ndarray, state: SGDState, hyper: dict, oracle: Oracle):
     return params + (-hyper["lr"]) * grad, SGDState(buffer)
 
 
+def sgd_state_vectors(state: SGDState, hyper: dict) -> dict[str, np.ndarray]:
+    """The momentum buffer b (torch's ``momentum_buffer``), once momentum has made one."""
+    return {} if state.momentum_buffer is None else {"velocity": state.momentum_buffer}
+
+
 SGD = OptimizerSpec(
     name="sgd",
     params=(
@@ -77,4 +82,5 @@ SGD = OptimizerSpec(
     momentum_key="momentum",
     check=check_sgd,
     per_run_hyper=frozenset({"lr", "momentum", "dampening", "weight_decay"}),
+    state_vectors=sgd_state_vectors,
 )

@@ -60,6 +60,11 @@ def step_rprop(params: np.ndarray, state: RpropState, hyper: dict, oracle: Oracl
     return params + update, RpropState(grad, step_size)
 
 
+def rprop_state_vectors(state: RpropState, hyper: dict) -> dict[str, np.ndarray]:
+    """Δ, the per-coordinate step size (the step is ±Δ, or 0 after a sign flip)."""
+    return {"effective_step": state.step_size}
+
+
 RPROP = OptimizerSpec(
     name="rprop",
     params=(
@@ -75,6 +80,7 @@ RPROP = OptimizerSpec(
     summary="Rprop, resilient backpropagation (Riedmiller & Braun 1993)",
     torch="torch.optim.Rprop",
     per_run_hyper=frozenset({"lr"}),  # the initial Δ
+    state_vectors=rprop_state_vectors,
 )
 
 
@@ -105,6 +111,11 @@ def step_lion(params: np.ndarray, state: LionState, hyper: dict, oracle: Oracle)
     return new_params, LionState(exp_avg)
 
 
+def lion_state_vectors(state: LionState, hyper: dict) -> dict[str, np.ndarray]:
+    """m, the momentum whose sign (mixed with the gradient's) is the step."""
+    return {"velocity": state.exp_avg}
+
+
 LION = OptimizerSpec(
     name="lion",
     params=(
@@ -118,4 +129,5 @@ LION = OptimizerSpec(
     summary="Lion, evolved sign momentum (Chen et al. 2023)",
     momentum_key="betas",
     per_run_hyper=frozenset({"lr", "betas", "weight_decay"}),
+    state_vectors=lion_state_vectors,
 )

@@ -53,6 +53,11 @@ def step_momentum(params: np.ndarray, state: VelocityState, hyper: dict, oracle:
     return params - hyper["lr"] * velocity, VelocityState(velocity)
 
 
+def velocity_state_vectors(state: VelocityState, hyper: dict) -> dict[str, np.ndarray]:
+    """v: EMA momentum's average of gradients; NAG's v, the displacement θ ← θ − v."""
+    return {"velocity": state.velocity}
+
+
 MOMENTUM = OptimizerSpec(
     name="momentum",
     params=(
@@ -66,6 +71,7 @@ MOMENTUM = OptimizerSpec(
     summary="momentum as an EMA of gradients, v ← βv + (1−β)g (Polyak 1964)",
     momentum_key="momentum",
     per_run_hyper=frozenset({"lr", "momentum"}),
+    state_vectors=velocity_state_vectors,
 )
 
 
@@ -94,4 +100,5 @@ NAG = OptimizerSpec(
     summary="Nesterov accelerated gradient, Sutskever form (Nesterov 1983)",
     momentum_key="momentum",
     per_run_hyper=frozenset({"lr", "momentum"}),
+    state_vectors=velocity_state_vectors,
 )
