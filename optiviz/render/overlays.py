@@ -151,7 +151,8 @@ class HeadArrows:
             if not np.isfinite(self.reference[name]).any():
                 label = f"{NAMES[name]} (none here)"
             else:
-                label = f"{NAMES[name]}, length ∝ √‖{NORMS[name]}‖"
+                colour = " (the run's colour)" if name == "step" else ""
+                label = f"{NAMES[name]}{colour}, length ∝ √‖{NORMS[name]}‖"
                 if name == "velocity":
                     label += " per optimizer"
             if name in self.capped:
