@@ -663,6 +663,8 @@ DATA_CASES = {
     "`method: metropolis`": [
         "sampling: {distribution: banana, method: metropolis, samples: 30, chains: 2}",
         "sampling: {distribution: normal, method: metropolis, samples: 30, scales: [0.5, 2]}",
+        "sampling: {distribution: normal, method: metropolis, samples: 30, independent: true, "
+        "hastings: [true, false]}",
     ],
 }
 
