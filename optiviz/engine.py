@@ -337,7 +337,7 @@ def simulate(
     from optiviz.recording import Recording, requested
 
     wanted = requested(experiment)  # overlays and the state panel: recorded only when asked
-    recording = Recording(wanted, steps, runs) if wanted else None
+    recording = Recording(wanted, steps, runs, starts.shape[1]) if wanted else None
     for group in group_entries(entries):
         # A group of one keeps its entry's generator; larger groups are deterministic.
         rng = np.random.default_rng([experiment.seed, group[0]])

@@ -13,7 +13,7 @@ hands each run group a :class:`GroupRecorder` (``engine.run_group(..., record=)`
   (:attr:`optiviz.optimizers.base.OptimizerSpec.state_vectors`, never a new evaluation).
 
 ``step`` is the move of the recorded position, ``positions[t + 1] − positions[t]``. Nothing is
-recorded when nothing asks, so a plain run costs nothing extra. Every array is (R, S, 2): step
+recorded when nothing asks, so a plain run costs nothing extra. Every array is (R, S, d): step
 ``t`` (0-based) of run ``r``, NaN where the optimizer has no such vector, where no full
 gradient was asked for, and from a diverged run's frozen steps on. ``--data`` writes them under
 their names. Pure NumPy: the engine never imports Matplotlib.
@@ -49,17 +49,17 @@ def requested_by(render: Any) -> tuple[str, ...]:
 
 
 class Recording:
-    """Time-major (S, R, 2) buffers of the named quantities for all R runs of an experiment,
-    filled group by group (:meth:`group`) and handed out as (R, S, 2) by :meth:`finish`."""
+    """Time-major (S, R, d) buffers of the named quantities for all R runs of an experiment,
+    filled group by group (:meth:`group`) and handed out as (R, S, d) by :meth:`finish`."""
 
-    def __init__(self, names: tuple[str, ...], steps: int, runs: int):
+    def __init__(self, names: tuple[str, ...], steps: int, runs: int, dim: int = 2):
         unknown = set(names) - set(QUANTITIES)
         if unknown:
             raise ValueError(f"cannot record {sorted(unknown)} (valid: {', '.join(QUANTITIES)})")
         self.names = tuple(names)
         self.steps, self.runs = steps, runs
         # ``step`` is taken from the positions at the end; the rest are written per step.
-        self.buffers = {name: np.full((steps, runs, 2), np.nan)
+        self.buffers = {name: np.full((steps, runs, dim), np.nan)
                         for name in self.names if name != "step"}
 
     def group(self, rows: np.ndarray) -> GroupRecorder:
@@ -67,7 +67,7 @@ class Recording:
         return GroupRecorder(self, np.asarray(rows, dtype=np.int64))
 
     def finish(self, path: np.ndarray, diverged_step: np.ndarray) -> dict[str, np.ndarray]:
-        """The recorded arrays, (R, S, 2) each, given the time-major positions (S+1, R, 2)
+        """The recorded arrays, (R, S, d) each, given the time-major positions (S+1, R, d)
         and each run's ``diverged_step``: steps after a run froze are NaN."""
         out = {}
         frozen = None
@@ -104,7 +104,7 @@ class GroupRecorder:
 
     def saw(self, grad: np.ndarray) -> None:
         """The optimizer asked for ``grad``: keep it if it is the step's first full gradient."""
-        if not self.seen and np.shape(grad) == (self.rows.size, 2):
+        if not self.seen and np.ndim(grad) == 2 and len(grad) == self.rows.size:
             self.gradient[self.t, self.block] = grad
             self.seen = True
 

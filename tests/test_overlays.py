@@ -122,6 +122,21 @@ def test_velocity_equals_torchs_buffer(entry, cls, kwargs, key):
                                atol=1e-14)
 
 
+def test_a_torch_class_shows_the_buffer_torch_keeps():
+    experiment = load_text(VALLEY.split("optimizers:")[0] + """optimizers:
+  - {torch: torch.optim.SGD, lr: 0.05, momentum: 0.6}
+  - {torch: torch.optim.Adam, lr: 0.2, batched: true}
+  - {name: sgd, lr: 0.05, momentum: 0.6}
+  - {name: adam, lr: 0.2}
+  - {torch: torch.optim.Adagrad, lr: 0.1}
+render: {overlay: [velocity]}
+""")
+    velocity = engine.simulate(experiment).recorded["velocity"]
+    np.testing.assert_array_equal(velocity[0], velocity[2])  # torch's momentum_buffer
+    np.testing.assert_allclose(velocity[1], velocity[3], rtol=1e-12, atol=1e-15)  # exp_avg
+    assert np.isnan(velocity[4]).all()  # Adagrad keeps no buffer
+
+
 def test_adam_state_equals_torch_and_its_effective_step_is_its_step():
     experiment = load_text(VALLEY.split("optimizers:")[0]
                            + "optimizers: [{name: adam, lr: 0.2}]\n"
