@@ -107,6 +107,13 @@ RENDER_PARAMS: tuple[Param, ...] = (
         "panels: any of landscape, loss, lr (default: + loss for <= 12 runs or a cloud it fits)",
         nullable=True,
     ),
+    Param(
+        "overlay",
+        None,
+        "any",
+        "arrows at each head of the contour view: any of gradient, velocity, step",
+        nullable=True,
+    ),
     Param("levels", 30, "int", "contour levels", in_range(2, 500)),
     Param(
         "domain",
@@ -129,8 +136,8 @@ RENDER_PARAMS: tuple[Param, ...] = (
     Param("azim", -60.0, "float", "surface view: camera azimuth (degrees)"),
 )
 # Render keys of the optimizer views that a sampling animation has no use for.
-SAMPLING_UNUSED_RENDER_KEYS = ("view", "panels", "levels", "domain", "trail", "orbit", "elev",
-                               "azim")
+SAMPLING_UNUSED_RENDER_KEYS = ("view", "panels", "overlay", "levels", "domain", "trail", "orbit",
+                               "elev", "azim")
 
 
 _PATH_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]|\.")
@@ -547,6 +554,12 @@ def _render(value: Any, path: KeyPath) -> RenderConfig:
         from optiviz.render.panels import check_panels
 
         params["panels"] = check_panels(params["panels"], path + ("panels",))
+    if params["overlay"] is None:
+        params["overlay"] = ()
+    else:
+        from optiviz.recording import check_overlay
+
+        params["overlay"] = check_overlay(params["overlay"], path + ("overlay",))
     if params["domain"] is not None:
         params["domain"] = _box(params["domain"], path + ("domain",))
     if params["output"] is not None:
@@ -910,10 +923,12 @@ def _mathtext_reason(exc: ValueError) -> str:
 def _check_map(experiment: Experiment) -> None:
     """What every optimizer view needs: panels it can draw, and a function that is finite
     somewhere in the shown domain and not constant there (contour levels must increase)."""
+    from optiviz.recording import check_overlay_view
     from optiviz.render.cloud import cloud_panels
     from optiviz.render.landscape import chosen_panels, domain_of, grid_points, landscape_grid
     from optiviz.view import CLOUD_MIN_STARTS
 
+    check_overlay_view(experiment)
     if experiment.render.view == "contour" and (experiment.start_kind in ("random", "grid")
                                                or len(experiment.starts) > CLOUD_MIN_STARTS):
         cloud_panels(experiment)

@@ -336,6 +336,7 @@ def run_group(
     progress: Callable[[int], None] | None = None,
     *,
     record_steps: np.ndarray | None = None,
+    record: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run a group of G entries (see :func:`group_entries`) from every start as G·N runs,
     entry-major, on ``function`` (an :class:`Objective` of d parameters or a 2-D ``Function``)
@@ -345,7 +346,9 @@ def run_group(
     dropped, so memory follows what the output needs. ``rng`` draws the noise and mini-batches
     of a group of one. ``out``: time-major (positions, loss) arrays of K rows to record into
     (e.g. views of the whole experiment's), so that nothing is copied afterwards.
-    ``progress(steps_done)`` is called every :func:`progress_every` steps.
+    ``progress(steps_done)`` is called every :func:`progress_every` steps. ``record``: a
+    :class:`optiviz.recording.GroupRecorder` that sees the gradients and state of every step
+    (overlays, the state panel).
 
     Each step, in order: the schedule's hyperparameters and lr; the oracle's next mini-batch;
     one ``spec.step`` for all runs; the recorded position (``spec.position`` or the
@@ -360,6 +363,8 @@ def run_group(
     runs = len(configs) * n
     oracle = Oracle(function, noise=config.noise, batch_size=config.batch_size, rng=rng)
     loss_of = Oracle(function)  # recorded loss: the full-batch objective, noise-free
+    if record is not None:
+        oracle = record.watch(oracle)
     entry_hyper_at = [_hyper_schedule(entry, steps) for entry in configs]
     scheduled = any(entry.schedule is not None for entry in configs)
     fixed = _group_hyper([at(0) for at in entry_hyper_at], spec.per_run_hyper, n)
@@ -415,7 +420,11 @@ def run_group(
             hyper = hyper_at(t)
             record_lr(t)
             oracle.begin_step()
+            if record is not None:
+                record.begin(t)
             params, state = step(params, state, hyper, oracle)
+            if record is not None:
+                record.after(spec, state, hyper)
             shown = params if position is None else position(params, state)
             value = loss_of.value(shown)
             row = slots[t + 1]
@@ -526,6 +535,10 @@ def simulate(
     lr = np.empty((len(entries), steps))  # one schedule per entry, expanded per run on demand
     diverged = np.empty(runs, dtype=np.int64)
     total, done = len(entries) * steps, 0
+    from optiviz.recording import Recording, requested
+
+    wanted = requested(experiment)  # overlays and the state panel: recorded only when asked
+    recording = Recording(wanted, steps, runs, starts.shape[1]) if wanted else None
     for group in group_entries(entries):
         # A group of one keeps its entry's generator; larger groups are deterministic.
         rng = np.random.default_rng([experiment.seed, group[0]])
@@ -537,9 +550,13 @@ def simulate(
         if progress is not None:
             def report(t: int, base: int = done, weight: int = len(group)) -> None:
                 progress(base + weight * t, total)
+        record = None
+        if recording is not None:
+            record = recording.group(np.concatenate([np.arange(i * n, (i + 1) * n)
+                                                     for i in group]))
         group_path, group_values, rates, stopped = run_group(
             configs, experiment.function, starts, steps, rng, out=out, progress=report,
-            record_steps=kept)
+            record_steps=kept, record=record)
         done += len(group) * steps
         if progress is not None:
             progress(done, total)
@@ -562,4 +579,5 @@ def simulate(
         diverged_step=diverged,
         param_names=param_names_of(experiment.function),
         steps_recorded=kept,
+        recorded=recording.finish(path, diverged) if recording is not None else {},
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -96,6 +96,9 @@ class Trajectories:
     diverged_step: np.ndarray  # (R,) int, -1 if the run never diverged
     param_names: tuple[str, ...] = ("x", "y")  # (d,) names of the parameters
     steps_recorded: np.ndarray | None = None  # (K,) the recorded steps; None: 0..S, all
+    # What overlays and the state panel asked the engine to record (optiviz/recording.py):
+    # name -> (R, S, d), step t of run r; empty when nothing asked.
+    recorded: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def diverged(self) -> np.ndarray:
@@ -116,7 +119,7 @@ class Trajectories:
     def dim(self) -> int:
         return self.positions.shape[2]
 
-    def recorded(self) -> np.ndarray:
+    def recorded_steps(self) -> np.ndarray:
         """The steps of ``positions[:, k]`` and ``loss[:, k]``, k = 0..K-1."""
         if self.steps_recorded is None:
             return np.arange(self.positions.shape[1])
@@ -143,6 +146,7 @@ class Trajectories:
             "diverged": self.diverged,
             "diverged_step": np.asarray(self.diverged_step, dtype=np.int64),
             "param_names": np.asarray(self.param_names, dtype=str),
+            **self.recorded,
         }
         if self.steps_recorded is not None:
             arrays["steps_recorded"] = np.asarray(self.steps_recorded, dtype=np.int64)

@@ -268,7 +268,7 @@ def test_simulate_records_d_parameters_names_and_only_the_asked_steps():
     assert full.param_names == QUARTIC.param_names
     kept = [0, 3, 12]
     some = simulate(experiment, record_steps=kept)
-    assert some.steps == 12 and some.recorded().tolist() == kept
+    assert some.steps == 12 and some.recorded_steps().tolist() == kept
     np.testing.assert_array_equal(some.positions, full.positions[:, kept])
     np.testing.assert_array_equal(some.loss, full.loss[:, kept])
     np.testing.assert_array_equal(some.final_loss(), full.final_loss())

@@ -76,6 +76,11 @@ def update_rprop(params: np.ndarray, state: RpropState, hyper: dict, oracle: Ora
     return params, RpropState(grad, step_size, Work(state.prev, work.tmp))
 
 
+def rprop_state_vectors(state: RpropState, hyper: dict) -> dict[str, np.ndarray]:
+    """Δ, the per-coordinate step size (the step is ±Δ, or 0 after a sign flip)."""
+    return {"effective_step": state.step_size}
+
+
 RPROP = OptimizerSpec(
     name="rprop",
     params=(
@@ -92,6 +97,7 @@ RPROP = OptimizerSpec(
     summary="Rprop, resilient backpropagation (Riedmiller & Braun 1993)",
     torch="torch.optim.Rprop",
     per_run_hyper=frozenset({"lr"}),  # the initial Δ
+    state_vectors=rprop_state_vectors,
 )
 
 
@@ -128,6 +134,11 @@ def update_lion(params: np.ndarray, state: LionState, hyper: dict, oracle: Oracl
     return params, LionState(exp_avg, work)
 
 
+def lion_state_vectors(state: LionState, hyper: dict) -> dict[str, np.ndarray]:
+    """m, the momentum whose sign (mixed with the gradient's) is the step."""
+    return {"velocity": state.exp_avg}
+
+
 LION = OptimizerSpec(
     name="lion",
     params=(
@@ -142,4 +153,5 @@ LION = OptimizerSpec(
     summary="Lion, evolved sign momentum (Chen et al. 2023)",
     momentum_key="betas",
     per_run_hyper=frozenset({"lr", "betas", "weight_decay"}),
+    state_vectors=lion_state_vectors,
 )

@@ -74,6 +74,11 @@ def update_momentum(params: np.ndarray, state: VelocityState, hyper: dict, oracl
     return params, VelocityState(velocity, work)
 
 
+def velocity_state_vectors(state: VelocityState, hyper: dict) -> dict[str, np.ndarray]:
+    """v: EMA momentum's average of gradients; NAG's v, the displacement θ ← θ − v."""
+    return {"velocity": state.velocity}
+
+
 MOMENTUM = OptimizerSpec(
     name="momentum",
     params=(
@@ -88,6 +93,7 @@ MOMENTUM = OptimizerSpec(
     summary="momentum as an EMA of gradients, v ← βv + (1−β)g (Polyak 1964)",
     momentum_key="momentum",
     per_run_hyper=frozenset({"lr", "momentum"}),
+    state_vectors=velocity_state_vectors,
 )
 
 
@@ -120,4 +126,5 @@ NAG = OptimizerSpec(
     summary="Nesterov accelerated gradient, Sutskever form (Nesterov 1983)",
     momentum_key="momentum",
     per_run_hyper=frozenset({"lr", "momentum"}),
+    state_vectors=velocity_state_vectors,
 )
