@@ -108,7 +108,7 @@ def cli() -> None:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Output file (.gif .mp4 .webm .png .svg .pdf); overrides render.output.",
+    help="Output file (.gif .mp4 .webm .html .png .svg .pdf); overrides render.output.",
 )
 @click.option(
     "--out-dir",

@@ -82,7 +82,7 @@ RENDER_PARAMS: tuple[Param, ...] = (
         "output",
         None,
         "str",
-        "output file; its extension picks the format (gif mp4 webm png svg pdf)",
+        "output file; its extension picks the format (gif mp4 webm html png svg pdf)",
         nullable=True,
     ),
     Param("width", 960, "int", "width in pixels", _both(_at_least(64), _even)),
@@ -110,6 +110,13 @@ RENDER_PARAMS: tuple[Param, ...] = (
         "panels: any of landscape, loss, lr (default: + loss for <= 12 runs or a cloud it fits)",
         nullable=True,
     ),
+    Param(
+        "overlay",
+        None,
+        "any",
+        "arrows at each head of the contour view: any of gradient, velocity, step",
+        nullable=True,
+    ),
     Param("levels", 30, "int", "contour levels", in_range(2, 500)),
     Param(
         "domain",
@@ -132,8 +139,8 @@ RENDER_PARAMS: tuple[Param, ...] = (
     Param("azim", -60.0, "float", "surface view: camera azimuth (degrees)"),
 )
 # Render keys of the optimizer views that a sampling animation has no use for.
-SAMPLING_UNUSED_RENDER_KEYS = ("view", "panels", "levels", "domain", "trail", "orbit", "elev",
-                               "azim")
+SAMPLING_UNUSED_RENDER_KEYS = ("view", "panels", "overlay", "levels", "domain", "trail", "orbit",
+                               "elev", "azim")
 
 
 _PATH_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]|\.")
@@ -550,6 +557,12 @@ def _render(value: Any, path: KeyPath) -> RenderConfig:
         from optiviz.render.panels import check_panels
 
         params["panels"] = check_panels(params["panels"], path + ("panels",))
+    if params["overlay"] is None:
+        params["overlay"] = ()
+    else:
+        from optiviz.recording import check_overlay
+
+        params["overlay"] = check_overlay(params["overlay"], path + ("overlay",))
     if params["domain"] is not None:
         params["domain"] = _box(params["domain"], path + ("domain",))
     if params["output"] is not None:
@@ -793,23 +806,52 @@ def load(path: str | Path, overrides: Sequence[str] = (), *, render: bool = True
     the cheap checks of every later stage (:func:`preflight`; ``render=False``: of computing
     only), so that a config that loads does not fail later for a reason in the config."""
     file = str(path)
-    located = None
-    overridden: list[KeyPath] = []
     name, source = _source(path)
     try:
         text, file = yaml_loader.read_config(path)
+    except ConfigError as exc:
+        raise _locate(exc, None, file) from None
+    return load_text(text, file, overrides, render=render, name=name, source=source)
+
+
+def load_text(text: str, file: str, overrides: Sequence[str] = (), *, render: bool = True,
+              name: str = "config", source: Path | None = None) -> Experiment:
+    """:func:`load` for a config already read (``optiviz.animate`` given YAML text): ``file``
+    is what messages call it."""
+    located = None
+    overridden: list[KeyPath] = []
+    try:
         located = yaml_loader.compose(text, file)
         data = located.data if located.data is not None else {}
-        for assignment in overrides:
-            if not isinstance(data, dict):
-                break
-            apply_override(data, assignment)
-            overridden.append(_parse_key_path(assignment.split("=", 1)[0].strip()))
-        experiment = parse_experiment(data, name=name, source=source)
-        preflight(experiment, render=render)
-        return experiment
+        return _load_data(data, overrides, overridden, render=render, name=name, source=source)
     except ConfigError as exc:
         raise _locate(exc, located, file, overridden) from None
+
+
+def load_data(data: Any, file: str, overrides: Sequence[str] = (), *, render: bool = True,
+              name: str = "config") -> Experiment:
+    """:func:`load` for a config given as plain values (``optiviz.animate`` given a dict;
+    ``data`` is not changed); messages name ``file`` and no line."""
+    import copy
+
+    overridden: list[KeyPath] = []
+    try:
+        return _load_data(copy.deepcopy(data), overrides, overridden, render=render, name=name,
+                          source=None)
+    except ConfigError as exc:
+        raise _locate(exc, None, file, overridden) from None
+
+
+def _load_data(data: Any, overrides: Sequence[str], overridden: list[KeyPath], *, render: bool,
+               name: str, source: Path | None) -> Experiment:
+    for assignment in overrides:
+        if not isinstance(data, dict):
+            break
+        apply_override(data, assignment)
+        overridden.append(_parse_key_path(assignment.split("=", 1)[0].strip()))
+    experiment = parse_experiment(data, name=name, source=source)
+    preflight(experiment, render=render)
+    return experiment
 
 
 def validate_files(paths: Iterable[str | Path]) -> list[ConfigError]:
@@ -900,10 +942,12 @@ def _mathtext_reason(exc: ValueError) -> str:
 def _check_map(experiment: Experiment) -> None:
     """What every optimizer view needs: panels it can draw, and a function that is finite
     somewhere in the shown domain and not constant there (contour levels must increase)."""
+    from optiviz.recording import check_overlay_view
     from optiviz.render.cloud import cloud_panels
     from optiviz.render.landscape import chosen_panels, domain_of, grid_points, landscape_grid
     from optiviz.view import CLOUD_MIN_STARTS
 
+    check_overlay_view(experiment)
     if experiment.render.view == "contour" and (experiment.start_kind in ("random", "grid")
                                                or len(experiment.starts) > CLOUD_MIN_STARTS):
         cloud_panels(experiment)

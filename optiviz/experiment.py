@@ -70,6 +70,7 @@ class RenderConfig:
     theme: str = "light"  # light | dark
     view: str = "contour"  # a name in optiviz.views.VIEWS
     panels: tuple[str, ...] | None = None  # landscape, loss, lr; None: automatic
+    overlay: tuple[str, ...] = ()  # arrows at each head: gradient, velocity, step
     levels: int = 30
     domain: tuple[tuple[float, float], tuple[float, float]] | None = None
     trail: int | None = None  # steps of tail shown; None: the whole path

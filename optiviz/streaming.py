@@ -27,7 +27,6 @@ in their order), ``NONE`` (-1: not within tolerance of any) or ``DIVERGED`` (-2)
 from __future__ import annotations
 
 import contextlib
-import math
 import mmap
 import os
 import signal
@@ -221,20 +220,19 @@ class Plan:
 
 
 def near_minimum(points: np.ndarray, minima: np.ndarray, tolerance2: float) -> np.ndarray:
-    """int8 codes: the index of the minimum each (m, 2) point lies within tolerance of (at most
-    one: tolerances are below half the gap between minima), else ``NONE``."""
-    x = np.ascontiguousarray(points[:, 0])
-    y = np.ascontiguousarray(points[:, 1])
-    codes = np.full(len(x), NONE, dtype=np.int8)
-    dx = np.empty_like(x)
-    dy = np.empty_like(y)
-    for k, (mx, my) in enumerate(minima):
-        np.subtract(x, mx, out=dx)
-        np.multiply(dx, dx, out=dx)
-        np.subtract(y, my, out=dy)
-        np.multiply(dy, dy, out=dy)
-        dx += dy
-        codes[dx <= tolerance2] = k
+    """int8 codes: the index of the minimum each (m, d) point lies within tolerance of (at
+    most one: tolerances are below half the gap between minima), else ``NONE``."""
+    columns = [np.ascontiguousarray(points[:, k]) for k in range(points.shape[1])]
+    codes = np.full(len(points), NONE, dtype=np.int8)
+    distance2 = np.empty(len(points))
+    part = np.empty(len(points))
+    for index, minimum in enumerate(minima):
+        distance2.fill(0.0)
+        for column, coordinate in zip(columns, minimum, strict=True):
+            np.subtract(column, coordinate, out=part)
+            np.multiply(part, part, out=part)
+            distance2 += part
+        codes[distance2 <= tolerance2] = index
     return codes
 
 
@@ -258,6 +256,9 @@ def run_block(plan: Plan, task: tuple[int, int]) -> dict[str, np.ndarray]:
     scheduled = any(entry.schedule is not None for entry in configs)
     fixed = _group_hyper([at(0) for at in entry_hyper_at], spec.per_run_hyper, n)
     position = spec.position
+    # the engine owns ``params``: a spec's in-place update writes each step into it
+    in_place = getattr(spec, "step_in_place", None)
+    step = in_place if in_place is not None else spec.step
     minima, tolerance2 = plan.minima, plan.tolerance**2
     frame_at = {int(step): f for f, step in enumerate(plan.frame_steps)}
 
@@ -277,26 +278,31 @@ def run_block(plan: Plan, task: tuple[int, int]) -> dict[str, np.ndarray]:
         frames[frame_at[0]] = codes
     pending = np.flatnonzero(codes < 0)  # alive runs not yet within tolerance of a minimum
     last_good = params.copy()
+    total = np.empty(runs)  # loss + every coordinate: non-finite iff any of them is
+    finite = np.empty(runs, dtype=bool)
     with np.errstate(all="ignore"):
         for t in range(steps):
             hyper = _group_hyper([at(t) for at in entry_hyper_at], spec.per_run_hyper, n) \
                 if scheduled else fixed
             oracle.begin_step()
-            params, state = spec.step(params, state, hyper, oracle)
+            params, state = step(params, state, hyper, oracle)
             shown = params if position is None else position(params, state)
             previous, value = value, loss_of.value(shown)
-            # A finite sum means every term is finite (NaN and inf propagate; inf - inf is
-            # NaN): one reduction without temporaries on most steps, the elementwise test of
-            # the engine's rule only when some term (or the sum, overflowing) is not finite.
-            if not math.isfinite(float(np.sum(value)) + float(np.sum(shown))):
-                finite = np.isfinite(value + shown[:, 0] + shown[:, 1])
-                if not finite.all():
-                    newly = alive & ~finite
-                    if newly.any():
-                        diverged_step[newly] = t + 1
-                        frozen_loss[newly] = previous[newly]
-                        alive &= finite
-                        pending = pending[alive[pending]]
+            # the engine's test, in its order: the loss plus every coordinate, one pass
+            np.add(value, shown[:, 0], out=total)
+            for k in range(1, shown.shape[1]):
+                total += shown[:, k]
+            np.isfinite(total, out=finite)
+            if not finite.all():
+                newly = alive & ~finite
+                if newly.any():
+                    diverged_step[newly] = t + 1
+                    frozen_loss[newly] = previous[newly]
+                    alive &= finite
+                    pending = pending[alive[pending]]
+                if in_place is not None:
+                    np.copyto(params, last_good, where=~finite[:, None])
+                else:  # the step's array may be one it keeps: leave it alone
                     params = np.where(finite[:, None], params, last_good)
             if pending.size:
                 if 2 * pending.size > runs:  # most still travelling: no gather

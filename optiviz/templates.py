@@ -299,7 +299,7 @@ def _render_lines(output: str) -> list[str]:
     return [
         "",
         "render:",
-        f"  output: {output}   # .gif .mp4 .webm .png .svg .pdf (optiviz list writers)",
+        f"  output: {output}   # .gif .mp4 .webm .html .png .svg .pdf (optiviz list writers)",
         "  width: 960          # 960x540 at 30 fps suits slides",
         "  height: 540",
         "  fps: 30",

@@ -57,7 +57,8 @@ VIEWS.add("basins", ViewSpec(
     "basins", "basin map: each start of a grid coloured by the known minimum its run reaches "
     "(hue) and how fast (lightness); one panel per optimizer",
     "optiviz.render.basins:BasinScene", computes="basins", default_frames=60,
-    unused_render_keys=("panels", "levels", "domain", "trail", "orbit", "elev", "azim")))
+    unused_render_keys=("panels", "overlay", "levels", "domain", "trail", "orbit", "elev",
+                        "azim")))
 
 
 def view_of(experiment: Any) -> ViewSpec:

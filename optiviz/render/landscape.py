@@ -51,12 +51,16 @@ def build_scene(experiment: Any, result: Any) -> Any:
     :data:`optiviz.views.VIEWS`, called as ``builder(experiment, result, theme, size)``."""
     import matplotlib
 
+    from optiviz.recording import check_overlay_view
     from optiviz.views import view_of
 
     render = experiment.render
+    view = view_of(experiment)
+    if not view.streaming:  # a basin map refuses overlays when it loads
+        check_overlay_view(experiment, len(np.unique(result.run_start)))
     theme = get_theme(render.theme)
     size = font_size(render.width, render.height, render.dpi)
-    builder = view_of(experiment).scene_builder()
+    builder = view.scene_builder()
     with matplotlib.rc_context(rc_params(theme, size)):
         return builder(experiment, result, theme, size)
 
@@ -602,11 +606,17 @@ class LandscapeScene:
 
         self.side = side_panels(side, side_axes, experiment, trajectories, self.color, theme,
                                 styles, domain)
+        self.arrows = None  # render.overlay: what each optimizer feels, at its head
+        if render.overlay:
+            from optiviz.render.overlays import HeadArrows
+
+            self.arrows = HeadArrows(ax, trajectories, render.overlay, self.steps, self.color,
+                                     theme, size, render.dpi, domain)
 
         # one key: the runs, the starts, the marks; on the map, in the corner the paths visit
         # least, or under the panels when it would crowd the map
         handles = key_handles(experiment, trajectories, self.color, theme, styles, domain,
-                              left=len(self.exits.exits) > 0)
+                              left=len(self.exits.exits) > 0, extra=[self.arrows, *self.side])
         # known minima and saddles, the ✕ of diverged runs and the exit arrows count as much as
         # a stretch of path: keep them visible
         crossed = clip_to(last_finite(positions, self.diverged_step)[trajectories.diverged],
@@ -653,6 +663,8 @@ class LandscapeScene:
         artists: list[Any] = []
         for path in self.paths:
             artists.append(path.show(step + 1))
+        if self.arrows is not None:
+            artists += self.arrows.update(step)
         for r, (head, cross) in enumerate(zip(self.heads, self.crosses, strict=True)):
             point = self.paths[r].x[step], self.paths[r].y[step]
             head.set_data([point[0]], [point[1]])
@@ -765,18 +777,22 @@ def side_panels(side: Sequence[str], side_axes: Sequence[Any], experiment: Any,
 
 
 def key_handles(experiment: Any, trajectories: Any, colors: list[str], theme: Theme,
-                styles: Any, domain: Any, *, left: bool) -> list[Any]:
+                styles: Any, domain: Any, *, left: bool, extra: Sequence[Any] = ()) -> list[Any]:
     """One key for a paths view: the runs, the starts, then the marks on the map (``left``:
-    some run left the view), then the marks of the side panels that have any."""
+    some run left the view), then the marks of the side panels that have any, then the
+    entries of ``extra`` objects that have ``key_handles`` (the overlay arrows, a panel's line
+    styles)."""
     from optiviz.render.panels import panel_key
 
-    extra = []
+    panel_marks = []
     for handle, label in panel_key(experiment.render.panels or (), experiment, theme):
         handle.set_label(label.replace("|", " "))
-        extra.append(handle)
+        panel_marks.append(handle)
     return (run_handles(experiment, trajectories, colors, theme, styles)
             + mark_handles(experiment, theme, diverged=bool(trajectories.diverged.any()),
-                           left=left, domain=domain) + extra)
+                           left=left, domain=domain) + panel_marks
+            + [handle for part in extra if hasattr(part, "key_handles")
+               for handle in part.key_handles(theme)])
 
 
 class SidePanel:

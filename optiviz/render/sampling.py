@@ -38,6 +38,10 @@ def build_scene(experiment: Any, result: Any) -> Any:
     size = font_size(render.width, render.height)
     with matplotlib.rc_context(rc_params(theme, size)):
         if result.method == "metropolis":
+            if getattr(result, "compares_hastings", False):
+                from optiviz.render.hastings import HastingsScene
+
+                return HastingsScene(experiment, result, theme, size)
             if len(result.scales) > 1:
                 return ScaleComparisonScene(experiment, result, theme, size)
             return ChainScene(experiment, result, theme, size)

@@ -247,7 +247,7 @@ class SurfaceScene:
         self.side = side_panels(side, side_axes, experiment, trajectories, self.color, theme,
                                 styles, domain)
         handles = key_handles(experiment, trajectories, self.color, theme, styles, domain,
-                              left=len(self.exits) > 0)
+                              left=len(self.exits) > 0, extra=self.side)
         several_starts = len(np.unique(trajectories.run_start)) > 1
         key_style = {"handlelength": 2.6 if several_starts else 1.4, "borderpad": 0.4,
                      "labelspacing": 0.3, "columnspacing": 1.2, "fancybox": False,
