@@ -282,3 +282,18 @@ def test_views_come_from_one_registry():
     for spec in dataclasses.replace(VIEWS.get("basins")), VIEWS.get("contour"):
         assert callable(spec.scene_builder())
     assert "basins" in invoke("list", "views").output
+
+
+def test_html_page_reads_out_each_frames_shares(experiment):
+    from optiviz.render import build_scene
+    from optiviz.render.html_player import decode_series, readout
+
+    maps = streaming.run_basins(experiment, workers=1)
+    data = readout(experiment, maps, build_scene(experiment, maps))
+    (table,) = data["tables"]
+    assert table["columns"][-2:] == ["near none", "diverged"]
+    for e, row in enumerate(table["rows"]):
+        for column, code in ((1, 0), (-2, streaming.NONE), (-1, streaming.DIVERGED)):
+            shares = decode_series(data["series"][row[column]])
+            expected = 100 * (maps.frames[:, e] == code).mean(axis=1)
+            np.testing.assert_allclose(shares, np.round(expected, 1))
