@@ -296,4 +296,4 @@ def test_html_page_reads_out_each_frames_shares(experiment):
         for column, code in ((1, 0), (-2, streaming.NONE), (-1, streaming.DIVERGED)):
             shares = decode_series(data["series"][row[column]])
             expected = 100 * (maps.frames[:, e] == code).mean(axis=1)
-            np.testing.assert_allclose(shares, np.round(expected, 1))
+            np.testing.assert_allclose(shares, expected, atol=0.051)  # one decimal
