@@ -657,17 +657,6 @@ def warm_up() -> None:
                    "matplotlib.font_manager", "PIL.Image"):
         with contextlib.suppress(Exception):
             importlib.import_module(module)
-    with contextlib.suppress(Exception):
-        # mathtext builds its grammar on first use (about 0.1 s) and Agg loads its font on the
-        # first text it draws: both once here, not in each worker's first job
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.mathtext import MathTextParser
-
-        MathTextParser("path").parse("$x^2$", dpi=72)
-        figure = Figure(figsize=(1, 1), dpi=50)
-        figure.text(0.5, 0.5, "0.5 $x$")
-        FigureCanvasAgg(figure).draw()
 
 
 def _exit_on_signal(signum: int, frame: Any) -> None:
