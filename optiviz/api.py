@@ -43,18 +43,15 @@ def load(path: str | Path, overrides: Sequence[str] = (), *, render: bool = True
 
 
 def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None) -> Any:
-    """Trajectories for optimizer experiments, a SamplingResult for sampling ones.
+    """Trajectories for optimizer experiments, a SamplingResult for sampling ones, a
+    VariationalResult for variational ones (:mod:`optiviz.kinds`).
     ``progress(done, total)``, when given, hears now and then how far the work is. A config
     problem only computing can find (an estimate that is NaN at a sample) is a ConfigError
     naming the config file and the key."""
+    from optiviz.kinds import KINDS
+
     try:
-        if experiment.kind == "sampling":
-            from optiviz import sampling
-
-            return sampling.run(experiment.sampling, progress=progress)
-        from optiviz.engine import simulate
-
-        return simulate(experiment, progress=progress)
+        return KINDS[experiment.kind].call("compute", experiment, progress=progress)
     except ConfigError as exc:
         if experiment.source is None and experiment.name == "stdin" and exc.file is None:
             exc.file = "<stdin>"

@@ -260,7 +260,7 @@ def _writers() -> str:
 def _panels() -> str:
     from optiviz.render.panels import PANELS
 
-    views = {"paths": "contour, surface", "cloud": "clouds"}
+    views = {"paths": "contour, surface", "cloud": "clouds", "variational": "variational"}
     rows = [(name, ", ".join(views.get(view, view) for view in spec.views) or "every view",
              spec.summary) for name, spec in PANELS.items()]
     return render_table(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ TOP_LEVEL_KEYS = (
     "optimizers",
     "render",
     "sampling",
+    "variational",
 )
 OPTIMIZER_ENTRY_KEYS = ("name", "label", "schedule", "noise", "batch_size", "color")
 SCHEDULE_KEYS = ("name", "warmup_steps", "warmup_start_factor")
@@ -596,49 +597,94 @@ def parse_experiment(
     seed = attempt(lambda: _integer(data.get("seed", 0), ("seed",), low=0), 0)
     render = attempt(lambda: _render(data.get("render"), ("render",)), RenderConfig())
 
-    if "sampling" in data:
-        for key in ("function", "start", "steps", "optimizers"):
-            if key in data:
-                attempt(
-                    lambda key=key: _raise(
-                        ConfigError(
-                            "not used by a sampling experiment (it has a 'sampling' section)",
-                            (key,),
-                        )
-                    )
-                )
-        given_render = data.get("render") if isinstance(data.get("render"), dict) else {}
-        for key in SAMPLING_UNUSED_RENDER_KEYS:
-            if key in given_render:
-                attempt(
-                    lambda key=key: _raise(
-                        ConfigError("not used by a sampling experiment (it draws no landscape)",
-                                    ("render", key))
-                    )
-                )
-        from optiviz import sampling
+    from optiviz import kinds
 
-        section = attempt(lambda: _mapping(data["sampling"], ("sampling",)), None)
-        sampling_config: SamplingConfig | None = None
-        if section is not None:
-            sampling_config = attempt(
-                lambda: sampling.validate(section, seed=seed, path=("sampling",))
+    others = [section for section in kinds.SECTIONS if section in data]
+    for section in others[1:]:
+        attempt(lambda section=section: _raise(ConfigError(
+            f"a config is one kind of experiment: it has a '{others[0]}' section already",
+            (section,))))
+    common = Common(name=name, title=title, source=source, render=render, seed=seed,
+                    errors=errors)
+    return kinds.of_config(data).call("parse", data, common, attempt)
+
+
+@dataclass(frozen=True)
+class Common:
+    """What every kind of experiment reads the same way (``parse_experiment``): the name,
+    title, source, render settings and seed; ``errors`` is the list ``optiviz validate``
+    collects into (None: raise at the first)."""
+
+    name: str
+    title: str | None
+    source: Path | None
+    render: RenderConfig
+    seed: int
+    errors: list[ConfigError] | None = None
+
+
+def unused_keys(data: dict, keys: Iterable[str], kind: str, attempt: Callable,
+                path: KeyPath = (), why: str = "") -> None:
+    """Refuse each of ``keys`` present in ``data`` (at ``path``): not used by a ``kind``
+    experiment."""
+    for key in keys:
+        if key in data:
+            message = f"not used by a {kind} experiment" + (f" ({why})" if why else "")
+            attempt(lambda key=key, message=message: _raise(ConfigError(message, path + (key,))))
+
+
+def parse_sampling(data: dict, common: Common, attempt: Callable) -> Experiment:
+    """The ``sampling:`` kind."""
+    name, title, source, render, seed = (common.name, common.title, common.source,
+                                         common.render, common.seed)
+    for key in ("function", "start", "steps", "optimizers"):
+        if key in data:
+            attempt(
+                lambda key=key: _raise(
+                    ConfigError(
+                        "not used by a sampling experiment (it has a 'sampling' section)",
+                        (key,),
+                    )
+                )
             )
-        if sampling_config is not None:
-            attempt(lambda: budget.check_sampling(sampling_config, render))
-        return Experiment(
-            name=name,
-            title=title,
-            source=source,
-            render=render,
-            seed=seed,
-            sampling=sampling_config,
-        )
+    given_render = data.get("render") if isinstance(data.get("render"), dict) else {}
+    for key in SAMPLING_UNUSED_RENDER_KEYS:
+        if key in given_render:
+            attempt(
+                lambda key=key: _raise(
+                    ConfigError("not used by a sampling experiment (it draws no landscape)",
+                                ("render", key))
+                )
+            )
+    from optiviz import sampling
 
+    section = attempt(lambda: _mapping(data["sampling"], ("sampling",)), None)
+    sampling_config: SamplingConfig | None = None
+    if section is not None:
+        sampling_config = attempt(
+            lambda: sampling.validate(section, seed=seed, path=("sampling",))
+        )
+    if sampling_config is not None:
+        attempt(lambda: budget.check_sampling(sampling_config, render))
+    return Experiment(
+        name=name,
+        title=title,
+        source=source,
+        render=render,
+        seed=seed,
+        sampling=sampling_config,
+    )
+
+
+def parse_optimizers(data: dict, common: Common, attempt: Callable) -> Experiment:
+    """The optimizer kind: ``function``, ``start``, ``steps``, ``optimizers``."""
+    name, title, source, render, seed, errors = (common.name, common.title, common.source,
+                                                 common.render, common.seed, common.errors)
     from optiviz.functions import make_function
 
     if "optimizers" not in data:
-        raise_or_collect = ConfigError("missing 'optimizers' (or a 'sampling' section)", ())
+        raise_or_collect = ConfigError(
+            "missing 'optimizers' (or a 'sampling' or 'variational' section)", ())
         attempt(lambda: _raise(raise_or_collect))
     if "function" not in data:
         attempt(lambda: _raise(ConfigError("missing 'function' (e.g. function: rosenbrock)", ())))
@@ -803,8 +849,11 @@ def preflight(experiment: Experiment, *, render: bool = True) -> None:
         return
     for text, path in _texts(experiment):
         check_typeset(text, path)
-    if experiment.kind == "optimizers":
-        _check_map(experiment)
+    from optiviz import kinds
+
+    kind = kinds.KINDS[experiment.kind]
+    if kind.preflight is not None:
+        kind.call("preflight", experiment)
 
 
 def _texts(experiment: Experiment) -> list[tuple[str | None, KeyPath]]:
@@ -854,7 +903,7 @@ def _mathtext_reason(exc: ValueError) -> str:
                   reason)
 
 
-def _check_map(experiment: Experiment) -> None:
+def check_map(experiment: Experiment) -> None:
     """What every optimizer view needs: panels it can draw, and a function that is finite
     somewhere in the shown domain and not constant there (contour levels must increase)."""
     from optiviz.render.cloud import cloud_panels

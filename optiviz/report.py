@@ -100,10 +100,20 @@ class RunSummary:
 
 
 def summarize(experiment: Any, result: Any) -> RunSummary:
-    """The :class:`RunSummary` of ``result`` (Trajectories or a sampling result)."""
-    if experiment.kind == "sampling":
-        estimates = {str(name): _as_float(value) for name, value in result.summary().items()}
-        return RunSummary("sampling", estimates=estimates, method=experiment.sampling.method)
+    """The :class:`RunSummary` of ``result``, made by its kind of experiment
+    (:mod:`optiviz.kinds`)."""
+    from optiviz.kinds import KINDS
+
+    return KINDS[experiment.kind].call("summarize", experiment, result)
+
+
+def summarize_sampling(experiment: Any, result: Any) -> RunSummary:
+    estimates = {str(name): _as_float(value) for name, value in result.summary().items()}
+    return RunSummary("sampling", estimates=estimates, method=experiment.sampling.method)
+
+
+def summarize_optimizers(experiment: Any, result: Any) -> RunSummary:
+    """One :class:`OptimizerSummary` per ``optimizers:`` entry of the Trajectories."""
     from optiviz.view import left_view
 
     final = result.final_loss()

@@ -27,7 +27,7 @@ from optiviz.errors import ConfigError, closest
 from optiviz.registry import Registry
 
 # Modules that register panels of their own (imported on the first lookup).
-PANEL_MODULES: tuple[str, ...] = ()
+PANEL_MODULES: tuple[str, ...] = ("optiviz.variational.panels",)
 
 
 @dataclass
