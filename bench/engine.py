@@ -1,26 +1,31 @@
 """Engine benchmark: optiviz vs torch.optim, whole process against whole process.
 
-8 optimizers x 500 steps on Rosenbrock:
-  * optiviz (`optiviz run --no-render`) vs torch.optim batched: all N = 10,000 starts as one (N, 2)
-    parameter per optimizer, autograd for the gradient;
+8 optimizers x 500 steps on Rosenbrock, every trajectory kept in memory by both sides:
+  * optiviz (``api.load`` + ``api.compute``: every step of every run recorded, nothing written)
+    vs torch.optim batched: all N = 10,000 starts as one (N, 2) parameter per optimizer, autograd
+    for the gradient, positions and loss of every step kept in preallocated tensors;
   * optiviz vs the tutorial loop: one trajectory at a time (a (2,) parameter), N = 20 starts.
-Each side runs as its own Python process (imports included), best of --repeat runs.
-Run: .venv/bin/python bench/engine.py [--repeat 3]
+
+Each side runs as its own Python process (imports included). The runs alternate (ours, theirs,
+ours, theirs, ...) so that both see the same machine load; the table gives medians of
+``--repeat`` runs (at least 5 for the full bench), the child's peak memory (``ru_maxrss``) and
+that peak divided by the recorded trajectory steps (runs x (steps + 1)).
+Run: .venv/bin/python bench/engine.py [--repeat 5] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
-from whole_process import best_time  # bench/ is on sys.path: run as a script
-
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 STEPS = 500
 OPTIMIZERS = [  # (optiviz entry, torch constructor)
     ("{name: sgd, lr: 0.0002, momentum: 0.9}", "torch.optim.SGD(ps, lr=0.0002, momentum=0.9)"),
@@ -33,13 +38,28 @@ OPTIMIZERS = [  # (optiviz entry, torch constructor)
     ("{name: radam, lr: 0.001}", "torch.optim.RAdam(ps, lr=0.001)"),
 ]
 
+# Every child reports its own peak resident set (kilobytes on Linux) as its last stdout line.
+PEAK = textwrap.dedent("""
+    import json, resource
+    print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+""")
 
-def config_text(n: int) -> str:
+
+def config_text(n: int, steps: int) -> str:
     optimizers = "\n".join(f"  - {entry}" for entry, _ in OPTIMIZERS)
     return (
         f"function: rosenbrock\nstart: {{random: {n}, seed: 0, box: [[-2, 2], [-1, 3]]}}\n"
-        f"steps: {STEPS}\noptimizers:\n{optimizers}\n"
+        f"steps: {steps}\noptimizers:\n{optimizers}\n"
     )
+
+
+def ours(config: Path) -> str:
+    return textwrap.dedent(f"""
+        from optiviz import api
+        experiment = api.load({str(config)!r}, render=False)
+        result = api.compute(experiment)
+        assert result.positions.shape[1] == experiment.steps + 1
+    """) + PEAK
 
 
 TORCH_PRELUDE = textwrap.dedent("""
@@ -54,7 +74,7 @@ TORCH_PRELUDE = textwrap.dedent("""
 """)
 
 
-def torch_batched(n: int) -> str:
+def torch_batched(n: int, steps: int) -> str:
     makers = "[" + ", ".join(f"lambda ps: {ctor}" for _, ctor in OPTIMIZERS) + "]"
     return TORCH_PRELUDE + textwrap.dedent(f"""
         starts = lo + (hi - lo) * torch.rand(({n}, 2), generator=g)
@@ -62,21 +82,21 @@ def torch_batched(n: int) -> str:
         for make in {makers}:
             p = starts.clone().requires_grad_(True)
             opt = make([p])
-            path = torch.empty(({STEPS} + 1, {n}, 2)); losses = torch.empty(({STEPS} + 1, {n}))
+            path = torch.empty(({steps} + 1, {n}, 2)); losses = torch.empty(({steps} + 1, {n}))
             path[0] = p.detach()
-            for t in range({STEPS}):
+            for t in range({steps}):
                 opt.zero_grad()
                 loss = rosen(p)
                 losses[t] = loss.detach()
                 loss.sum().backward()
                 opt.step()
                 path[t + 1] = p.detach()
-            losses[{STEPS}] = rosen(p.detach())
-            out.append(path)
-    """)
+            losses[{steps}] = rosen(p.detach())
+            out.append((path, losses))
+    """) + PEAK
 
 
-def torch_loop(n: int) -> str:
+def torch_loop(n: int, steps: int) -> str:
     makers = "[" + ", ".join(f"lambda ps: {ctor}" for _, ctor in OPTIMIZERS) + "]"
     return TORCH_PRELUDE + textwrap.dedent(f"""
         starts = lo + (hi - lo) * torch.rand(({n}, 2), generator=g)
@@ -86,7 +106,7 @@ def torch_loop(n: int) -> str:
                 p = starts[i].clone().requires_grad_(True)
                 opt = make([p])
                 path = [p.detach().clone()]; losses = []
-                for t in range({STEPS}):
+                for t in range({steps}):
                     opt.zero_grad()
                     loss = rosen(p)
                     losses.append(loss.item())
@@ -94,46 +114,67 @@ def torch_loop(n: int) -> str:
                     opt.step()
                     path.append(p.detach().clone())
                 out.append(path)
-    """)
+    """) + PEAK
+
+
+def timed(script: Path, env: dict) -> tuple[float, float, float, int]:
+    """(wall, user, system seconds, peak kB) of one fresh process running ``script``."""
+    before = os.times()
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            env=env)
+    wall = time.perf_counter() - start
+    after = os.times()
+    if result.returncode != 0:
+        sys.exit(f"{script} failed:\n{result.stdout}{result.stderr}")
+    peak = json.loads(result.stdout.strip().splitlines()[-1])["maxrss_kb"]
+    return (wall, after.children_user - before.children_user,
+            after.children_system - before.children_system, peak)
+
+
+def median_row(samples: list[tuple[float, float, float, int]]) -> tuple[float, ...]:
+    return tuple(statistics.median(column) for column in zip(*samples, strict=True))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="alternating runs per side (medians are reported)")
+    parser.add_argument("--quick", action="store_true",
+                        help="1,000 starts x 100 steps, 3 runs each: a smoke test, not the figure")
     args = parser.parse_args()
-    env = dict(os.environ)  # both sides with their default threading
+    n_batched, steps, repeat = (1_000, 100, 3) if args.quick else (10_000, STEPS, args.repeat)
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ)  # both sides with their default threading and allocator
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), str(root)]))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for n, rival, script in (
-            (10_000, "torch.optim batched", torch_batched),
+            (n_batched, "torch.optim batched", torch_batched),
             (20, "tutorial loop (torch, one run at a time)", torch_loop),
         ):
-            cfg = tmp / f"bench_{n}.yaml"
-            cfg.write_text(config_text(n))
-            ours = best_time(
-                [
-                    str(BIN / "optiviz"),
-                    "run",
-                    str(cfg),
-                    "--no-render",
-                    "--quiet",
-                ],  # like the rivals: every trajectory computed and kept in memory, not written
-                args.repeat,
-                env,
-            )
-            rival_file = tmp / f"rival_{n}.py"
-            rival_file.write_text(script(n))
-            repeat = args.repeat if n > 100 else 1
-            theirs = best_time([sys.executable, str(rival_file)], repeat, env)
-            rows.append((n, rival, ours, theirs))
-    print(
-        f"engine: {len(OPTIMIZERS)} optimizers x {STEPS} steps on Rosenbrock, whole process, "
-        f"best of {args.repeat}"
-    )
-    print(f"{'starts':>7}  {'rival':<42} {'optiviz':>9} {'rival':>9} {'speed-up':>9}")
-    for n, rival, ours, theirs in rows:
-        print(f"{n:>7}  {rival:<42} {ours:>8.2f}s {theirs:>8.2f}s {theirs / ours:>8.1f}x")
+            config = tmp / f"bench_{n}.yaml"
+            config.write_text(config_text(n, steps))
+            ours_file, rival_file = tmp / f"ours_{n}.py", tmp / f"rival_{n}.py"
+            ours_file.write_text(ours(config))
+            rival_file.write_text(script(n, steps))
+            runs = repeat if n > 100 else 1  # the tutorial loop is slow and its gap is huge
+            mine, theirs = [], []
+            for _ in range(runs):  # alternating, so that both sides share the machine's load
+                mine.append(timed(ours_file, env))
+                theirs.append(timed(rival_file, env))
+            rows.append((n, rival, median_row(mine), median_row(theirs)))
+    print(f"engine: {len(OPTIMIZERS)} optimizers x {steps} steps on Rosenbrock, whole process, "
+          f"every trajectory kept; medians of {repeat} alternating runs (tutorial loop: 1)")
+    print(f"{'starts':>7}  {'side':<42} {'wall':>7} {'user':>7} {'sys':>6} {'peak MB':>8} "
+          f"{'B/step':>7} {'speed-up':>8}")
+    for n, rival, mine, theirs in rows:
+        recorded = len(OPTIMIZERS) * n * (steps + 1)
+        for side, (wall, user, system, peak) in (("optiviz", mine), (rival, theirs)):
+            speed = f"{theirs[0] / mine[0]:>7.1f}x" if side == "optiviz" else ""
+            print(f"{n:>7}  {side:<42} {wall:>6.2f}s {user:>6.2f}s {system:>5.2f}s "
+                  f"{peak / 1024:>8.0f} {peak * 1024 / recorded:>7.1f} {speed:>8}")
 
 
 if __name__ == "__main__":

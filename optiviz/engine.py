@@ -13,20 +13,119 @@ seed and the entry's index, so results are reproducible and independent of the o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from optiviz.experiment import Experiment, OptimizerConfig
-from optiviz.trajectories import Trajectories
+from optiviz.trajectories import RunLR, Trajectories
+
+
+class Objective(Protocol):
+    """What the engine optimizes: a scalar function of d parameters, vectorized over N runs.
+
+    ``dim`` is d and ``param_names`` names the d coordinates (``--data`` writes them);
+    ``value(P (N, d)) -> (N,)``, ``grad(P) -> (N, d)``, ``hessian(P) -> (N, d, d)`` (only
+    Newton and Hessian-vector torch optimizers call it). Optional: ``value_and_grad(P)`` when
+    both share work; ``n_samples``, ``batch_value(P, indices)`` and ``batch_grad(P, indices)``
+    for mini-batches (``batch_size``). Evaluations must be row-independent: row i of the result
+    depends on row i of P only, so that grouped and blocked runs stay exact. The 2-D test
+    functions (``Function``: ``value(x, y)``, ``grad(x, y) -> (fx, fy)``,
+    ``hessian(x, y) -> (fxx, fxy, fyy)``) are objectives through :class:`PlanarObjective`;
+    :func:`as_objective` tells the two apart by ``dim``.
+    """
+
+    dim: int
+    param_names: tuple[str, ...]
+
+    def value(self, params: np.ndarray) -> np.ndarray: ...
+
+    def grad(self, params: np.ndarray) -> np.ndarray: ...
+
+    def hessian(self, params: np.ndarray) -> np.ndarray: ...
+
+
+class PlanarObjective:
+    """A 2-D ``Function`` (``value(x, y)``, ...) seen as an :class:`Objective` over (N, 2)."""
+
+    dim = 2
+
+    def __init__(self, function: Any):
+        self.function = function
+        self.param_names = (str(getattr(function, "xlabel", "x") or "x"),
+                            str(getattr(function, "ylabel", "y") or "y"))
+
+    @property
+    def n_samples(self) -> int:
+        return self.function.n_samples
+
+    def value(self, params: np.ndarray) -> np.ndarray:
+        return np.asarray(self.function.value(params[:, 0], params[:, 1]), dtype=np.float64)
+
+    def grad(self, params: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        gx, gy = self.function.grad(params[:, 0], params[:, 1])
+        if out is None:
+            out = np.empty((params.shape[0], 2))
+        out[:, 0] = gx
+        out[:, 1] = gy
+        return out
+
+    def value_and_grad(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.value(params), self.grad(params)
+
+    def hessian(self, params: np.ndarray) -> np.ndarray:
+        fxx, fxy, fyy = self.function.hessian(params[:, 0], params[:, 1])
+        out = np.empty((params.shape[0], 2, 2))
+        out[:, 0, 0] = fxx
+        out[:, 0, 1] = fxy
+        out[:, 1, 0] = fxy
+        out[:, 1, 1] = fyy
+        return out
+
+    def batch_value(self, params: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        return np.asarray(self.function.batch_value(params[:, 0], params[:, 1], indices),
+                          dtype=np.float64)
+
+    def batch_grad(self, params: np.ndarray, indices: np.ndarray,
+                   out: np.ndarray | None = None) -> np.ndarray:
+        gx, gy = self.function.batch_grad(params[:, 0], params[:, 1], indices)
+        if out is None:
+            out = np.empty((params.shape[0], 2))
+        out[:, 0] = gx
+        out[:, 1] = gy
+        return out
+
+
+def as_objective(function: Any) -> Any:
+    """``function`` as an :class:`Objective`: itself when it has a ``dim``, else a 2-D
+    ``Function`` wrapped in :class:`PlanarObjective`."""
+    if hasattr(function, "dim"):
+        return function
+    return PlanarObjective(function)
+
+
+def param_names_of(function: Any) -> tuple[str, ...]:
+    """The names of the parameters ``function`` takes (``("x", "y")`` for a test function)."""
+    return tuple(as_objective(function).param_names)
+
+
+def _into(out: np.ndarray | None, result: Any) -> np.ndarray:
+    """``result`` as a float64 array, copied into ``out`` when one is given."""
+    if out is None:
+        return np.array(result, dtype=np.float64)
+    np.copyto(out, result)
+    return out
 
 
 class Oracle:
-    """A Function seen by an optimizer over N runs: (N, 2) parameters in, arrays out.
+    """An :class:`Objective` seen by an optimizer over N runs: (N, d) parameters in, arrays out.
 
-    ``noise`` adds N(0, noise^2) to every gradient component; ``batch_size`` (dataset objectives)
+    ``function`` is an objective or a 2-D ``Function`` (see :func:`as_objective`). ``noise``
+    adds N(0, noise^2) to every gradient component; ``batch_size`` (dataset objectives)
     evaluates the loss and gradient on the current mini-batch, which changes once per step
     (``begin_step``) and walks through a fresh permutation of the samples each epoch.
+    ``grad(params, out=...)`` writes into a caller's buffer (the built-in optimizers pass
+    their work buffer, so a step allocates no (N, d) gradient).
     """
 
     def __init__(
@@ -38,18 +137,24 @@ class Oracle:
         rng: np.random.Generator | None = None,
     ):
         self.function = function
+        self.objective = as_objective(function)
+        self.dim = int(self.objective.dim)
+        self.param_names = tuple(self.objective.param_names)
+        self._planar = isinstance(self.objective, PlanarObjective)
+        self._value_and_grad = getattr(self.objective, "value_and_grad", None)
         self.noise = noise
         self.batch_size = batch_size
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self._batch: np.ndarray | None = None
         self._order = np.empty(0, dtype=np.int64)
         self._cursor = 0
+        self._draws: np.ndarray | None = None  # the noise draws' buffer, reused every step
 
     def begin_step(self) -> None:
         """Draw the next mini-batch (shuffling anew each epoch); a no-op for full batches."""
         if self.batch_size is None:
             return
-        n = self.function.n_samples
+        n = self.objective.n_samples
         if self._cursor >= self._order.size:
             self._order = self.rng.permutation(n)
             self._cursor = 0
@@ -57,39 +162,55 @@ class Oracle:
         self._cursor += self.batch_size
 
     def value(self, params: np.ndarray) -> np.ndarray:
-        x, y = params[:, 0], params[:, 1]
         with np.errstate(all="ignore"):
             if self._batch is not None:
-                return np.asarray(self.function.batch_value(x, y, self._batch), dtype=np.float64)
-            return np.asarray(self.function.value(x, y), dtype=np.float64)
+                return np.asarray(self.objective.batch_value(params, self._batch),
+                                  dtype=np.float64)
+            if self._planar:
+                return np.asarray(self.function.value(params[:, 0], params[:, 1]),
+                                  dtype=np.float64)
+            return np.asarray(self.objective.value(params), dtype=np.float64)
 
-    def grad(self, params: np.ndarray) -> np.ndarray:
-        x, y = params[:, 0], params[:, 1]
-        out = np.empty_like(params)
+    def grad(self, params: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The (noisy, mini-batch) gradient, a new array or ``out`` filled in."""
         with np.errstate(all="ignore"):
-            if self._batch is not None:
-                gx, gy = self.function.batch_grad(x, y, self._batch)
+            if self._planar:
+                if self._batch is not None:
+                    gx, gy = self.function.batch_grad(params[:, 0], params[:, 1], self._batch)
+                else:
+                    gx, gy = self.function.grad(params[:, 0], params[:, 1])
+                if out is None:
+                    out = np.empty_like(params)
+                out[:, 0] = gx
+                out[:, 1] = gy
+            elif self._batch is not None:
+                out = _into(out, self.objective.batch_grad(params, self._batch))
             else:
-                gx, gy = self.function.grad(x, y)
-        out[:, 0] = gx
-        out[:, 1] = gy
+                out = _into(out, self.objective.grad(params))
         if self.noise:
-            out += self.noise * self.rng.standard_normal(out.shape)
+            if self._draws is None or self._draws.shape != out.shape:
+                self._draws = np.empty(out.shape)
+            self.rng.standard_normal(out=self._draws)
+            self._draws *= self.noise
+            out += self._draws
         return out
 
+    def grad_into(self, params: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """:meth:`grad` written into ``out``; what :func:`optiviz.optimizers.base.gradient`
+        looks for to skip a copy."""
+        return self.grad(params, out)
+
     def value_and_grad(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._value_and_grad is not None and not self._planar and self._batch is None \
+                and not self.noise:
+            with np.errstate(all="ignore"):
+                value, grad = self._value_and_grad(params)
+            return np.asarray(value, dtype=np.float64), np.array(grad, dtype=np.float64)
         return self.value(params), self.grad(params)
 
     def hessian(self, params: np.ndarray) -> np.ndarray:
-        x, y = params[:, 0], params[:, 1]
         with np.errstate(all="ignore"):
-            fxx, fxy, fyy = self.function.hessian(x, y)
-        out = np.empty((params.shape[0], 2, 2))
-        out[:, 0, 0] = fxx
-        out[:, 0, 1] = fxy
-        out[:, 1, 0] = fxy
-        out[:, 1, 1] = fyy
-        return out
+            return np.asarray(self.objective.hessian(params), dtype=np.float64)
 
 
 def spec_of(config: OptimizerConfig) -> Any:
@@ -204,17 +325,29 @@ def run_group(
     rng: np.random.Generator,
     out: tuple[np.ndarray, np.ndarray] | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    record_steps: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run a group of G entries (see :func:`group_entries`) from every start as G·N runs,
-    entry-major. Returns time-major positions (S+1, G·N, 2), loss (S+1, G·N), lr (G, S) and
-    diverged_step (G·N,). ``rng`` draws the noise and mini-batches of a group of one.
-    ``out``: time-major (positions, loss) arrays to record into (e.g. views of the whole
-    experiment's), so that nothing is copied afterwards. ``progress(steps_done)`` is called
-    every :func:`progress_every` steps."""
+    entry-major, on ``function`` (an :class:`Objective` of d parameters or a 2-D ``Function``)
+    from ``starts`` (N, d). Returns time-major positions (K, G·N, d), loss (K, G·N), lr (G, S)
+    and diverged_step (G·N,), where K = S+1, or K = len(record_steps) when ``record_steps``
+    (increasing step indices in 0..S) says which steps to keep: the others are computed and
+    dropped, so memory follows what the output needs. ``rng`` draws the noise and mini-batches
+    of a group of one. ``out``: time-major (positions, loss) arrays of K rows to record into
+    (e.g. views of the whole experiment's), so that nothing is copied afterwards.
+    ``progress(steps_done)`` is called every :func:`progress_every` steps.
+
+    Each step, in order: the schedule's hyperparameters and lr; the oracle's next mini-batch;
+    one ``spec.step`` for all runs; the recorded position (``spec.position`` or the
+    parameters) and its full-batch, noise-free loss; the divergence test: a run whose loss or
+    any of its d coordinates is non-finite diverges at that step and is frozen (its
+    parameters reset to its last finite ones, its recorded values NaN from then on)."""
 
     config = configs[0]
     spec = spec_of(config)
-    n = starts.shape[0]
+    starts = np.asarray(starts, dtype=np.float64)
+    n, dim = starts.shape
     runs = len(configs) * n
     oracle = Oracle(function, noise=config.noise, batch_size=config.batch_size, rng=rng)
     loss_of = Oracle(function)  # recorded loss: the full-batch objective, noise-free
@@ -232,20 +365,39 @@ def run_group(
             lr[entry, t] = _lr_of(at(t))
 
     position = spec.position
+    # The engine owns ``params``: a spec's in-place update writes each step into it.
+    in_place = getattr(spec, "step_in_place", None)
+    step = in_place if in_place is not None else spec.step
+    # slot[t]: the row step t is recorded in, -1 for a step computed but not kept.
+    if record_steps is None:
+        slot = np.arange(steps + 1)
+    else:
+        kept = np.asarray(record_steps, dtype=np.int64)
+        if kept.ndim != 1 or (kept.size and (kept[0] < 0 or kept[-1] > steps
+                                             or (np.diff(kept) <= 0).any())):
+            raise ValueError(f"record_steps must be increasing steps in 0..{steps}")
+        slot = np.full(steps + 1, -1, dtype=np.int64)
+        slot[kept] = np.arange(kept.size)
+    rows = int((slot >= 0).sum())
+    slots = slot.tolist()
 
     # Time-major, so each step writes one contiguous block.
     if out is None:
-        out = (np.empty((steps + 1, runs, 2)), np.empty((steps + 1, runs)))
+        out = (np.empty((rows, runs, dim)), np.empty((rows, runs)))
     positions, loss = out
     lr = np.empty((len(configs), steps))
     diverged_step = np.full(runs, -1, dtype=np.int64)
     alive = np.ones(runs, dtype=bool)
 
-    params = np.tile(np.asarray(starts, dtype=np.float64), (len(configs), 1))
+    params = np.tile(starts, (len(configs), 1))
     state = spec.init(params, fixed)
-    positions[0] = params if position is None else position(params, state)
-    loss[0] = loss_of.value(positions[0])
+    shown = params if position is None else position(params, state)
+    if slots[0] >= 0:
+        positions[slots[0]] = shown
+        loss[slots[0]] = loss_of.value(shown)
     last_good = params.copy()
+    total = np.empty(runs)  # loss + every coordinate: non-finite iff any of them is
+    finite = np.empty(runs, dtype=bool)
     every = progress_every(steps)
     with np.errstate(all="ignore"):
         for t in range(steps):
@@ -254,13 +406,19 @@ def run_group(
             hyper = hyper_at(t)
             record_lr(t)
             oracle.begin_step()
-            params, state = spec.step(params, state, hyper, oracle)
+            params, state = step(params, state, hyper, oracle)
             shown = params if position is None else position(params, state)
             value = loss_of.value(shown)
-            positions[t + 1] = shown
-            loss[t + 1] = value
-            # One elementwise pass: NaN or inf anywhere in (loss, x, y) makes the sum non-finite.
-            finite = np.isfinite(value + shown[:, 0] + shown[:, 1])
+            row = slots[t + 1]
+            if row >= 0:
+                positions[row] = shown
+                loss[row] = value
+            # One elementwise pass: NaN or inf anywhere in (loss, θ_1..θ_d) makes the sum
+            # non-finite.
+            np.add(value, shown[:, 0], out=total)
+            for k in range(1, dim):
+                total += shown[:, k]
+            np.isfinite(total, out=finite)
             if not finite.all():
                 newly = alive & ~finite
                 if newly.any():
@@ -268,14 +426,21 @@ def run_group(
                     alive &= finite
                 # Keep the frozen runs' parameters finite so they cost nothing and warn nothing;
                 # their results are masked below.
-                params = np.where(finite[:, None], params, last_good)
+                if in_place is not None:
+                    np.copyto(params, last_good, where=~finite[:, None])
+                else:  # the step's array may be one it keeps: leave it alone
+                    params = np.where(finite[:, None], params, last_good)
             if not alive.all():
                 dead = ~alive
-                positions[t + 1, dead] = np.nan
-                loss[t + 1, dead] = np.nan
+                if row >= 0:
+                    positions[row, dead] = np.nan
+                    loss[row, dead] = np.nan
                 if not alive.any():
-                    positions[t + 2 :] = np.nan
-                    loss[t + 2 :] = np.nan
+                    later = slot[t + 2 :]
+                    later = later[later >= 0]
+                    if later.size:
+                        positions[later[0] :] = np.nan
+                        loss[later[0] :] = np.nan
                     for rest in range(t + 1, steps):
                         record_lr(rest)
                     break
@@ -295,35 +460,41 @@ def progress_every(steps: int) -> int:
 def run_entry(
     config: OptimizerConfig, function: Any, starts: np.ndarray, steps: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Run one optimizer entry from every start. Returns time-major positions (S+1, N, 2),
+    """Run one optimizer entry from every start. Returns time-major positions (S+1, N, d),
     loss (S+1, N), lr (S,) and diverged_step (N,)."""
     positions, loss, lr, diverged_step = run_group((config,), function, starts, steps, rng)
     return positions, loss, lr[0], diverged_step
 
 
 def simulate(
-    experiment: Experiment, progress: Callable[[int, int], None] | None = None
+    experiment: Experiment,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    record_steps: Sequence[int] | np.ndarray | None = None,
 ) -> Trajectories:
     """Run every optimizer of the experiment from every start, one run group at a time.
 
     ``progress(done, total)`` hears how far the work is, in optimizer-entry steps (``total`` =
     entries x steps; an entry's steps count once however many starts it has), now and then
-    during each run group and once at the end of each."""
+    during each run group and once at the end of each. ``record_steps``: the steps to keep
+    (increasing, in 0..S; default all); the result's ``steps_recorded`` lists them."""
     if experiment.kind != "optimizers":
         raise ValueError("simulate() runs optimizer experiments; use optiviz.sampling.run")
     from optiviz import budget
 
     budget.check_simulation(experiment)  # loaded configs passed it; experiments built in Python
-    starts = experiment.starts
-    n = starts.shape[0]
+    starts = np.asarray(experiment.starts, dtype=np.float64)
+    n, dim = starts.shape
     steps = experiment.steps
     entries = experiment.optimizers
     runs = len(entries) * n
+    kept = None if record_steps is None else np.asarray(record_steps, dtype=np.int64)
+    rows = steps + 1 if kept is None else kept.size
     # Recorded time-major (each step writes one contiguous block) and handed out transposed:
     # positions[r, t] is a view, never a copy of the (possibly gigabytes of) paths.
-    path = np.empty((steps + 1, runs, 2))
-    values = np.empty((steps + 1, runs))
-    lr = np.empty((runs, steps))
+    path = np.empty((rows, runs, dim))
+    values = np.empty((rows, runs))
+    lr = np.empty((len(entries), steps))  # one schedule per entry, expanded per run on demand
     diverged = np.empty(runs, dtype=np.int64)
     total, done = len(entries) * steps, 0
     for group in group_entries(entries):
@@ -338,24 +509,28 @@ def simulate(
             def report(t: int, base: int = done, weight: int = len(group)) -> None:
                 progress(base + weight * t, total)
         group_path, group_values, rates, stopped = run_group(
-            configs, experiment.function, starts, steps, rng, out=out, progress=report)
+            configs, experiment.function, starts, steps, rng, out=out, progress=report,
+            record_steps=kept)
         done += len(group) * steps
         if progress is not None:
             progress(done, total)
         for member, i in enumerate(group):
-            rows, block = slice(i * n, (i + 1) * n), slice(member * n, (member + 1) * n)
+            rows_i, block = slice(i * n, (i + 1) * n), slice(member * n, (member + 1) * n)
             if not contiguous:
-                path[:, rows] = group_path[:, block]
-                values[:, rows] = group_values[:, block]
-            lr[rows] = rates[member][None, :]
-            diverged[rows] = stopped[block]
+                path[:, rows_i] = group_path[:, block]
+                values[:, rows_i] = group_values[:, block]
+            lr[i] = rates[member]
+            diverged[rows_i] = stopped[block]
+    run_optimizer = np.repeat(np.arange(len(entries), dtype=np.int64), n)
     return Trajectories(
         positions=path.transpose(1, 0, 2),
         loss=values.T,
-        lr=lr,
+        lr=RunLR(lr, run_optimizer),
         label=np.repeat(np.array([config.label for config in entries], dtype=str), n),
         optimizer=np.repeat(np.array([config.name for config in entries], dtype=str), n),
-        run_optimizer=np.repeat(np.arange(len(entries), dtype=np.int64), n),
+        run_optimizer=run_optimizer,
         run_start=np.tile(np.arange(n, dtype=np.int64), len(entries)),
         diverged_step=diverged,
+        param_names=param_names_of(experiment.function),
+        steps_recorded=kept,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -10,6 +10,7 @@ from optiviz.optimizers.base import (
     MAXIMIZE,
     OptimizerSpec,
     Oracle,
+    copying,
     ema_square_,
     eps_param,
     gradient,
@@ -17,6 +18,8 @@ from optiviz.optimizers.base import (
     lr_param,
     nonzero,
     weight_decay_param,
+    work_buffers,
+    work_of,
 )
 from optiviz.registry import Param, in_range, nonnegative
 
@@ -24,29 +27,33 @@ from optiviz.registry import Param, in_range, nonnegative
 class AdagradState(NamedTuple):
     step: int
     sum: np.ndarray  # running sum of squared gradients
+    work: Any = None  # the step's work buffers (base.Work)
 
 
 def init_adagrad(params: np.ndarray, hyper: dict) -> AdagradState:
     initial = hyper["initial_accumulator_value"]
-    return AdagradState(0, np.full_like(params, initial, dtype=np.float64))
+    return AdagradState(0, np.full_like(params, initial, dtype=np.float64), work_buffers(params))
 
 
-def step_adagrad(params: np.ndarray, state: AdagradState, hyper: dict, oracle: Oracle):
-    """One ``torch.optim.Adagrad.step()`` (Duchi et al. 2011):
+def update_adagrad(params: np.ndarray, state: AdagradState, hyper: dict, oracle: Oracle):
+    """In place on ``params``, one ``torch.optim.Adagrad.step()`` (Duchi et al. 2011):
 
         clr = lr / (1 + (t−1)·lr_decay);  S ← S + g²
         θ ← θ − clr·g/(sqrt(S) + eps)
     """
     step = state.step + 1
-    grad = gradient(params, hyper, oracle, hyper["weight_decay"])
+    work = work_of(state, params)
+    grad = gradient(params, hyper, oracle, hyper["weight_decay"], out=work.grad,
+                    scratch=work.tmp)
     clr = hyper["lr"] / (1 + (float(step) - 1) * hyper["lr_decay"])
     total = state.sum
-    total += grad * grad
-    std = np.sqrt(total)
+    total += np.multiply(grad, grad, out=work.tmp)
+    std = np.sqrt(total, out=work.tmp)
     std += hyper["eps"]
     grad *= -clr
     grad /= std
-    return params + grad, AdagradState(step, total)
+    params += grad
+    return params, AdagradState(step, total, work)
 
 
 ADAGRAD = OptimizerSpec(
@@ -62,7 +69,8 @@ ADAGRAD = OptimizerSpec(
         MAXIMIZE,
     ),
     init=init_adagrad,
-    step=step_adagrad,
+    step=copying(update_adagrad),
+    step_in_place=update_adagrad,
     summary="Adagrad (Duchi, Hazan & Singer 2011)",
     torch="torch.optim.Adagrad",
     per_run_hyper=frozenset(
@@ -75,6 +83,7 @@ class RMSpropState(NamedTuple):
     square_avg: np.ndarray  # v
     grad_avg: np.ndarray | None  # ḡ, centered only
     momentum_buffer: np.ndarray | None  # starts at 0 (unlike SGD's)
+    work: Any = None  # the step's work buffers (base.Work)
 
 
 def init_rmsprop(params: np.ndarray, hyper: dict) -> RMSpropState:
@@ -83,41 +92,47 @@ def init_rmsprop(params: np.ndarray, hyper: dict) -> RMSpropState:
         zeros,
         zeros.copy() if hyper["centered"] else None,
         zeros.copy() if nonzero(hyper["momentum"]) else None,
+        work_buffers(params),
     )
 
 
-def step_rmsprop(params: np.ndarray, state: RMSpropState, hyper: dict, oracle: Oracle):
-    """One ``torch.optim.RMSprop.step()`` (Hinton 2012; centered: Graves 2013):
+def update_rmsprop(params: np.ndarray, state: RMSpropState, hyper: dict, oracle: Oracle):
+    """In place on ``params``, one ``torch.optim.RMSprop.step()`` (Hinton 2012; centered:
+    Graves 2013):
 
         v ← α·v + (1−α)·g²;  d = sqrt(v) + eps
         (centered: ḡ ← lerp(ḡ, g, 1−α), d = sqrt(v − ḡ²) + eps)
         μ > 0:  b ← μ·b + g/d,  θ ← θ − lr·b;   else  θ ← θ − lr·g/d
     """
     alpha, momentum = hyper["alpha"], hyper["momentum"]
-    grad = gradient(params, hyper, oracle, hyper["weight_decay"])
-    square_avg = ema_square_(state.square_avg, grad, alpha)
+    work = work_of(state, params)
+    grad = gradient(params, hyper, oracle, hyper["weight_decay"], out=work.grad,
+                    scratch=work.tmp)
+    square_avg = ema_square_(state.square_avg, grad, alpha, work.tmp)
     grad_avg = state.grad_avg
     if hyper["centered"]:
         if grad_avg is None:  # centered switched on by a caller after init
             grad_avg = np.zeros_like(grad)
-        grad_avg = lerp_(grad_avg, grad, 1.0 - alpha)
-        avg = square_avg + ((-1.0) * grad_avg) * grad_avg
+        grad_avg = lerp_(grad_avg, grad, 1.0 - alpha, work.tmp)
+        avg = np.multiply(grad_avg, -1.0, out=work.tmp)
+        avg *= grad_avg
+        np.add(square_avg, avg, out=avg)  # v + (−ḡ)·ḡ
         np.sqrt(avg, out=avg)
     else:
-        avg = np.sqrt(square_avg)
+        avg = np.sqrt(square_avg, out=work.tmp)
     avg += hyper["eps"]
     buffer = state.momentum_buffer
     if nonzero(momentum):  # momentum >= 0
         if buffer is None:
             buffer = np.zeros_like(grad)
         buffer *= momentum
-        buffer += grad / avg
-        new_params = params + (-hyper["lr"]) * buffer
+        buffer += np.divide(grad, avg, out=grad)
+        params += np.multiply(buffer, -hyper["lr"], out=grad)
     else:
         grad *= -hyper["lr"]
         grad /= avg
-        new_params = params + grad
-    return new_params, RMSpropState(square_avg, grad_avg, buffer)
+        params += grad
+    return params, RMSpropState(square_avg, grad_avg, buffer, work)
 
 
 RMSPROP = OptimizerSpec(
@@ -133,7 +148,8 @@ RMSPROP = OptimizerSpec(
         MAXIMIZE,
     ),
     init=init_rmsprop,
-    step=step_rmsprop,
+    step=copying(update_rmsprop),
+    step_in_place=update_rmsprop,
     summary="RMSprop (Hinton 2012)",
     torch="torch.optim.RMSprop",
     momentum_key="momentum",
@@ -145,30 +161,34 @@ RMSPROP = OptimizerSpec(
 class AdadeltaState(NamedTuple):
     square_avg: np.ndarray  # v, average of g²
     acc_delta: np.ndarray  # u, average of Δ²
+    work: Any = None  # the step's work buffers (base.Work, two temporaries)
 
 
 def init_adadelta(params: np.ndarray, hyper: dict) -> AdadeltaState:
     zeros = np.zeros_like(params, dtype=np.float64)
-    return AdadeltaState(zeros, zeros.copy())
+    return AdadeltaState(zeros, zeros.copy(), work_buffers(params, 2))
 
 
-def step_adadelta(params: np.ndarray, state: AdadeltaState, hyper: dict, oracle: Oracle):
-    """One ``torch.optim.Adadelta.step()`` (Zeiler 2012):
+def update_adadelta(params: np.ndarray, state: AdadeltaState, hyper: dict, oracle: Oracle):
+    """In place on ``params``, one ``torch.optim.Adadelta.step()`` (Zeiler 2012):
 
         v ← ρ·v + (1−ρ)·g²;  Δ = sqrt(u + eps)/sqrt(v + eps)·g
         u ← ρ·u + (1−ρ)·Δ²;  θ ← θ − lr·Δ
     """
     rho, eps = hyper["rho"], hyper["eps"]
-    grad = gradient(params, hyper, oracle, hyper["weight_decay"])
-    square_avg = ema_square_(state.square_avg, grad, rho)
-    std = square_avg + eps
+    work = work_of(state, params, 2)
+    grad = gradient(params, hyper, oracle, hyper["weight_decay"], out=work.grad,
+                    scratch=work.tmp)
+    square_avg = ema_square_(state.square_avg, grad, rho, work.tmp)
+    std = np.add(square_avg, eps, out=work.tmp)
     np.sqrt(std, out=std)
-    delta = state.acc_delta + eps
+    delta = np.add(state.acc_delta, eps, out=work.tmp2)
     np.sqrt(delta, out=delta)
     delta /= std
     delta *= grad
-    acc_delta = ema_square_(state.acc_delta, delta, rho)
-    return params + (-hyper["lr"]) * delta, AdadeltaState(square_avg, acc_delta)
+    acc_delta = ema_square_(state.acc_delta, delta, rho, work.tmp)
+    params += np.multiply(delta, -hyper["lr"], out=work.grad)
+    return params, AdadeltaState(square_avg, acc_delta, work)
 
 
 ADADELTA = OptimizerSpec(
@@ -181,7 +201,8 @@ ADADELTA = OptimizerSpec(
         MAXIMIZE,
     ),
     init=init_adadelta,
-    step=step_adadelta,
+    step=copying(update_adadelta),
+    step_in_place=update_adadelta,
     summary="Adadelta (Zeiler 2012)",
     torch="torch.optim.Adadelta",
     per_run_hyper=frozenset({"lr", "rho", "eps", "weight_decay"}),

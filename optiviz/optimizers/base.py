@@ -2,16 +2,27 @@
 
 An optimizer is two functions over explicit state, as in optax:
 
-    init(params (N,2), hyper) -> state
-    step(params (N,2), state, hyper, oracle) -> (new_params (N,2), new_state)
+    init(params (N,d), hyper) -> state
+    step(params (N,d), state, hyper, oracle) -> (new_params (N,d), new_state)
 
-``step`` performs exactly one torch ``optimizer.step()`` for all N runs at once with whole-array
-NumPy operations, in torch's order of floating-point operations (REFERENCE.md §1), so that a run
-matches torch in float64 (with ``ATEN_CPU_CAPABILITY=default``) bit for bit or to ~1e-15.
+N runs of d parameters each (d = 2 for the test functions; any d for other objectives: every
+optimizer here is written for (N, d), L-BFGS keeps d-dimensional memories and Newton solves
+d×d systems). ``step`` performs exactly one torch ``optimizer.step()`` for all N runs at once
+with whole-array NumPy operations, in torch's order of floating-point operations (REFERENCE.md
+§1), so that a run matches torch in float64 (with ``ATEN_CPU_CAPABILITY=default``) bit for bit
+or to ~1e-15.
 
 Ownership: ``step`` never modifies ``params`` nor ``hyper``; it returns a fresh params array. The
 state belongs to the optimizer: its buffers never alias ``params`` and ``step`` may update them in
 place (torch's ``mul_``/``add_`` order is kept) before returning the state.
+
+In place: a spec may also give ``step_in_place``, the same update writing the new parameters
+into ``params`` and returning that array (``step`` is then :func:`copying` of it: the same
+arithmetic on a copy). The engine, which owns its parameter array, calls ``step_in_place`` when
+there is one. The built-in elementwise optimizers keep their work buffers (the gradient,
+temporaries of the update) in the state, allocated once by ``init``, and write every temporary
+of a step into one of them with ``out=`` or in-place operators: NumPy gives the same bits
+either way, and a run of many steps then asks the allocator for nothing of size N per step.
 
 Cross-field validation: a spec's ``check(hyper)`` raises
 ``ConfigError(message, path=(key,))`` for combinations no single ``Param.check`` can see (SGD's
@@ -30,6 +41,7 @@ Booleans and choices always stay Python scalars: they change the code path.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -40,15 +52,18 @@ from optiviz.registry import Param, in_range, nonnegative, positive
 
 
 class Oracle(Protocol):
-    """The objective as the engine exposes it; noise and mini-batches live inside it."""
+    """The objective as the engine exposes it; noise and mini-batches live inside it.
 
-    def value(self, params: np.ndarray) -> np.ndarray: ...  # (N,2) -> (N,)
+    The engine's oracle (:class:`optiviz.engine.Oracle`) also has ``grad_into(params, out)``,
+    which :func:`gradient` uses to write the gradient straight into a work buffer."""
 
-    def grad(self, params: np.ndarray) -> np.ndarray: ...  # (N,2) -> (N,2)
+    def value(self, params: np.ndarray) -> np.ndarray: ...  # (N,d) -> (N,)
+
+    def grad(self, params: np.ndarray) -> np.ndarray: ...  # (N,d) -> (N,d)
 
     def value_and_grad(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
-    def hessian(self, params: np.ndarray) -> np.ndarray: ...  # (N,2) -> (N,2,2)
+    def hessian(self, params: np.ndarray) -> np.ndarray: ...  # (N,d) -> (N,d,d)
 
 
 InitFn = Callable[[np.ndarray, dict], Any]
@@ -70,6 +85,8 @@ class OptimizerSpec:
     check: Callable[[dict], None] | None = None  # cross-field checks, raise ConfigError
     # Float hyperparameters ``step`` (and ``init``) accept as (N, 1) columns, one value per run.
     per_run_hyper: frozenset[str] = frozenset()
+    # ``step`` updating ``params`` in place and returning it (see the module docstring).
+    step_in_place: StepFn | None = None
 
 
 class InnerOptimizer(NamedTuple):
@@ -121,24 +138,78 @@ def nonzero(value: float | np.ndarray) -> bool:
     return value != 0
 
 
+def copying(update: StepFn) -> StepFn:
+    """The ``step`` of an in-place update: the same arithmetic on a copy of ``params``, so the
+    caller's array is left as it was."""
+
+    @functools.wraps(update)
+    def step(params: np.ndarray, state: Any, hyper: dict, oracle: Oracle):
+        return update(np.array(params, dtype=np.float64), state, hyper, oracle)
+
+    return step
+
+
 def gradient(
-    params: np.ndarray, hyper: dict, oracle: Oracle, weight_decay: float | np.ndarray = 0.0
+    params: np.ndarray, hyper: dict, oracle: Oracle, weight_decay: float | np.ndarray = 0.0,
+    out: np.ndarray | None = None, scratch: np.ndarray | None = None,
 ) -> np.ndarray:
     """The gradient torch feeds its update: ``g <- -g`` if maximize, then ``g <- g + λ·θ``.
 
-    Always a new array the caller may modify in place (the oracle's result is never touched)."""
-    grad = oracle.grad(params)
-    grad = np.negative(grad) if hyper.get("maximize", False) else np.array(grad, dtype=np.float64)
+    Written into ``out`` when given (``scratch``, of the same shape, holds λ·θ), else a new
+    array; either way the caller may modify it in place (the oracle's result is never
+    touched)."""
+    if out is None:
+        grad = oracle.grad(params)
+        grad = (np.negative(grad) if hyper.get("maximize", False)
+                else np.array(grad, dtype=np.float64))
+        if nonzero(weight_decay):
+            grad += weight_decay * params
+        return grad
+    into = getattr(oracle, "grad_into", None)
+    if into is not None:
+        into(params, out)
+    else:
+        np.copyto(out, oracle.grad(params))
+    if hyper.get("maximize", False):
+        np.negative(out, out=out)
     if nonzero(weight_decay):
-        grad += weight_decay * params
-    return grad
+        if scratch is None:
+            out += weight_decay * params
+        else:
+            out += np.multiply(params, weight_decay, out=scratch)
+    return out
 
 
-def lerp_(average: np.ndarray, target: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
+class Work(NamedTuple):
+    """(N, d) work buffers of a step: the gradient and one or two temporaries."""
+
+    grad: np.ndarray
+    tmp: np.ndarray
+    tmp2: np.ndarray | None = None
+
+
+def work_buffers(params: np.ndarray, temporaries: int = 1) -> Work:
+    """Work buffers shaped like ``params``: the gradient and ``temporaries`` (1 or 2) more."""
+    shape = np.shape(params)
+    return Work(np.empty(shape), np.empty(shape), np.empty(shape) if temporaries > 1 else None)
+
+
+def work_of(state: Any, params: np.ndarray, temporaries: int = 1) -> Work:
+    """The state's work buffers, or fresh ones if it has none of the right shape (a state built
+    by hand, or a caller stepping other shapes than ``init`` saw)."""
+    work = getattr(state, "work", None)
+    if (work is None or work.grad.shape != np.shape(params)
+            or (temporaries > 1 and work.tmp2 is None)):
+        return work_buffers(params, temporaries)
+    return work
+
+
+def lerp_(average: np.ndarray, target: np.ndarray, weight: float | np.ndarray,
+          scratch: np.ndarray | None = None) -> np.ndarray:
     """In place ``average <- lerp(average, target, w)`` = ``β·average + (1−β)·target`` for w = 1−β,
     in torch's two forms: ``a + w·(b − a)`` when ``|w| < 0.5``, else ``b − (b − a)·(1 − w)``
-    (chosen run by run when ``w`` is a per-run column)."""
-    difference = target - average
+    (chosen run by run when ``w`` is a per-run column). ``scratch``: a work buffer for b − a."""
+    difference = np.subtract(target, average, out=scratch)
     near = abs(weight) < 0.5
     if isinstance(near, np.ndarray):
         if near.any() and not near.all():
@@ -156,11 +227,17 @@ def lerp_(average: np.ndarray, target: np.ndarray, weight: float | np.ndarray) -
     return average
 
 
-def ema_square_(average: np.ndarray, grad: np.ndarray, decay: float) -> np.ndarray:
+def ema_square_(average: np.ndarray, grad: np.ndarray, decay: float,
+                scratch: np.ndarray | None = None) -> np.ndarray:
     """In place ``v <- decay·v + ((1 − decay)·g)·g``, torch's
-    ``v.mul_(decay).addcmul_(g, g, value=1 − decay)``."""
+    ``v.mul_(decay).addcmul_(g, g, value=1 − decay)``. ``scratch``: a work buffer."""
     average *= decay
-    average += ((1.0 - decay) * grad) * grad
+    if scratch is None:
+        average += ((1.0 - decay) * grad) * grad
+    else:
+        term = np.multiply(grad, 1.0 - decay, out=scratch)
+        term *= grad
+        average += term
     return average
 
 

@@ -11,18 +11,43 @@ DAMPINGS = ("none", "fixed", "backtracking", "levenberg")
 
 
 def newton_direction(grad: np.ndarray, hessian: np.ndarray, shift: float = 0.0) -> np.ndarray:
-    """d = −(H + shift·I)⁻¹ g for each run by the 2×2 closed form.
+    """d = −(H + shift·I)⁻¹ g for each run: (N, d) gradients, (N, d, d) Hessians.
 
-    With H = [[a, b], [c, e]] and det = a·e − b·c: d = −[e·gx − b·gy, −c·gx + a·gy]/det. A singular
-    H gives a non-finite d, which the caller turns into divergence."""
-    a = hessian[:, 0, 0] + shift
-    b = hessian[:, 0, 1]
-    c = hessian[:, 1, 0]
-    e = hessian[:, 1, 1] + shift
-    gx, gy = grad[:, 0], grad[:, 1]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        det = a * e - b * c
-        return np.stack([-(e * gx - b * gy) / det, -(a * gy - c * gx) / det], axis=1)
+    d = 2 by the closed form: with H = [[a, b], [c, e]] and det = a·e − b·c,
+    d = −[e·gx − b·gy, −c·gx + a·gy]/det. Larger d by LU solves of the d×d systems
+    (``numpy.linalg.solve``, one batched call). A singular H gives a non-finite d, which the
+    caller turns into divergence."""
+    dim = grad.shape[1]
+    if dim == 2:
+        a = hessian[:, 0, 0] + shift
+        b = hessian[:, 0, 1]
+        c = hessian[:, 1, 0]
+        e = hessian[:, 1, 1] + shift
+        gx, gy = grad[:, 0], grad[:, 1]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            det = a * e - b * c
+            return np.stack([-(e * gx - b * gy) / det, -(a * gy - c * gx) / det], axis=1)
+    matrix = np.array(hessian, dtype=np.float64)
+    if shift:
+        matrix += shift * np.eye(dim)
+    direction = np.full(grad.shape, np.nan)
+    usable = np.isfinite(matrix).all(axis=(1, 2)) & np.isfinite(grad).all(axis=1)
+    if usable.any():
+        with np.errstate(all="ignore"):
+            try:
+                solved = np.linalg.solve(matrix[usable], -grad[usable][:, :, None])[:, :, 0]
+            except np.linalg.LinAlgError:  # some run's H is exactly singular: solve one by one
+                solved = np.array([_solve_or_nan(m, -g) for m, g in
+                                   zip(matrix[usable], grad[usable], strict=True)])
+        direction[usable] = solved
+    return direction
+
+
+def _solve_or_nan(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(matrix, rhs)
+    except np.linalg.LinAlgError:
+        return np.full(rhs.shape, np.nan)
 
 
 def init_newton(params: np.ndarray, hyper: dict) -> tuple:

@@ -6,16 +6,18 @@ runs. Here every run keeps its own history, counters and line search and matches
 that start alone, bit for bit (ATEN_CPU_CAPABILITY=default), while all runs advance together as
 whole-array operations:
 
-- the (y, s) memories are per-run buffers ``(N, history_size, 2)``, oldest first, with per-run
+- the (y, s) memories are per-run buffers ``(N, history_size, d)``, oldest first, with per-run
   lengths; the two-loop recursion walks the history columns once for all runs, masking the runs
   whose history is shorter;
 - runs whose stopping test fired are masked and keep their state while the others go on;
 - the strong-Wolfe search is a masked state machine: each round, the runs that need a function
   evaluation are gathered and the oracle is called once with all their points.
 
-Arithmetic follows torch's order per element: a·b = a0·b0 + a1·b1 (torch's 2-element dot; NumPy's
-``(a*b).sum(-1)`` would turn −0 + −0 into +0), Python's ``min``/``max`` tie and NaN rules are
-kept with ``np.where``.
+Arithmetic follows torch's order per element: a·b = (a0·b0 + a1·b1) + a2·b2 + ... (torch's
+2-element dot exactly; NumPy's ``(a*b).sum(-1)`` would turn −0 + −0 into +0), Python's
+``min``/``max`` tie and NaN rules are kept with ``np.where``. For d > 2 torch's ``dot`` and
+``sum`` go through BLAS and vectorized reductions whose summation order is not specified, so
+runs agree with torch to rounding (rtol 1e-8 in the tests) rather than bit for bit.
 """
 
 from __future__ import annotations
@@ -34,15 +36,30 @@ CURVATURE_EPS = 1e-10
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise a·b over the last axis of length 2, as a0·b0 + a1·b1 (torch's order)."""
-    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]
+    """Row-wise a·b over the last axis, as a0·b0 + a1·b1 + ... left to right (torch's order
+    for d = 2)."""
+    out = a[..., 0] * b[..., 0]
+    for k in range(1, a.shape[-1]):
+        out = out + a[..., k] * b[..., k]
+    return out
 
 
 def _max_abs(a: np.ndarray) -> np.ndarray:
-    """Row-wise max(|a0|, |a1|) with Python's ``max`` rule (the first unless the second is
-    larger, so a NaN first element wins)."""
-    first, second = np.abs(a[..., 0]), np.abs(a[..., 1])
-    return np.where(second > first, second, first)
+    """Row-wise max(|a0|, |a1|, ...) with Python's ``max`` rule (the running maximum unless the
+    next is larger, so a NaN first element wins)."""
+    out = np.abs(a[..., 0])
+    for k in range(1, a.shape[-1]):
+        nxt = np.abs(a[..., k])
+        out = np.where(nxt > out, nxt, out)
+    return out
+
+
+def _abs_sum(a: np.ndarray) -> np.ndarray:
+    """Row-wise |a0| + |a1| + ... left to right (torch's ``abs().sum()`` for d = 2)."""
+    out = np.abs(a[..., 0])
+    for k in range(1, a.shape[-1]):
+        out = out + np.abs(a[..., k])
+    return out
 
 
 def _py_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -60,13 +77,13 @@ class LBFGSRun(NamedTuple):
 
     func_evals: int
     n_iter: int
-    d: tuple[float, float]
+    d: tuple[float, ...]
     t: float
-    old_dirs: list[tuple[float, float]]  # y's, oldest first
-    old_stps: list[tuple[float, float]]  # s's
+    old_dirs: list[tuple[float, ...]]  # y's, oldest first
+    old_stps: list[tuple[float, ...]]  # s's
     ro: list[float]  # 1/(y·s)
     H_diag: float  # noqa: N815 (torch's name)
-    prev_flat_grad: tuple[float, float]
+    prev_flat_grad: tuple[float, ...]
     prev_loss: float
 
 
@@ -80,14 +97,14 @@ class LBFGSState:
 
     func_evals: np.ndarray  # (N,) int64
     n_iter: np.ndarray  # (N,) int64
-    d: np.ndarray  # (N, 2)
+    d: np.ndarray  # (N, d)
     t: np.ndarray  # (N,)
-    old_dirs: np.ndarray  # (N, H, 2)
-    old_stps: np.ndarray  # (N, H, 2)
+    old_dirs: np.ndarray  # (N, H, d)
+    old_stps: np.ndarray  # (N, H, d)
     ro: np.ndarray  # (N, H)
     length: np.ndarray  # (N,) int64
     H_diag: np.ndarray  # (N,)  # noqa: N815 (torch's name)
-    prev_flat_grad: np.ndarray  # (N, 2)
+    prev_flat_grad: np.ndarray  # (N, d)
     prev_loss: np.ndarray  # (N,)
 
     def __len__(self) -> int:
@@ -98,13 +115,13 @@ class LBFGSState:
         return LBFGSRun(
             func_evals=int(self.func_evals[i]),
             n_iter=int(self.n_iter[i]),
-            d=(float(self.d[i, 0]), float(self.d[i, 1])),
+            d=tuple(self.d[i].tolist()),
             t=float(self.t[i]),
-            old_dirs=[(float(a), float(b)) for a, b in self.old_dirs[i, :n]],
-            old_stps=[(float(a), float(b)) for a, b in self.old_stps[i, :n]],
+            old_dirs=[tuple(row) for row in self.old_dirs[i, :n].tolist()],
+            old_stps=[tuple(row) for row in self.old_stps[i, :n].tolist()],
             ro=[float(r) for r in self.ro[i, :n]],
             H_diag=float(self.H_diag[i]),
-            prev_flat_grad=(float(self.prev_flat_grad[i, 0]), float(self.prev_flat_grad[i, 1])),
+            prev_flat_grad=tuple(self.prev_flat_grad[i].tolist()),
             prev_loss=float(self.prev_loss[i]),
         )
 
@@ -153,8 +170,8 @@ def strong_wolfe(
     Wolfe conditions f(x + t·d) ≤ f + c1·t·gtd and |g(x + t·d)·d| ≤ −c2·gtd, then zoom by
     safeguarded cubic interpolation, at most ``max_ls`` (per run) evaluations after the first.
 
-    ``evaluate(points (K, 2)) -> (f (K,), g (K, 2))`` is called once per round with the points of
-    every run that needs one. x, d, g: (M, 2); t, f, gtd, max_ls: (M,). Returns the accepted
+    ``evaluate(points (K, d)) -> (f (K,), g (K, d))`` is called once per round with the points of
+    every run that needs one. x, d, g: (M, d); t, f, gtd, max_ls: (M,). Returns the accepted
     (f, g, t, evaluations) per run."""
     m = len(t)
     d_norm = _max_abs(d)
@@ -169,7 +186,7 @@ def strong_wolfe(
     g_prev, gtd_prev = g.copy(), np.array(gtd, dtype=np.float64)
     bracket = np.zeros((m, 2))
     bracket_f = np.zeros((m, 2))
-    bracket_g = np.zeros((m, 2, 2))
+    bracket_g = np.zeros((m, 2, g.shape[1]))
     bracket_gtd = np.zeros((m, 2))
     low = np.zeros(m, dtype=np.int64)
     done = np.zeros(m, dtype=bool)
@@ -326,12 +343,13 @@ def _two_loop(state: LBFGSState, rows: np.ndarray, grad: np.ndarray) -> np.ndarr
     order = np.argsort(-length, kind="stable")
     rows, length = rows[order], length[order]
     runs, span = rows.size, int(length[0])
+    dim = grad.shape[1]
     holding = np.searchsorted(-length, -np.arange(span), side="left").tolist()  # hold pair i
     # Component-major copies: history column i of component c is the contiguous [c, i].
-    y0, y1 = np.ascontiguousarray(state.old_dirs[rows, :span].transpose(2, 1, 0))
-    s0, s1 = np.ascontiguousarray(state.old_stps[rows, :span].transpose(2, 1, 0))
+    y = np.ascontiguousarray(state.old_dirs[rows, :span].transpose(2, 1, 0))
+    s = np.ascontiguousarray(state.old_stps[rows, :span].transpose(2, 1, 0))
     ro = np.ascontiguousarray(state.ro[rows, :span].T)
-    q0, q1 = -grad[order, 0], -grad[order, 1]
+    q = np.ascontiguousarray(-grad[order].T)  # (d, runs)
     al = np.empty((span, runs))
     scratch, scratch2 = np.empty(runs), np.empty(runs)
 
@@ -339,52 +357,59 @@ def _two_loop(state: LBFGSState, rows: np.ndarray, grad: np.ndarray) -> np.ndarr
         """Pair i's vectors over the runs that hold it (views)."""
         k = holding[i]
         if k == runs:
-            return k, y0[i], y1[i], s0[i], s1[i], ro[i], al[i], scratch, scratch2
-        return (k, y0[i, :k], y1[i, :k], s0[i, :k], s1[i, :k], ro[i, :k], al[i, :k],
-                scratch[:k], scratch2[:k])
+            return k, y[:, i], s[:, i], ro[i], al[i], scratch, scratch2
+        return k, y[:, i, :k], s[:, i, :k], ro[i, :k], al[i, :k], scratch[:k], scratch2[:k]
 
     for i in range(span - 1, -1, -1):
-        k, yi0, yi1, si0, si1, roi, a, tmp, _ = column(i)
-        qa, qb = (q0, q1) if k == runs else (q0[:k], q1[:k])
-        np.multiply(si0, qa, out=a)
-        a += np.multiply(si1, qb, out=tmp)
+        k, yi, si, roi, a, tmp, _ = column(i)
+        qk = q if k == runs else q[:, :k]
+        np.multiply(si[0], qk[0], out=a)
+        for c in range(1, dim):
+            a += np.multiply(si[c], qk[c], out=tmp)
         a *= roi
-        qa -= np.multiply(a, yi0, out=tmp)
-        qb -= np.multiply(a, yi1, out=tmp)
-    h_diag = state.H_diag[rows]
-    r0, r1 = q0 * h_diag, q1 * h_diag
+        for c in range(dim):
+            qk[c] -= np.multiply(a, yi[c], out=tmp)
+    r = q * state.H_diag[rows]
     for i in range(span):
-        k, yi0, yi1, si0, si1, roi, a, be, tmp = column(i)
-        ra, rb = (r0, r1) if k == runs else (r0[:k], r1[:k])
-        np.multiply(yi0, ra, out=be)
-        be += np.multiply(yi1, rb, out=tmp)
+        k, yi, si, roi, a, be, tmp = column(i)
+        rk = r if k == runs else r[:, :k]
+        np.multiply(yi[0], rk[0], out=be)
+        for c in range(1, dim):
+            be += np.multiply(yi[c], rk[c], out=tmp)
         be *= roi
         np.subtract(a, be, out=be)
-        ra += np.multiply(be, si0, out=tmp)
-        rb += np.multiply(be, si1, out=tmp)
-    direction = np.empty((runs, 2))
-    direction[order, 0], direction[order, 1] = r0, r1
+        for c in range(dim):
+            rk[c] += np.multiply(be, si[c], out=tmp)
+    direction = np.empty((runs, dim))
+    direction[order] = r.T
     return direction
 
 
 def _two_loop_scalar(state: LBFGSState, rows: np.ndarray, grad: np.ndarray) -> np.ndarray:
     """:func:`_two_loop` run by run in Python floats (for a handful of runs)."""
-    direction = np.empty((rows.size, 2))
+    dim = grad.shape[1]
+    direction = np.empty((rows.size, dim))
     for j, row in enumerate(rows.tolist()):
         n = int(state.length[row])
         dirs, stps = state.old_dirs[row, :n].tolist(), state.old_stps[row, :n].tolist()
         ro = state.ro[row, :n].tolist()
         al = [0.0] * n
-        q0, q1 = -float(grad[j, 0]), -float(grad[j, 1])
+        q = [-v for v in grad[j].tolist()]
         for i in range(n - 1, -1, -1):
-            al[i] = (stps[i][0] * q0 + stps[i][1] * q1) * ro[i]
-            q0, q1 = q0 + -al[i] * dirs[i][0], q1 + -al[i] * dirs[i][1]
+            dot = stps[i][0] * q[0]
+            for c in range(1, dim):
+                dot = dot + stps[i][c] * q[c]
+            al[i] = dot * ro[i]
+            q = [q[c] + -al[i] * dirs[i][c] for c in range(dim)]
         h_diag = float(state.H_diag[row])
-        r0, r1 = q0 * h_diag, q1 * h_diag
+        r = [v * h_diag for v in q]
         for i in range(n):
-            step = al[i] - (dirs[i][0] * r0 + dirs[i][1] * r1) * ro[i]
-            r0, r1 = r0 + step * stps[i][0], r1 + step * stps[i][1]
-        direction[j] = r0, r1
+            dot = dirs[i][0] * r[0]
+            for c in range(1, dim):
+                dot = dot + dirs[i][c] * r[c]
+            step = al[i] - dot * ro[i]
+            r = [r[c] + step * stps[i][c] for c in range(dim)]
+        direction[j] = r
     return direction
 
 
@@ -437,7 +462,7 @@ def _lbfgs_iterations(x: np.ndarray, loss: np.ndarray, flat_grad: np.ndarray,
         t = np.full(r.size, float(lr))
         if first.any():
             gf = g[first]
-            t[first] = _py_min(np.ones(len(gf)), 1.0 / (np.abs(gf[:, 0]) + np.abs(gf[:, 1]))) * lr
+            t[first] = _py_min(np.ones(len(gf)), 1.0 / _abs_sum(gf)) * lr
         state.t[run] = t
         d = state.d[run]
         gtd = _dot(g, d)
@@ -474,7 +499,7 @@ def _lbfgs_iterations(x: np.ndarray, loss: np.ndarray, flat_grad: np.ndarray,
             (n_iter == max_iter)
             | (current_evals[r] >= max_eval)
             | opt_cond
-            | (_py_max(np.abs(d[:, 0] * t), np.abs(d[:, 1] * t)) <= tolerance_change)
+            | (_max_abs(d * t[:, None]) <= tolerance_change)
             | (np.abs(loss[r] - state.prev_loss[run]) < tolerance_change)
         )
         running[r[stops]] = False
@@ -482,18 +507,18 @@ def _lbfgs_iterations(x: np.ndarray, loss: np.ndarray, flat_grad: np.ndarray,
 
 
 def init_lbfgs(params: np.ndarray, hyper: dict) -> LBFGSState:
-    n, history_size = len(params), hyper["history_size"]
+    (n, dim), history_size = np.shape(params), hyper["history_size"]
     return LBFGSState(
         func_evals=np.zeros(n, dtype=np.int64),
         n_iter=np.zeros(n, dtype=np.int64),
-        d=np.zeros((n, 2)),
+        d=np.zeros((n, dim)),
         t=np.zeros(n),
-        old_dirs=np.zeros((n, history_size, 2)),
-        old_stps=np.zeros((n, history_size, 2)),
+        old_dirs=np.zeros((n, history_size, dim)),
+        old_stps=np.zeros((n, history_size, dim)),
         ro=np.zeros((n, history_size)),
         length=np.zeros(n, dtype=np.int64),
         H_diag=np.ones(n),
-        prev_flat_grad=np.zeros((n, 2)),
+        prev_flat_grad=np.zeros((n, dim)),
         prev_loss=np.zeros(n),
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -11,16 +11,20 @@ from optiviz.optimizers.base import (
     MAXIMIZE,
     OptimizerSpec,
     Oracle,
+    copying,
     gradient,
     lr_param,
     nonzero,
     weight_decay_param,
+    work_buffers,
+    work_of,
 )
 from optiviz.registry import Param, nonnegative
 
 
 class SGDState(NamedTuple):
     momentum_buffer: np.ndarray | None  # None until the first step with momentum != 0
+    work: Any = None  # the step's work buffers (base.Work)
 
 
 def check_sgd(hyper: dict) -> None:
@@ -33,18 +37,20 @@ def check_sgd(hyper: dict) -> None:
 
 def init_sgd(params: np.ndarray, hyper: dict) -> SGDState:
     check_sgd(hyper)
-    return SGDState(momentum_buffer=None)
+    return SGDState(momentum_buffer=None, work=work_buffers(params))
 
 
-def step_sgd(params: np.ndarray, state: SGDState, hyper: dict, oracle: Oracle):
-    """One ``torch.optim.SGD.step()``:
+def update_sgd(params: np.ndarray, state: SGDState, hyper: dict, oracle: Oracle):
+    """In place on ``params``, one ``torch.optim.SGD.step()``:
 
         g ← g + λ·θ
         b ← g (first step)  |  b ← μ·b + (1−τ)·g
         g ← g + μ·b (nesterov)  |  g ← b
         θ ← θ − lr·g
     """
-    grad = gradient(params, hyper, oracle, hyper["weight_decay"])
+    work = work_of(state, params)
+    grad = gradient(params, hyper, oracle, hyper["weight_decay"], out=work.grad,
+                    scratch=work.tmp)
     momentum = hyper["momentum"]
     buffer = state.momentum_buffer
     if nonzero(momentum):
@@ -52,12 +58,13 @@ def step_sgd(params: np.ndarray, state: SGDState, hyper: dict, oracle: Oracle):
             buffer = grad.copy()
         else:
             buffer *= momentum
-            buffer += (1.0 - hyper["dampening"]) * grad
+            buffer += np.multiply(grad, 1.0 - hyper["dampening"], out=work.tmp)
         if hyper["nesterov"]:
-            grad += momentum * buffer
+            grad += np.multiply(buffer, momentum, out=work.tmp)
         else:
             grad = buffer
-    return params + (-hyper["lr"]) * grad, SGDState(buffer)
+    params += np.multiply(grad, -hyper["lr"], out=work.tmp)
+    return params, SGDState(buffer, work)
 
 
 SGD = OptimizerSpec(
@@ -71,7 +78,8 @@ SGD = OptimizerSpec(
         MAXIMIZE,
     ),
     init=init_sgd,
-    step=step_sgd,
+    step=copying(update_sgd),
+    step_in_place=update_sgd,
     summary="SGD with optional (Nesterov) momentum (Robbins & Monro 1951; Sutskever et al. 2013)",
     torch="torch.optim.SGD",
     momentum_key="momentum",

@@ -10,11 +10,11 @@ then, so that a bad value fails before anything runs.
 
 How a run is stepped (one config step = one ``optimizer.step()``):
 
-* Per run (the default): each of the N runs is its own float64 parameter tensor of shape (2,)
+* Per run (the default): each of the N runs is its own float64 parameter tensor of shape (d,)
   with its own optimizer instance, as in a single-run training loop, so per-tensor norms, trust
   ratios and state never mix runs. ``.grad`` is set from the function's exact closed-form
   gradient, evaluated for all N runs in one NumPy call per step.
-* ``batched: true``: all N runs are one (N, 2) tensor and one optimizer. It is N independent runs
+* ``batched: true``: all N runs are one (N, d) tensor and one optimizer. It is N independent runs
   only for elementwise optimizers (Adam, SGD, RMSprop, Lion ...); anything with a norm, trust
   ratio, dot product or line search over the tensor (LAMB, LARS, SAM, L-BFGS) couples the runs.
 * A ``step`` that takes a ``closure`` gets one: it evaluates the loss and gradient at the
@@ -379,7 +379,7 @@ def _exact_gradient_function() -> Any:
 
     class ExactGradient(torch.autograd.Function):
         """``.grad`` as a function of θ whose value is the exact gradient g(θ₀) and whose
-        derivative is the exact Hessian H(θ₀): backward(z) = H z (per row for (N, 2))."""
+        derivative is the exact Hessian H(θ₀): backward(z) = H z (per row for (N, d))."""
 
         @staticmethod
         def forward(ctx, parameter, gradient, hessian):
@@ -397,7 +397,8 @@ def _exact_gradient_function() -> Any:
 # The spec: init and step ------------------------------------------------------------------------
 
 class TorchRuns:
-    """State of one entry: N parameter tensors (or one (N, 2) tensor) and their optimizers."""
+    """State of one entry: N parameter tensors of shape (d,) (or one (N, d) tensor) and their
+    optimizers."""
 
     def __init__(self, entry: TorchEntry, params: np.ndarray, hyper: dict):
         import torch
@@ -549,12 +550,13 @@ def _closure(
         if reuse:
             loss, g, h = value, grad, hessian
         else:
-            point = p.detach().numpy().reshape(-1, 2).copy()
+            dim = p.shape[-1]
+            point = p.detach().numpy().reshape(-1, dim).copy()
             loss, g_np = oracle.value_and_grad(point)
             g = torch.from_numpy(np.ascontiguousarray(g_np, dtype=np.float64).reshape(p.shape))
             h = None
             if entry.hvp:
-                h = torch.from_numpy(oracle.hessian(point).reshape(tuple(p.shape) + (2,)))
+                h = torch.from_numpy(oracle.hessian(point).reshape(tuple(p.shape) + (dim,)))
         p.grad = _gradient(entry, p, g, h)
         return torch.as_tensor(float(np.sum(loss)), dtype=torch.float64)
 
