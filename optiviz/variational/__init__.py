@@ -26,7 +26,6 @@ from optiviz.variational.objective import (
     FAMILIES_1D,
     FAMILIES_2D,
     Family,
-    PlanarObjective,
     VariationalObjective,
     family_for,
     make_divergence,
@@ -180,7 +179,6 @@ def validate(section: dict, *, seed: int = 0, path: KeyPath = ("variational",)
                           path + ("samples",))
     family = family_for(family_name, spec["dim"])
     assert family is not None
-    _check_engine(family, path + ("family",))
     try:
         target = make_target(spec)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
@@ -201,14 +199,6 @@ def _divergences(value: Any, path: KeyPath) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise ConfigError(f"names a divergence twice: {show_value(value)}", path)
     return tuple(names)
-
-
-def _check_engine(family: Family, path: KeyPath) -> None:
-    from optiviz import engine
-
-    if family.d != 2 and not hasattr(engine, "as_objective"):
-        raise ConfigError(f"a 2-D target's q has {family.d} parameters; this engine optimizes "
-                          "two: only 1-D targets can be fitted", path)
 
 
 def _check_divergences(target: Target, divergences: tuple[str, ...], gradient: str,
@@ -404,16 +394,6 @@ def frame_steps(steps: int, frames: int | None) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, steps, count)).astype(np.int64))
 
 
-def engine_objective(objective: VariationalObjective) -> Any:
-    """The objective as the engine takes it: itself for an engine of d parameters, else as a
-    2-D function (q of a 1-D target has two parameters)."""
-    from optiviz import engine
-
-    if hasattr(engine, "as_objective"):
-        return objective
-    return PlanarObjective(objective)
-
-
 def run(experiment: Any, progress: Callable[[int, int], None] | None = None) -> VariationalResult:
     """Optimize q for every divergence and optimizer entry from every start, then record the
     readouts and what the scene draws."""
@@ -443,7 +423,7 @@ def run(experiment: Any, progress: Callable[[int, int], None] | None = None) -> 
                 def report(t: int, base: int = done) -> None:
                     progress(base + t, total)
             path, loss, rates, stopped = run_group(
-                (entry,), engine_objective(function), starts, steps,
+                (entry,), function, starts, steps,
                 np.random.default_rng([experiment.seed, di, ei, 1]), progress=report)
             positions[rows] = path.transpose(1, 0, 2)
             objective[rows] = loss.T
@@ -524,21 +504,22 @@ def landscape_box(target: Target, positions: np.ndarray) -> tuple[tuple[float, f
 
 
 def _density(target: Target, family: Family, result: VariationalResult) -> dict[str, np.ndarray]:
-    """p on the grid the scene draws it over: 1-D, x and p(x) over p's range grown to every
-    q's ±2.5σ interval (at most three times p's range); 2-D, log p on a grid over p's box
-    grown to the 2σ ellipses' boxes (same cap)."""
+    """p on the grid the scene draws it over: 1-D, x and p(x) over p's range grown to the
+    first and last q's ±2.5σ interval (by at most half p's range on each side); 2-D, log p on a grid over
+    p's box grown to the 2.5σ ellipses' boxes (same cap)."""
     positions = result.positions
     k = family.dim
     box = np.asarray(target.domain, dtype=float).reshape(k, 2)
-    mean, scale = family.unpack(positions.reshape(-1, family.d))
+    ends = positions[:, [0, -1]]
+    mean, scale = family.unpack(ends.reshape(-1, family.d))
     finite = np.isfinite(mean).all(axis=1) & np.isfinite(scale).all(axis=(1, 2))
     if finite.any():
         half = 2.5 * np.sqrt(np.einsum("nij,nij->ni", scale[finite], scale[finite]))
         low = np.minimum(box[:, 0], (mean[finite] - half).min(axis=0))
         high = np.maximum(box[:, 1], (mean[finite] + half).max(axis=0))
         width = box[:, 1] - box[:, 0]
-        low = np.maximum(low, box[:, 0] - width)
-        high = np.minimum(high, box[:, 1] + width)
+        low = np.maximum(low, box[:, 0] - 0.5 * width)
+        high = np.minimum(high, box[:, 1] + 0.5 * width)
         box = np.column_stack([low, high])
     if k == 1:
         x = np.linspace(box[0, 0], box[0, 1], DENSITY_POINTS)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -363,32 +362,3 @@ class VariationalObjective:
             out[:, :, j] = (self.exact_grad(params + step)
                             - self.exact_grad(params - step)) / (2 * HESSIAN_STEP)
         return 0.5 * (out + np.swapaxes(out, 1, 2))
-
-
-class PlanarObjective:
-    """A 2-parameter objective as a 2-D ``Function`` (``value(x, y)``, ``grad(x, y)``,
-    ``hessian(x, y)``), the interface the engine's oracle calls for (N, 2) parameters."""
-
-    def __init__(self, objective: VariationalObjective):
-        if objective.dim != 2:
-            raise ValueError("only a 2-parameter objective is a planar function")
-        self.objective = objective
-
-    @staticmethod
-    def _stack(x: Any, y: Any) -> Array:
-        x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-        return np.stack([x.ravel(), y.ravel()], axis=-1), x.shape
-
-    def value(self, x: Any, y: Any) -> Array:
-        params, shape = self._stack(x, y)
-        return self.objective.value(params).reshape(shape)
-
-    def grad(self, x: Any, y: Any) -> tuple[Array, Array]:
-        params, shape = self._stack(x, y)
-        g = self.objective.grad(params)
-        return g[:, 0].reshape(shape), g[:, 1].reshape(shape)
-
-    def hessian(self, x: Any, y: Any) -> tuple[Array, Array, Array]:
-        params, shape = self._stack(x, y)
-        h = self.objective.hessian(params)
-        return h[:, 0, 0].reshape(shape), h[:, 0, 1].reshape(shape), h[:, 1, 1].reshape(shape)
