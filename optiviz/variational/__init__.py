@@ -505,8 +505,8 @@ def landscape_box(target: Target, positions: np.ndarray) -> tuple[tuple[float, f
 
 def _density(target: Target, family: Family, result: VariationalResult) -> dict[str, np.ndarray]:
     """p on the grid the scene draws it over: 1-D, x and p(x) over p's range grown to the
-    first and last q's ±2.5σ interval (by at most half p's range on each side); 2-D, log p on a grid over
-    p's box grown to the 2.5σ ellipses' boxes (same cap)."""
+    first and last q's ±2.5σ interval (by at most half p's range on each side); 2-D, log p
+    on a grid over p's box grown to the 2.5σ ellipses' boxes (same cap)."""
     positions = result.positions
     k = family.dim
     box = np.asarray(target.domain, dtype=float).reshape(k, 2)

@@ -1,0 +1,244 @@
+"""Variational inference: KL both ways against closed forms and quadrature, unbiased gradient
+estimators, torch parity, readouts, --data, re-renders and config errors (CLI and API)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from optiviz import api
+from optiviz.cli import cli
+from optiviz.variational.objective import FAMILIES_1D, ReverseKL, make_divergence
+from optiviz.variational.targets import make_target, parse_target
+
+MIXTURE = {"name": "mixture", "components": [{"mean": -2, "std": 0.6, "weight": 0.3},
+                                             {"mean": 2, "std": 1.0, "weight": 0.7}]}
+FAMILY = FAMILIES_1D["gaussian"]
+
+
+def target(value):
+    return make_target(parse_target(value, ("variational", "target")))
+
+
+def config(tmp_path, body: str, name: str = "vi.yaml"):
+    path = tmp_path / name
+    path.write_text(body)
+    return path
+
+
+BASE = """\
+title: test
+variational:
+  target: {name: normal, loc: -1, scale: 2}
+  divergence: [reverse, forward]
+  gradient: exact
+  start: {mean: 1.0, log_std: -1.0}
+steps: 60
+optimizers:
+  - {name: adam, lr: 0.1}
+render: {width: 320, height: 240, frames: 4, fps: 5, hold: 0}
+"""
+
+
+def test_gaussian_kl_both_ways_matches_the_closed_form():
+    p = target({"name": "normal", "loc": -1, "scale": 2})
+    params = np.array([[0.5, -0.3], [-1.0, math.log(2)], [2.0, 1.0]])
+    mu, sigma = params[:, 0], np.exp(params[:, 1])
+
+    def kl(m1, s1, m2, s2):
+        return np.log(s2 / s1) + (s1**2 + (m1 - m2) ** 2) / (2 * s2**2) - 0.5
+
+    reverse = make_divergence("reverse", p, FAMILY)
+    forward = make_divergence("forward", p, FAMILY)
+    np.testing.assert_allclose(reverse.value(params), kl(mu, sigma, -1, 2), atol=1e-10)
+    np.testing.assert_allclose(forward.value(params), kl(-1, 2, mu, sigma), atol=1e-10)
+    assert abs(reverse.value(params)[1]) < 1e-10 and abs(forward.value(params)[1]) < 1e-10
+    np.testing.assert_allclose(reverse.grad(params[1:2]), 0, atol=1e-9)
+
+
+def test_runs_end_at_p_and_moment_matching_through_the_api(tmp_path):
+    experiment = api.load(config(tmp_path, BASE.replace("steps: 60", "steps: 600")),
+                          render=False)
+    result = api.compute(experiment)
+    np.testing.assert_allclose(result.positions[:, -1], [[-1, math.log(2)]] * 2, atol=2e-3)
+    mixture = BASE.replace("{name: normal, loc: -1, scale: 2}", str(MIXTURE).replace("'", ""))
+    result = api.compute(api.load(config(tmp_path, mixture.replace("steps: 60", "steps: 800")
+                                         .replace("[reverse, forward]", "forward")),
+                                  render=False))
+    np.testing.assert_allclose(result.positions[0, -1], [0.8, 0.71372], atol=2e-3)
+
+
+def test_reverse_kl_on_two_modes_takes_the_nearest_mode():
+    p = target(MIXTURE)
+    reverse = ReverseKL(p, FAMILY)
+    from scipy.integrate import quad
+
+    def by_quad(mu, s):
+        sigma = math.exp(s)
+        density = lambda z: math.exp(-0.5 * ((z - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))  # noqa: E731
+        cross = quad(lambda z: -density(z) * float(p.logp(np.array([z]))), -30, 30,
+                     points=[mu, -2, 2], limit=200)[0]
+        return cross - (0.5 * math.log(2 * math.pi * math.e) + s)
+
+    for start, (mu, s, value) in (((-1.5, -0.5), (-1.9145, -0.3646, 1.1667)),
+                                  ((1.0, 0.0), (1.8911, 0.1272, 0.3334))):
+        params = np.array([start], dtype=float)
+        for _ in range(3000):  # plain gradient descent on the exact gradient
+            params = params - 0.05 * reverse.grad(params)
+        np.testing.assert_allclose(params[0], [mu, s], atol=2e-3)
+        assert reverse.value(params)[0] == pytest.approx(value, abs=1e-3)
+        assert reverse.value(params)[0] == pytest.approx(by_quad(*params[0]), abs=1e-6)
+
+
+def test_estimators_are_unbiased_and_score_varies_more():
+    p = target({"name": "normal", "loc": -1, "scale": 2})
+    reverse = ReverseKL(p, FAMILY)
+    params = np.repeat(np.array([[1.0, -1.0]]), 20000, axis=0)
+    exact = reverse.grad(params[:1])[0]
+    rng = np.random.default_rng(0)
+    variances = {}
+    for estimator in ("reparam", "score"):
+        estimates = reverse.estimate(params, reverse.draw(rng, 20000, 16), estimator)
+        error = estimates.std(axis=0) / math.sqrt(len(estimates))
+        assert np.all(np.abs(estimates.mean(axis=0) - exact) < 4 * error)
+        variances[estimator] = estimates.var(axis=0).sum()
+    assert variances["score"] > variances["reparam"]
+    forward = make_divergence("forward", p, FAMILY)
+    estimates = forward.estimate(params, forward.draw(rng, 20000, 16), "reparam")
+    error = estimates.std(axis=0) / math.sqrt(len(estimates))
+    assert np.all(np.abs(estimates.mean(axis=0) - forward.grad(params[:1])[0]) < 4 * error)
+
+
+@pytest.mark.parametrize("name", ["reverse", "forward"])
+def test_exact_gradients_match_finite_differences(name):
+    divergence = make_divergence(name, target(MIXTURE), FAMILY)
+    params = np.array([[0.3, 0.2], [-1.5, -0.4]])
+    step = 1e-6
+    differences = np.stack([(divergence.value(params + step * e)
+                             - divergence.value(params - step * e)) / (2 * step)
+                            for e in np.eye(2)], axis=-1)
+    np.testing.assert_allclose(divergence.grad(params), differences, atol=1e-7)
+
+
+def test_exact_trajectory_equals_a_torch_loop(tmp_path):
+    torch = pytest.importorskip("torch")
+    body = BASE.replace("[reverse, forward]", "reverse").replace(
+        "{name: normal, loc: -1, scale: 2}", str(MIXTURE).replace("'", ""))
+    result = api.compute(api.load(config(tmp_path, body), render=False))
+    eps, weights = (torch.tensor(a) for a in
+                    np.polynomial.hermite.hermgauss(200))
+    eps, weights = math.sqrt(2) * eps, weights / math.sqrt(math.pi)
+    theta = torch.tensor([1.0, -1.0], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([theta], lr=0.1)
+    means, stds, w = (torch.tensor(v, dtype=torch.float64) for v in
+                      ([-2.0, 2.0], [0.6, 1.0], [0.3, 0.7]))
+    path = [theta.detach().clone()]
+    for _ in range(60):
+        optimizer.zero_grad()
+        z = theta[0] + torch.exp(theta[1]) * eps
+        parts = (torch.log(w) - torch.log(stds) - 0.5 * math.log(2 * math.pi)
+                 - 0.5 * ((z[:, None] - means) / stds) ** 2)
+        cross = -(torch.logsumexp(parts, dim=1) * weights).sum()
+        loss = cross - (0.5 * math.log(2 * math.pi * math.e) + theta[1])
+        loss.backward()
+        optimizer.step()
+        path.append(theta.detach().clone())
+    np.testing.assert_allclose(result.positions[0], torch.stack(path).numpy(), rtol=1e-8,
+                               atol=1e-12)
+
+
+def test_readouts_match_scipy():
+    import scipy.stats
+
+    p = target(MIXTURE)
+    z = np.linspace(-12, 12, 200001)
+    density = np.exp(p.logp(z[:, None]))
+    probabilities = density / density.sum()
+    assert p.entropy == pytest.approx(scipy.stats.entropy(probabilities)
+                                      + math.log(z[1] - z[0]), abs=1e-6)
+    reverse = ReverseKL(p, FAMILY)
+    params = np.array([[0.5, 0.1]])
+    kl, cross, entropy = (v[0] for v in reverse.parts(params))
+    q = scipy.stats.norm(0.5, math.exp(0.1)).pdf(z)
+    q_probabilities = q / q.sum()
+    assert entropy == pytest.approx(scipy.stats.norm(0.5, math.exp(0.1)).entropy(), abs=1e-12)
+    assert kl == pytest.approx(scipy.stats.entropy(q_probabilities, probabilities), abs=1e-6)
+    assert cross == pytest.approx(kl + entropy, abs=1e-12)
+
+
+def test_cli_data_and_byte_identical_renders(tmp_path):
+    path = config(tmp_path, BASE.replace("gradient: exact", "gradient: reparam")
+                  + "  panels: [landscape, loss, gradients]\n".replace("  panels", "")
+                  if False else BASE.replace("gradient: exact", "gradient: reparam"))
+    runner = CliRunner()
+    outputs = []
+    for i in range(2):
+        out = tmp_path / f"vi{i}.gif"
+        result = runner.invoke(cli, ["run", str(path), "-o", str(out), "-q",
+                                     "--data", str(tmp_path / "vi.npz")])
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    data = np.load(tmp_path / "vi.npz")
+    assert data["positions"].shape == (2, 61, 2)
+    assert list(data["param_names"]) == ["mu", "log_sigma"]
+    for key in ("objective", "entropy", "cross_entropy", "band_low", "band_high"):
+        assert data[key].shape == (2, 61)
+    np.testing.assert_allclose(data["objective"], data["cross_entropy"] - data["entropy"],
+                               atol=1e-9)
+    assert np.all(data["band_high"] >= data["objective"])
+
+
+def test_2d_banana_and_gradients_panel_render(tmp_path):
+    body = BASE.replace("{name: normal, loc: -1, scale: 2}", "{name: banana, a: 1, b: 0.8}")
+    body = body.replace("[reverse, forward]", "reverse").replace(
+        "{mean: 1.0, log_std: -1.0}", "{mean: [1, 2], log_std: [-0.5, -0.5]}")
+    report = api.run_file(config(tmp_path, body), output=tmp_path / "b.png")
+    assert report.outputs[0].exists()
+    assert set(report.final["Adam lr=0.1"]["params"]) == {"mu1", "mu2", "log_l11", "l21",
+                                                         "log_l22"}
+    body = BASE.replace("[reverse, forward]", "reverse").replace(
+        "gradient: exact", "gradient: score").replace(
+        "render: {", "render: {panels: [landscape, loss, gradients], ")
+    report = api.run_file(config(tmp_path, body), output=tmp_path / "g.png")
+    assert report.outputs[0].exists()
+
+
+@pytest.mark.parametrize("change, where, message", [
+    (("divergence: [reverse, forward]", "divergnce: reverse"), "variational.divergnce",
+     "did you mean 'divergence'"),
+    (("gradient: exact", "gradient: exact\n  family: diagonal"), "variational.family",
+     "2-D family"),
+    (("{name: normal, loc: -1, scale: 2}", "{name: gamma, a: 2}"), "variational.divergence[0]",
+     "reverse KL(q‖p) is infinite"),
+    (("{name: normal, loc: -1, scale: 2}", "{name: cauchy}"), "variational.divergence[1]",
+     "no finite mean"),
+    (("{name: normal, loc: -1, scale: 2}", "{name: donut}"), "variational.family",
+     "")
+])
+def test_bad_configs_are_one_line_exit_2_nothing_written(tmp_path, change, where, message):
+    body = BASE.replace(*change)
+    if "donut" in change[1]:  # donut: forward KL with MC gradients cannot sample p
+        body = body.replace("gradient: exact", "gradient: reparam").replace(
+            "{mean: 1.0, log_std: -1.0}", "{mean: [1, 1], log_std: [0, 0]}")
+        where, message = "variational.gradient", "cannot be sampled"
+    path = config(tmp_path, body)
+    out = tmp_path / "never.gif"
+    result = CliRunner().invoke(cli, ["run", str(path), "-o", str(out)])
+    assert result.exit_code == 2
+    line = result.output.strip().splitlines()[-1]
+    assert f"{path.name}:" in line and where in line and message in line, line
+    assert not out.exists()
+    validate = CliRunner().invoke(cli, ["validate", str(path)])
+    assert validate.exit_code == 2
+
+
+def test_frame_steps_mirror_the_renderer():
+    from optiviz.render.animate import select_frames
+    from optiviz.variational import frame_steps
+
+    for steps, frames in ((10, None), (400, None), (400, 7), (5, 1)):
+        np.testing.assert_array_equal(frame_steps(steps, frames), select_frames(steps, frames))
