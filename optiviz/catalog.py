@@ -36,7 +36,8 @@ def resolve_kind(text: str) -> str:
 
 def table(kind: str) -> str:
     """The table of one kind: optimizers, functions, schedules, distributions, methods,
-    writers (output formats) or panels, named as :func:`resolve_kind` accepts."""
+    writers (output formats), panels or variational (divergences, gradient estimators, q's
+    families), named as :func:`resolve_kind` accepts."""
     return _TABLES[resolve_kind(kind)]()
 
 
@@ -269,11 +270,30 @@ def _panels() -> str:
     )
 
 
+def _variational() -> str:
+    from optiviz.variational import DIVERGENCES, FAMILIES, GRADIENTS
+
+    rows = []
+    for key, registry in (("divergence", DIVERGENCES), ("gradient", GRADIENTS),
+                          ("family", FAMILIES)):
+        aliases = _aliases_by_name(registry)
+        rows += [(key, name, ", ".join(aliases.get(name, [])), spec.summary)
+                 for name, spec in registry.items()]
+    return render_table(
+        "variational", ("key", "name", "aliases", "summary"), rows,
+        (None, None, 24, SUMMARY_WIDTH),
+        "use: variational: {target: {name: normal, loc: 1, scale: 2}, divergence: reverse, "
+        "gradient: reparam}; target: a 1-D continuous distribution, a 1-D mixture, or banana, "
+        "donut, mixture, expr",
+    )
+
+
 # Other words users reach for (plurals and singulars of the kinds themselves always work).
 _KIND_WORDS = {
     "functions": ("function", "landscape", "landscapes"),
     "distributions": ("dist", "dists"),
     "methods": ("sampling", "sampler", "samplers", "sampling_methods"),
+    "variational": ("vi", "divergences", "gradients", "families", "estimators"),
     "writers": ("format", "formats", "output", "outputs", "extension", "extensions"),
 }
 
@@ -285,4 +305,5 @@ _TABLES: dict[str, Callable[[], str]] = {
     "methods": _methods,
     "writers": _writers,
     "panels": _panels,
+    "variational": _variational,
 }

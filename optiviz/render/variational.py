@@ -73,16 +73,20 @@ class VariationalScene:
             runs = np.flatnonzero(result.run_divergence == di)
             below = (["landscape"] if one_d else []) + [
                 p for p in panels if p != "gradients" or name == "reverse"]
+            # one column per panel; gradients takes two (reparam and score side by side)
+            widths = [w for p in below for w in ([0.75, 0.75] if p == "gradients" else [1.0])]
             if one_d:
-                block = blocks[0, di].subgridspec(2, max(len(below), 1),
-                                                  height_ratios=[1.0, 1.25 if below else 0.01])
+                block = blocks[0, di].subgridspec(2, max(len(widths), 1),
+                                                  height_ratios=[1.0, 1.25 if below else 0.01],
+                                                  width_ratios=widths or None)
                 top = figure.add_subplot(block[0, :])
-                cells = [block[1, i] for i in range(len(below))]
+                row = [block[1, i] for i in range(len(widths))]
             else:  # p's map beside the panels: a 2-D map needs its height
-                block = blocks[0, di].subgridspec(1, 1 + len(below),
-                                                  width_ratios=[1.5] + [1.0] * len(below))
+                block = blocks[0, di].subgridspec(1, 1 + len(widths),
+                                                  width_ratios=[1.5]
+                                                  + widths)
                 top = figure.add_subplot(block[0, 0])
-                cells = [block[0, 1 + i] for i in range(len(below))]
+                row = [block[0, 1 + i] for i in range(len(widths))]
             style_axes(top, theme, size)
             top.set_title(BLOCK_TITLES[name], color=theme.foreground, fontsize=size, loc="left")
             how = (f"{config.gradient} gradients, {config.samples} draws a step"
@@ -97,14 +101,21 @@ class VariationalScene:
                                       box_color=theme.panel, box_alpha=0.85, align="right",
                                       zorder=ANIMATED_Z + 3)
             self.counters.append(counter)
-            axes = [figure.add_subplot(cell) for cell in cells]
-            for ax in axes:
+            axes, twins, column = [], [], 0
+            for panel in below:
+                axes.append(figure.add_subplot(row[column]))
+                column += 1
+                if panel == "gradients":  # score beside reparam, sharing their axes
+                    twins.append(figure.add_subplot(row[column], sharex=axes[-1],
+                                                    sharey=axes[-1]))
+                    column += 1
+            for ax in axes + twins:
                 style_axes(ax, theme, size)
             context = PanelContext(
                 experiment=experiment, trajectories=result, theme=theme,
                 colors=colors, groups=[runs], group_colors=[colors[r] for r in runs],
                 domain=None, size=size, width=render.width,
-                extras={"divergence": di, "name": name, "runs": runs})
+                extras={"divergence": di, "name": name, "runs": runs, "twins": twins})
             names = [p for p in below if p != "landscape"]
             if one_d and below:
                 self.parts.append(LandscapePanel(axes[0], result, di, runs, colors, theme))
@@ -147,7 +158,7 @@ class VariationalScene:
         if "gradients" in self.panel_names:
             handles.append(Line2D([], [], color=theme.foreground, marker=r"$\rightarrow$",
                                   markersize=12, linestyle="none",
-                                  label="exact gradient (dots: reparam, ✕: score)"))
+                                  label="exact gradient; dots: one-draw estimates"))
         if one_d and "landscape" in self.panel_names:
             handles.append(Line2D([], [], marker="*", markersize=10, linestyle="none",
                                   color=theme.marker_face, markeredgecolor=theme.marker_edge,
@@ -177,6 +188,51 @@ class _AsTrajectories:
         self.run_optimizer = result.run_optimizer
 
 
+class LineBundle:
+    """Several polylines revealed step by step as ONE animated artist (a LineCollection: one
+    draw per frame instead of one per line, which is most of a frame's cost with a dozen
+    lines), folded into a static twin every ``fold_points`` points like ``GrowingLine``."""
+
+    def __init__(self, ax: Any, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *,
+                 colors: Sequence[str], styles: Sequence[Any] | None = None,
+                 widths: Sequence[float] | None = None, fold_points: int = 250,
+                 path_effects: Any = None, zorder: float = ANIMATED_Z):
+        from matplotlib.collections import LineCollection
+
+        self.xs = [np.asarray(x, dtype=float) for x in xs]
+        self.ys = [np.asarray(y, dtype=float) for y in ys]
+        self.fold_points = fold_points
+        self.folded = 0
+        style = {"colors": list(colors), "linestyles": list(styles or ["solid"] * len(xs)),
+                 "linewidths": list(widths or [1.5] * len(xs)), "capstyle": "round",
+                 "joinstyle": "round", "path_effects": path_effects}
+        self.static = LineCollection([], zorder=zorder - 5, **style)
+        self.moving = LineCollection([], animated=True, zorder=zorder, **style)
+        ax.add_collection(self.static, autolim=False)
+        ax.add_collection(self.moving, autolim=False)
+
+    def _segments(self, start: int, stop: int) -> list[np.ndarray]:
+        return [np.column_stack([x[start:stop], y[start:stop]])
+                for x, y in zip(self.xs, self.ys, strict=True)]
+
+    def fold(self, stop: int) -> bool:
+        if stop - 1 - self.folded < self.fold_points:
+            return False
+        self.folded = stop - 1
+        self.static.set_segments(self._segments(0, self.folded + 1))
+        return True
+
+    def show(self, stop: int) -> Any:
+        self.moving.set_segments(self._segments(self.folded, stop))
+        return self.moving
+
+
+def _halo(theme: Any, colors: Sequence[str], width: float) -> Any:
+    """The theme's halo when any of ``colors`` needs one (a bundle is drawn as one artist)."""
+    return next((effects for effects in (theme.halo(c, width) for c in colors) if effects),
+                None)
+
+
 def _gauss(x: np.ndarray, mu: float, log_sigma: float) -> np.ndarray:
     sigma = np.exp(log_sigma)
     return np.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
@@ -198,30 +254,33 @@ class DensityPanel:
             for r in runs:
                 finite = np.isfinite(self.positions[r]).all(axis=1)
                 heights = 1 / (np.exp(self.positions[r, finite, 1]) * np.sqrt(2 * np.pi))
-                peaks.append(float(np.quantile(heights, 0.9)) if heights.size else 0.0)
-                peaks.append(float(heights[0]) if heights.size else 0.0)
-        top = min(max(peaks), 3.0 * p.max())
+                peaks.append(float(heights.max()) if heights.size else 0.0)
+        top = min(max(peaks), 4.0 * p.max())  # a q far narrower than p may leave the top
         ax.set_xlim(x[0], x[-1])
         ax.set_ylim(0, 1.12 * top)
         ax.set_ylabel("density", labelpad=1)
         ax.set_xlabel("z", labelpad=1)
         ax.grid(True, color=theme.muted, linewidth=0.4, alpha=0.3)
         ax.set_autoscale_on(False)
-        self.curves = [ax.plot([], [], color=colors[r], linewidth=1.8, animated=True,
-                               zorder=ANIMATED_Z, path_effects=theme.halo(colors[r], 1.8))[0]
-                       for r in runs]
+        from matplotlib.collections import LineCollection
+
+        run_colors = [colors[r] for r in runs]
+        self.curves = LineCollection([], colors=run_colors, linewidths=1.8, animated=True,
+                                     zorder=ANIMATED_Z, path_effects=_halo(theme, run_colors, 1.8))
+        ax.add_collection(self.curves, autolim=False)
 
     def restage(self, stop: int) -> bool:
         return False
 
     def update(self, step: int) -> list[Any]:
-        for curve, r in zip(self.curves, self.runs, strict=True):
+        segments = []
+        for r in self.runs:
             mu, log_sigma = self.positions[r, step, :2]
-            if np.isfinite(mu) and np.isfinite(log_sigma):
-                curve.set_data(self.x, _gauss(self.x, mu, log_sigma))
-            else:
-                curve.set_data([], [])
-        return list(self.curves)
+            finite = np.isfinite(mu) and np.isfinite(log_sigma)
+            y = _gauss(self.x, mu, log_sigma) if finite else np.full_like(self.x, np.nan)
+            segments.append(np.column_stack([self.x, y]))
+        self.curves.set_segments(segments)
+        return [self.curves]
 
 
 class LandscapePanel:
@@ -254,30 +313,28 @@ class LandscapePanel:
         ax.set_title(f"{TERMS[name][0]} over (μ, log σ)", fontsize=ax.title.get_size() * 0.9,
                      loc="left")
         positions = result.positions
-        self.lines, self.heads, self.runs = [], [], runs
+        self.runs = runs
         self.positions = positions
+        run_colors = [colors[r] for r in runs]
         for r in runs:
             ax.plot(positions[r, 0, 0], positions[r, 0, 1], marker="o", markersize=5,
                     markerfacecolor="none", markeredgecolor=colors[r], linestyle="none",
                     zorder=4)
-            self.lines.append(GrowingLine(ax, positions[r, :, 0], positions[r, :, 1],
-                                          color=colors[r], linewidth=1.4,
-                                          path_effects=theme.halo(colors[r], 1.4)))
-            self.heads.append(ax.plot([], [], marker="o", markersize=6, color=colors[r],
-                                      markeredgecolor=theme.marker_edge_for(colors[r]),
-                                      linestyle="none", animated=True,
-                                      zorder=ANIMATED_Z + 1)[0])
+        self.paths = LineBundle(ax, [positions[r, :, 0] for r in runs],
+                                [positions[r, :, 1] for r in runs], colors=run_colors,
+                                widths=[1.4] * len(runs),
+                                path_effects=_halo(theme, run_colors, 1.4))
+        self.heads = ax.scatter(np.full(len(runs), np.nan), np.full(len(runs), np.nan), s=36,
+                                c=run_colors, edgecolors=[theme.marker_edge_for(c)
+                                                          for c in run_colors],
+                                linewidths=1.0, animated=True, zorder=ANIMATED_Z + 1)
 
     def restage(self, stop: int) -> bool:
-        return any([line.fold(stop) for line in self.lines])
+        return self.paths.fold(stop)
 
     def update(self, step: int) -> list[Any]:
-        artists = [line.show(step + 1) for line in self.lines]
-        for head, r in zip(self.heads, self.runs, strict=True):
-            point = self.positions[r, step, :2]
-            head.set_data([point[0]], [point[1]])
-            head.set_visible(bool(np.isfinite(point).all()))
-        return artists + list(self.heads)
+        self.heads.set_offsets(self.positions[self.runs, step, :2])  # NaN: not drawn
+        return [self.paths.show(step + 1), self.heads]
 
 
 class EllipsePanel:
@@ -324,14 +381,26 @@ class EllipsePanel:
         py = py / (py.sum() * (y[1] - y[0]))
         self.top_ax.fill_between(x, 0, px, color=theme.muted, alpha=0.45, linewidth=0)
         self.right_ax.fill_betweenx(y, 0, py, color=theme.muted, alpha=0.45, linewidth=0)
-        self.top_ax.set_ylim(0, 1.6 * px.max())
-        self.right_ax.set_xlim(0, 1.6 * py.max())
+        # room for q's marginals too (their peaks 1/(√(2π) σᵢ) over the run), at most 4x p's
+        peaks = [px.max(), py.max()]
+        with np.errstate(all="ignore"):
+            for r in runs:
+                mean, scale = self.family.unpack(result.positions[r])
+                sd = np.sqrt(np.einsum("tij,tij->ti", scale, scale))
+                heights = 1 / (np.sqrt(2 * np.pi) * sd[np.isfinite(sd).all(axis=1)])
+                if heights.size:
+                    peaks = [max(peaks[i], min(float(heights[:, i].max()),
+                                               4 * (px, py)[i].max())) for i in range(2)]
+        self.top_ax.set_ylim(0, 1.1 * peaks[0])
+        self.right_ax.set_xlim(0, 1.1 * peaks[1])
         for inset in (self.top_ax, self.right_ax):
             inset.set_axis_off()
         self.top_lines = [self.top_ax.plot([], [], color=colors[r], linewidth=1.2,
-                                           animated=True)[0] for r in runs]
+                                           animated=True, clip_on=True)[0] for r in runs]
         self.right_lines = [self.right_ax.plot([], [], color=colors[r], linewidth=1.2,
-                                               animated=True)[0] for r in runs]
+                                               animated=True, clip_on=True)[0] for r in runs]
+        for line in self.top_lines + self.right_lines:
+            line.set_clip_box(line.axes.bbox)
 
     def restage(self, stop: int) -> bool:
         return any([path.fold(stop) for path in self.paths])
@@ -396,47 +465,51 @@ class ObjectivePanel:
         ax.set_autoscale_on(False)
         self.cursor = ax.axvline(0, color=theme.muted, linewidth=0.9, animated=True,
                                  zorder=ANIMATED_Z - 1)
-        self.lines = []
-        self.bands = []
         self.band_values = band
-        for i, r in enumerate(runs):
-            color = context.colors[r]
-            for k, (style, width) in enumerate((("-", 1.6), ("--", 1.0), (":", 1.2))):
-                self.lines.append(GrowingLine(ax, steps, series[k][i], color=color,
-                                              linewidth=width, linestyle=style))
-            if self.has_band:
-                band_poly = PolyCollection([np.zeros((0, 2))], facecolors=color, alpha=0.22,
-                                           edgecolors="none", animated=True,
-                                           zorder=ANIMATED_Z - 2)
-                ax.add_collection(band_poly)
-                self.bands.append(band_poly)
+        run_colors = [context.colors[r] for r in runs]
+        kinds = (("-", 1.6), ("--", 1.0), (":", 1.2))  # divergence, cross-entropy, entropy
+        self.lines = LineBundle(
+            ax, [steps] * (3 * len(runs)),
+            [series[k][i] for i in range(len(runs)) for k in range(3)],
+            colors=[c for c in run_colors for _ in kinds],
+            styles=[style for _ in run_colors for style, _ in kinds],
+            widths=[width for _ in run_colors for _, width in kinds])
+        self.bands = None
+        if self.has_band:
+            self.bands = PolyCollection([np.zeros((0, 2))] * len(runs), facecolors=run_colors,
+                                        alpha=0.22, edgecolors="none", animated=True,
+                                        zorder=ANIMATED_Z - 2)
+            ax.add_collection(self.bands, autolim=False)
         terms = TERMS[name]
         ax.set_title(f"KL = {terms[1].split(' ', 1)[1]} − {terms[2].split(' ', 1)[1]}",
                      fontsize=ax.title.get_size() * 0.9, loc="left")
 
     def restage(self, stop: int) -> bool:
-        return any([line.fold(stop) for line in self.lines])
+        return self.lines.fold(stop)
 
     def update(self, step: int) -> list[Any]:
         self.cursor.set_xdata([step, step])
         artists: list[Any] = [self.cursor]
-        for i, poly in enumerate(self.bands):
-            low = self.band_values[0][i, : step + 1]
-            high = self.band_values[1][i, : step + 1]
+        if self.bands is not None:
+            polygons = []
             t = self.t[: step + 1]
-            keep = np.isfinite(low) & np.isfinite(high)
-            verts = np.concatenate([np.column_stack([t[keep], low[keep]]),
-                                    np.column_stack([t[keep][::-1], high[keep][::-1]])])
-            poly.set_verts([verts])
-            artists.append(poly)
-        artists += [line.show(step + 1) for line in self.lines]
+            for low, high in zip(self.band_values[0][:, : step + 1],
+                                 self.band_values[1][:, : step + 1], strict=True):
+                keep = np.isfinite(low) & np.isfinite(high)
+                polygons.append(np.concatenate([np.column_stack([t[keep], low[keep]]),
+                                                np.column_stack([t[keep][::-1],
+                                                                 high[keep][::-1]])]))
+            self.bands.set_verts(polygons)
+            artists.append(self.bands)
+        artists.append(self.lines.show(step + 1))
         return artists
 
 
 class GradientsPanel:
-    """At q's current parameters (the block's first run): single-draw reparam (dots) and score
-    (crosses) estimates of the reverse KL's gradient on one pair of axes, the exact gradient as
-    an arrow, and each estimator's variance (summed over the parameters)."""
+    """At q's current parameters (the block's first run), side by side on shared axes:
+    single-draw reparam and score estimates of the reverse KL's gradient, the exact gradient
+    as an arrow on both, and each estimator's variance (summed over the parameters). The axes
+    fit the clouds at the start, where q is farthest from p and the estimators differ most."""
 
     def __init__(self, ax: Any, context: PanelContext):
         result = context.trajectories
@@ -446,35 +519,36 @@ class GradientsPanel:
         self.reparam, self.score = clouds["reparam"], clouds["score"]
         self.exact, self.variance = clouds["exact"], clouds["variance"]
         names = result.param_names
-        both = np.concatenate([self.reparam[..., :2].reshape(-1, 2),
-                               self.score[..., :2].reshape(-1, 2), self.exact[:, :2]])
-        both = both[np.isfinite(both).all(axis=1)]
-        lo = np.quantile(both, 0.03, axis=0) if both.size else np.array([-1.0, -1.0])
-        hi = np.quantile(both, 0.97, axis=0) if both.size else np.array([1.0, 1.0])
+        twin = context.extras["twins"][0]
+        first = np.concatenate([self.reparam[0, :, :2], self.score[0, :, :2],
+                                self.exact[:, :2]])
+        first = first[np.isfinite(first).all(axis=1)]
+        lo = np.quantile(first, 0.05, axis=0) if first.size else np.array([-1.0, -1.0])
+        hi = np.quantile(first, 0.95, axis=0) if first.size else np.array([1.0, 1.0])
         lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)
         pad = 0.08 * np.maximum(hi - lo, 1e-9)
-        ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
-        ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
-        ax.axhline(0, color=theme.muted, linewidth=0.6)
-        ax.axvline(0, color=theme.muted, linewidth=0.6)
-        ax.set_title("one-draw gradients at q", fontsize=ax.title.get_size() * 0.9, loc="left")
-        ax.set_xlabel(f"∂/∂{_greek(names[0])}", labelpad=1)
-        ax.set_ylabel(f"∂/∂{_greek(names[1])}", labelpad=1)
-        ax.set_autoscale_on(False)
         palette = [c for c in theme.runs if c not in context.colors] or list(theme.runs)
-        self.colors = (palette[0], palette[1 % len(palette)])
-        self.clouds = [ax.plot([], [], marker=marker, markersize=size, linestyle="none",
-                               color=color, alpha=0.65, animated=True, zorder=ANIMATED_Z,
-                               label=label)[0]
-                       for marker, size, color, label in (
-                           (".", 4, self.colors[0], "reparam"),
-                           ("x", 3, self.colors[1], "score"))]
-        self.arrow = ax.quiver([0.0], [0.0], [0.0], [0.0], angles="xy", scale_units="xy",
-                               scale=1, color=theme.foreground, width=0.012, animated=True,
-                               zorder=ANIMATED_Z + 1)
-        self.notes = [CachedGlyphText(ax, 0.03, 0.97 - 0.11 * k, size=context.size * 0.72,
-                                      color=self.colors[k], box_color=theme.panel,
-                                      box_alpha=0.85, zorder=ANIMATED_Z + 2) for k in range(2)]
+        self.clouds, self.arrows, self.notes = [], [], []
+        for k, (axes, title) in enumerate(((ax, "reparam"), (twin, "score"))):
+            axes.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+            axes.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+            axes.axhline(0, color=theme.muted, linewidth=0.6)
+            axes.axvline(0, color=theme.muted, linewidth=0.6)
+            axes.set_title(title, fontsize=axes.title.get_size() * 0.9, loc="left")
+            axes.set_xlabel(f"∂/∂{_greek(names[0])}", labelpad=1)
+            axes.set_autoscale_on(False)
+            color = palette[k % len(palette)]
+            self.clouds.append(axes.plot([], [], marker=".", markersize=4, linestyle="none",
+                                         color=color, alpha=0.6, animated=True,
+                                         zorder=ANIMATED_Z)[0])
+            self.arrows.append(axes.quiver([0.0], [0.0], [0.0], [0.0], angles="xy",
+                                           scale_units="xy", scale=1, color=theme.foreground,
+                                           width=0.02, animated=True, zorder=ANIMATED_Z + 1))
+            self.notes.append(CachedGlyphText(axes, 0.04, 0.96, size=context.size * 0.7,
+                                              color=theme.foreground, box_color=theme.panel,
+                                              box_alpha=0.85, zorder=ANIMATED_Z + 2))
+        ax.set_ylabel(f"∂/∂{_greek(names[1])}", labelpad=1)
+        twin.tick_params(labelleft=False)
 
     def restage(self, stop: int) -> bool:
         return False
@@ -483,15 +557,15 @@ class GradientsPanel:
         index = int(np.clip(np.searchsorted(self.cloud_steps, step, side="right") - 1, 0,
                             len(self.cloud_steps) - 1))
         artists: list[Any] = []
-        for k, name in enumerate(("reparam", "score")):
+        exact = self.exact[index]
+        for k in range(2):
             points = (self.reparam, self.score)[k][index]
             self.clouds[k].set_data(points[:, 0], points[:, 1])
-            self.notes[k].set_text(f"{name} Var {self.variance[index, k]:.3g}")
-            artists += [self.clouds[k], self.notes[k]]
-        exact = self.exact[index]
-        if np.isfinite(exact).all():
-            self.arrow.set_UVC([exact[0]], [exact[1]])
-        return artists + [self.arrow]
+            if np.isfinite(exact).all():
+                self.arrows[k].set_UVC([exact[0]], [exact[1]])
+            self.notes[k].set_text(f"Var {self.variance[index, k]:.3g}")
+            artists += [self.clouds[k], self.arrows[k], self.notes[k]]
+        return artists
 
 
 def _greek(name: str) -> str:

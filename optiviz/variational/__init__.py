@@ -37,7 +37,7 @@ START_KEYS = ("mean", "log_std")
 MAX_STARTS = 12
 MAX_SAMPLES = 100_000
 CLOUD_DRAWS = 160  # single-draw gradient estimates per frame in the gradients panel
-LANDSCAPE_POINTS = 96  # grid points per axis of the divergence landscape
+LANDSCAPE_POINTS = 80  # grid points per axis of the divergence landscape (a ~250 px panel)
 DENSITY_POINTS = 400  # points of p's density curve (1-D)
 TARGET_GRID = 160  # points per axis of p's contour grid (2-D)
 # Render keys of the optimizer views a variational animation has no use for.

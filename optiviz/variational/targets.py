@@ -138,9 +138,16 @@ def make_target(spec: dict[str, Any]) -> Target:
 
 # 1-D ------------------------------------------------------------------------------------------
 
-def _mixture_1d(spec: dict[str, Any]) -> Target:
-    from scipy.special import logsumexp
+def logsumexp(values: Array, axis: int = -1, keepdims: bool = False) -> Array:
+    """log Σ exp along ``axis``, stable (scipy's carries array-API overhead per call)."""
+    with np.errstate(all="ignore"):
+        top = np.max(values, axis=axis, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0.0)
+        out = np.log(np.sum(np.exp(values - top), axis=axis, keepdims=True)) + top
+    return out if keepdims else np.squeeze(out, axis=axis)
 
+
+def _mixture_1d(spec: dict[str, Any]) -> Target:
     comps = spec["components"]
     means = np.array([c["mean"] for c in comps])
     stds = np.array([c["std"] for c in comps])
@@ -196,15 +203,27 @@ def _gradient_1d(function: Callable[[Array], Array]) -> Callable[[Array], Array]
 
 def _entropy_1d(logp: Callable[[Array], Array], lo: float, hi: float,
                 centres: Array | None = None, widths: Array | None = None) -> float:
-    """H(p) = −∫ p log p by adaptive quadrature over [lo, hi] (breakpoints at the modes)."""
-    from scipy.integrate import quad
+    """H(p) = −∫ p log p by adaptive quadrature over [lo, hi] (breakpoints at the modes); NaN
+    when the quadrature does not converge (a tail too heavy for it)."""
+    import warnings
+
+    from scipy.integrate import IntegrationWarning, quad
 
     def integrand(z: float) -> float:
-        value = float(logp(np.array(z)))
+        with np.errstate(all="ignore"):
+            value = float(logp(np.array(z)))
         return -math.exp(value) * value if math.isfinite(value) else 0.0
 
-    points = None if centres is None else sorted(float(c) for c in centres if lo < c < hi)
-    total, _ = quad(integrand, lo, hi, points=points, limit=400)
+    inner = [] if centres is None else sorted(float(c) for c in centres if lo < c < hi)
+    edges = [lo, *inner, hi]  # one quad per piece: quad takes no break points on infinite ends
+    total = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IntegrationWarning)
+        try:
+            for a, b in zip(edges[:-1], edges[1:], strict=True):
+                total += quad(integrand, a, b, limit=400)[0]
+        except IntegrationWarning:
+            return math.nan
     return float(total)
 
 
@@ -232,8 +251,10 @@ def _scipy_1d(spec: dict[str, Any]) -> Target:
                 return (8 * (logpdf(z + step) - logpdf(z - step))
                         - (logpdf(z + 2 * step) - logpdf(z - 2 * step))) / (12 * step)
 
-        lo, hi = (float(v) for v in frozen.ppf([1e-12, 1 - 1e-12]))
-        entropy = _entropy_1d(lambda z: logpdf(np.asarray(z, dtype=float)), lo, hi)
+        # over the whole support: quad maps infinite ends onto a finite interval
+        median = float(frozen.ppf(0.5))
+        entropy = _entropy_1d(lambda z: logpdf(np.asarray(z, dtype=float)), *support,
+                              np.array([median]))
     return Target(name=spec["name"], title=built.title, dim=1, spec=spec,
                   logp=_points_1d(logpdf), grad_logp=_gradient_1d(grad), domain=built.domain,
                   support=support, mean=float(built.mean), cov=float(built.cov),
@@ -309,8 +330,6 @@ def _donut_grad(spec: dict[str, Any]) -> Callable[[Array], Array]:
 
 
 def _mixture_grad(spec: dict[str, Any]) -> Callable[[Array], Array]:
-    from scipy.special import logsumexp
-
     comps = spec["components"]
     means = np.array([c["mean"] for c in comps], dtype=float)
     covs = np.array([c["cov"] if "cov" in c else np.eye(2) * float(c.get("std", 1.0)) ** 2
