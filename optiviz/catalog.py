@@ -277,10 +277,10 @@ def _variational() -> str:
     for key, registry in (("divergence", DIVERGENCES), ("gradient", GRADIENTS),
                           ("family", FAMILIES)):
         aliases = _aliases_by_name(registry)
-        rows += [(key, name, ", ".join(aliases.get(name, [])), spec.summary)
+        rows += [(name, key, ", ".join(aliases.get(name, [])), spec.summary)
                  for name, spec in registry.items()]
     return render_table(
-        "variational", ("key", "name", "aliases", "summary"), rows,
+        "variational", ("name", "key", "aliases", "summary"), rows,
         (None, None, 24, SUMMARY_WIDTH),
         "use: variational: {target: {name: normal, loc: 1, scale: 2}, divergence: reverse, "
         "gradient: reparam}; target: a 1-D continuous distribution, a 1-D mixture, or banana, "

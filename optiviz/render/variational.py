@@ -544,6 +544,7 @@ class GradientsPanel:
             self.arrows.append(axes.quiver([0.0], [0.0], [0.0], [0.0], angles="xy",
                                            scale_units="xy", scale=1, color=theme.foreground,
                                            width=0.02, animated=True, zorder=ANIMATED_Z + 1))
+            self.arrows[-1].set_in_layout(False)  # its extent is not known before a frame
             self.notes.append(CachedGlyphText(axes, 0.04, 0.96, size=context.size * 0.7,
                                               color=theme.foreground, box_color=theme.panel,
                                               box_alpha=0.85, zorder=ANIMATED_Z + 2))
