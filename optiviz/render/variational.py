@@ -453,9 +453,7 @@ class ObjectivePanel:
         series = [result.objective[runs], result.cross_entropy[runs], result.entropy[runs]]
         band = [result.band_low[runs], result.band_high[runs]]
         self.has_band = bool(np.isfinite(band[0]).any())
-        values = np.concatenate([s[np.isfinite(s)] for s in series
-                                 + (band if self.has_band else [])])
-        low, high = np.quantile(values, [0.0, 1.0]) if values.size else (0.0, 1.0)
+        low, high = objective_limits(series + (band if self.has_band else []))
         pad = 0.06 * (high - low or 1.0)
         ax.set_xlim(0, max(result.steps, 1))
         ax.set_ylim(low - pad, high + pad)
@@ -503,6 +501,24 @@ class ObjectivePanel:
             artists.append(self.bands)
         artists.append(self.lines.show(step + 1))
         return artists
+
+
+def objective_limits(series: Sequence[np.ndarray]) -> tuple[float, float]:
+    """The objective panel's y range: every value of every run, except runs whose extremes are
+    outliers among the runs' (a run blowing up, its entropy heading to −inf as σ underflows),
+    which leave the panel instead of flattening every other curve."""
+    stacked = np.stack([np.asarray(s, dtype=float) for s in series])  # (series, runs, steps)
+    with np.errstate(all="ignore"):
+        highs = np.nanmax(np.where(np.isfinite(stacked), stacked, np.nan), axis=(0, 2))
+        lows = np.nanmin(np.where(np.isfinite(stacked), stacked, np.nan), axis=(0, 2))
+    highs, lows = highs[np.isfinite(highs)], lows[np.isfinite(lows)]
+    if not highs.size:
+        return 0.0, 1.0
+    top, bottom = float(np.median(highs)), float(np.median(lows))
+    reach = max(top - bottom, 1.0)
+    high = float(highs[highs <= top + 10 * reach].max())
+    low = float(lows[lows >= bottom - 10 * reach].min())
+    return low, max(high, low + 1e-9)
 
 
 class GradientsPanel:

@@ -490,14 +490,18 @@ def _landscape(divergences: list[Any], target: Target, result: VariationalResult
 
 def landscape_box(target: Target, positions: np.ndarray) -> tuple[tuple[float, float], ...]:
     """(μ range, log σ range) of the landscape: p's plotting range and p's own (μ, log σ)
-    where finite, grown to every finite point of every path, padded by 8%."""
+    where finite, grown to the paths, padded by 8%. A path that flies away (σ underflowing,
+    μ far off) does not stretch it beyond two of p's widths and three units of log σ: it
+    leaves the map instead."""
     lo, hi = (float(v) for v in target.domain)
-    mu = positions[..., 0][np.isfinite(positions[..., 0])]
-    s = positions[..., 1][np.isfinite(positions[..., 1])]
-    mu_lo, mu_hi = min(lo, *mu.tolist()), max(hi, *mu.tolist())
-    anchors = [math.log(max((hi - lo) / 40, 1e-9)), math.log((hi - lo) / 3)]
+    span = hi - lo
+    anchors = [math.log(max(span / 40, 1e-9)), math.log(span / 3)]
     if target.finite_moments and target.cov > 0:
         anchors.append(0.5 * math.log(target.cov))
+    mu = np.clip(positions[..., 0][np.isfinite(positions[..., 0])], lo - 2 * span, hi + 2 * span)
+    s = np.clip(positions[..., 1][np.isfinite(positions[..., 1])], min(anchors) - 3,
+                max(anchors) + 3)
+    mu_lo, mu_hi = min(lo, *mu.tolist()), max(hi, *mu.tolist())
     s_lo, s_hi = min(*anchors, *s.tolist()), max(*anchors, *s.tolist())
     pad_mu, pad_s = 0.08 * (mu_hi - mu_lo), 0.08 * (s_hi - s_lo)
     return (mu_lo - pad_mu, mu_hi + pad_mu), (s_lo - pad_s, s_hi + pad_s)
@@ -536,7 +540,8 @@ def _density(target: Target, family: Family, result: VariationalResult) -> dict[
 
 def _clouds(experiment: Any, divergences: list[Any], result: VariationalResult
             ) -> dict[str, np.ndarray]:
-    """The gradients panel: at the frames' steps, q's parameters of the first reverse-KL run,
+    """The gradients panel: at the frames' steps, q's parameters of the first reverse-KL run
+    that did not diverge,
     ``CLOUD_DRAWS`` single-draw reparam and score estimates, the exact gradient, and each
     estimator's variance (summed over the parameters)."""
     panels = experiment.render.panels or ()
@@ -544,7 +549,9 @@ def _clouds(experiment: Any, divergences: list[Any], result: VariationalResult
         return {}
     index = experiment.variational.divergences.index("reverse")
     divergence = divergences[index]
-    run = int(np.flatnonzero(result.run_divergence == index)[0])
+    mine = np.flatnonzero(result.run_divergence == index)
+    steady = mine[result.diverged_step[mine] < 0]  # the first run that never diverged
+    run = int(steady[0] if steady.size else mine[0])
     steps = frame_steps(result.steps, experiment.render.frames)
     params = result.positions[run, steps]
     finite = np.isfinite(params).all(axis=1)

@@ -113,6 +113,19 @@ def family_for(name: str, dim: int) -> Family | None:
     return (FAMILIES_1D if dim == 1 else FAMILIES_2D).get(name)
 
 
+def inverse_lower(scale: Array) -> Array:
+    """The inverse of lower-triangular 1x1 or 2x2 matrices (..., k, k), elementwise: a zero
+    diagonal (σ underflowed) gives inf/NaN entries, which make the run diverge, instead of
+    numpy's LinAlgError for the whole batch."""
+    out = np.zeros_like(scale)
+    with np.errstate(all="ignore"):
+        out[..., 0, 0] = 1.0 / scale[..., 0, 0]
+        if scale.shape[-1] == 2:
+            out[..., 1, 1] = 1.0 / scale[..., 1, 1]
+            out[..., 1, 0] = -scale[..., 1, 0] * out[..., 0, 0] * out[..., 1, 1]
+    return out
+
+
 def quadrature(dim: int) -> tuple[Array, Array]:
     """Standard-normal nodes ε (M, k) and weights (M,) summing to 1."""
     x, w = np.polynomial.hermite.hermgauss(NODES_1D if dim == 1 else NODES_2D)
@@ -215,7 +228,7 @@ class ReverseKL(Divergence):
         """∇θ log q(z) at z = m + Lε held fixed: (N, K, d). ∇_m = L⁻ᵀε,
         ∇_L = tril(L⁻ᵀ ε εᵀ) − diag(1/L_ii)."""
         _, scale = self.family.unpack(params)
-        inverse_t = np.swapaxes(np.linalg.inv(scale), -1, -2)  # (N, k, k)
+        inverse_t = np.swapaxes(inverse_lower(scale), -1, -2)  # (N, k, k)
         mean_part = np.einsum("nij,nkj->nki", inverse_t, eps)
         grad_l = mean_part[..., :, None] * eps[..., None, :]
         diagonal = 1.0 / np.diagonal(scale, axis1=-2, axis2=-1)  # (N, k)
@@ -250,8 +263,8 @@ class ForwardKL(Divergence):
     def _cross(self, params: Array, mean_p: Array, second: Array) -> tuple[Array, Array, Array]:
         """H(p, q) given E_p[z] (N, k) and Cov-like S about E_p (N, k, k); also Σ⁻¹, L."""
         mean, scale = self.family.unpack(params)
-        sigma = scale @ np.swapaxes(scale, -1, -2)
-        precision = np.linalg.inv(sigma)
+        inverse = inverse_lower(scale)
+        precision = np.swapaxes(inverse, -1, -2) @ inverse  # Σ⁻¹ = L⁻ᵀ L⁻¹
         delta = mean_p - mean
         s = second + delta[..., :, None] * delta[..., None, :]
         cross = (0.5 * self.family.dim * math.log(2 * math.pi) + self.family.log_det(params)
@@ -303,7 +316,7 @@ class ForwardKL(Divergence):
             return np.full(np.asarray(params).shape[0], np.nan)
         mean, scale = self.family.unpack(np.asarray(params, dtype=float))
         with np.errstate(all="ignore"):
-            u = np.einsum("nij,nrj->nri", np.linalg.inv(scale),
+            u = np.einsum("nij,nrj->nri", inverse_lower(scale),
                           self.reference[None] - mean[:, None, :])
             f = 0.5 * np.sum(u * u, axis=-1)  # −log q up to a per-run constant
         return f.std(axis=1) / math.sqrt(samples)
