@@ -443,9 +443,11 @@ def run(experiment: Any, progress: Callable[[int, int], None] | None = None) -> 
         values = np.full((3, flat.shape[0]), np.nan)
         band = np.full(flat.shape[0], np.nan)
         if finite.any():
-            values[:, finite] = np.stack(divergence.parts(flat[finite]))
+            values[:, finite] = np.stack(in_chunks(divergence.parts, flat[finite]))
             if config.gradient != "exact":
-                band[finite] = divergence.spread(flat[finite], config.samples)
+                band[finite] = in_chunks(
+                    lambda rows, d=divergence: (d.spread(rows, config.samples),),
+                    flat[finite])[0]
         shape = (int(mine.sum()), steps + 1)
         cross[mine] = values[1].reshape(shape)
         entropy[mine] = values[2].reshape(shape)
@@ -472,6 +474,17 @@ def run(experiment: Any, progress: Callable[[int, int], None] | None = None) -> 
 
 
 DIVERGENCE_TITLES = {"reverse": "KL(q‖p)", "forward": "KL(p‖q)"}
+CHUNK_ROWS = 512  # parameter rows per evaluation: bounds the (rows, nodes, components) temporaries
+
+
+def in_chunks(function: Callable[[np.ndarray], Any], rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``function`` (rows -> an array or a tuple of arrays, one value per row) over ``rows`` in
+    chunks of ``CHUNK_ROWS``, concatenated: the same numbers with bounded memory."""
+    parts = []
+    for start in range(0, max(len(rows), 1), CHUNK_ROWS):
+        out = function(rows[start: start + CHUNK_ROWS])
+        parts.append(out if isinstance(out, tuple) else (out,))
+    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
 
 
 def _landscape(divergences: list[Any], target: Target, result: VariationalResult
@@ -484,7 +497,8 @@ def _landscape(divergences: list[Any], target: Target, result: VariationalResult
     grid_s = np.linspace(*log_sigma, LANDSCAPE_POINTS)
     m, s = np.meshgrid(grid_mu, grid_s)
     flat = np.column_stack([m.ravel(), s.ravel()])
-    values = np.stack([divergence.value(flat).reshape(m.shape) for divergence in divergences])
+    values = np.stack([in_chunks(divergence.value, flat)[0].reshape(m.shape)
+                       for divergence in divergences])
     return {"mu": grid_mu, "log_sigma": grid_s, "values": values}
 
 
