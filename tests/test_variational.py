@@ -303,3 +303,67 @@ def test_list_and_init_through_the_cli(tmp_path):
         assert runner.invoke(cli, ["validate", str(path)]).exit_code == 0
         ran = runner.invoke(cli, ["run", str(path), "--no-render", "-q", "--set", "steps=20"])
         assert ran.exit_code == 0, ran.output
+
+
+def test_newton_and_schedules_run_on_the_objective(tmp_path):
+    body = BASE.replace("[reverse, forward]", "reverse").replace(
+        "  - {name: adam, lr: 0.1}",
+        "  - {name: newton}\n  - {name: adam, lr: 0.1, schedule: {name: cosine}}")
+    result = api.compute(api.load(config(tmp_path, body), render=False))
+    np.testing.assert_allclose(result.positions[0, -1], [-1, math.log(2)], atol=1e-8)
+    assert result.lr[1, 0] == pytest.approx(0.1) and result.lr[1, -1] < 0.01
+
+
+def test_2d_exact_trajectory_equals_a_torch_loop(tmp_path):
+    torch = pytest.importorskip("torch")
+    body = BASE.replace("{name: normal, loc: -1, scale: 2}", "{name: banana, a: 1, b: 0.8}")
+    body = body.replace("[reverse, forward]", "reverse").replace(
+        "{mean: 1.0, log_std: -1.0}", "{mean: [1, 2], log_std: [-0.5, -0.5]}").replace(
+        "steps: 60", "steps: 30").replace("{name: adam, lr: 0.1}",
+                                          "{name: sgd, lr: 0.05, momentum: 0.9}")
+    result = api.compute(api.load(config(tmp_path, body), render=False))
+    x, w = np.polynomial.hermite.hermgauss(48)
+    e1, e2 = np.meshgrid(math.sqrt(2) * x, math.sqrt(2) * x, indexing="ij")
+    eps = torch.tensor(np.stack([e1.ravel(), e2.ravel()], -1))
+    weights = torch.tensor(np.outer(w, w).ravel() / math.pi)
+    theta = torch.tensor([1.0, 2.0, -0.5, 0.0, -0.5], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([theta], lr=0.05, momentum=0.9)
+    path = [theta.detach().clone()]
+    for _ in range(30):
+        optimizer.zero_grad()
+        z1 = theta[0] + torch.exp(theta[2]) * eps[:, 0]
+        z2 = theta[1] + theta[3] * eps[:, 0] + torch.exp(theta[4]) * eps[:, 1]
+        log_p = -0.5 * z1**2 - 0.5 * (z2 - 0.8 * z1**2) ** 2 - math.log(2 * math.pi)
+        entropy = math.log(2 * math.pi * math.e) + theta[2] + theta[4]
+        loss = -(log_p * weights).sum() - entropy
+        loss.backward()
+        optimizer.step()
+        path.append(theta.detach().clone())
+    np.testing.assert_allclose(result.positions[0], torch.stack(path).numpy(), rtol=1e-8,
+                               atol=1e-12)
+
+
+def test_2d_entropy_readout_matches_scipy():
+    import scipy.stats
+
+    from optiviz.variational.objective import FAMILIES_2D
+
+    q = FAMILIES_2D["gaussian"]
+    params = np.array([[0.3, -0.2, -0.4, 0.5, 0.2]])
+    _, scale = q.unpack(params)
+    covariance = scale[0] @ scale[0].T
+    assert q.entropy(params)[0] == pytest.approx(
+        scipy.stats.multivariate_normal([0.3, -0.2], covariance).entropy(), abs=1e-12)
+    p = target({"name": "mixture", "components": [
+        {"mean": [-1.5, 0], "std": 0.6, "weight": 0.4}, {"mean": [1.5, 0.5], "std": 0.9}]})
+    forward = make_divergence("forward", p, q)
+    kl, cross, entropy = (v[0] for v in forward.parts(params))
+    # H(p) of the mixture and KL(p‖q) by a fine grid, against scipy's discrete entropies
+    x, y = np.meshgrid(np.linspace(-7, 7, 701), np.linspace(-6, 6, 601))
+    grid = np.stack([x, y], -1)
+    p_mass = np.exp(p.logp(grid)).ravel()
+    q_mass = scipy.stats.multivariate_normal([0.3, -0.2], covariance).pdf(grid).ravel()
+    cell = (x[0, 1] - x[0, 0]) * (y[1, 0] - y[0, 0])
+    assert entropy == pytest.approx(scipy.stats.entropy(p_mass) + math.log(cell), abs=1e-3)
+    assert kl == pytest.approx(scipy.stats.entropy(p_mass, q_mass), abs=1e-3)
+    assert cross == pytest.approx(kl + entropy, abs=1e-12)

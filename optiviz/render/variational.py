@@ -373,12 +373,9 @@ class EllipsePanel:
                                       linestyle="none", animated=True,
                                       zorder=ANIMATED_Z + 1)[0])
         # marginals: p's filled along the top and right edges, q's as lines
-        weights = np.exp(np.where(np.isfinite(log_p), log_p - top, -np.inf))
         self.top_ax = ax.inset_axes([0, 1.0, 1, 0.16], sharex=ax)
         self.right_ax = ax.inset_axes([1.0, 0, 0.12, 1], sharey=ax)
-        px, py = weights.sum(axis=0), weights.sum(axis=1)
-        px = px / (px.sum() * (x[1] - x[0]))
-        py = py / (py.sum() * (y[1] - y[0]))
+        px, py = result.density["marginal_x"], result.density["marginal_y"]
         self.top_ax.fill_between(x, 0, px, color=theme.muted, alpha=0.45, linewidth=0)
         self.right_ax.fill_betweenx(y, 0, py, color=theme.muted, alpha=0.45, linewidth=0)
         # room for q's marginals too (their peaks 1/(√(2π) σᵢ) over the run), at most 4x p's

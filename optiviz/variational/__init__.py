@@ -524,7 +524,7 @@ def landscape_box(target: Target, positions: np.ndarray) -> tuple[tuple[float, f
 def _density(target: Target, family: Family, result: VariationalResult) -> dict[str, np.ndarray]:
     """p on the grid the scene draws it over: 1-D, x and p(x) over p's range grown to the
     first and last q's ±2.5σ interval (by at most half p's range on each side); 2-D, log p
-    on a grid over p's box grown to the 2.5σ ellipses' boxes (same cap)."""
+    on a grid over p's box grown to the 2.5σ ellipses' boxes (same cap), and p's marginals."""
     positions = result.positions
     k = family.dim
     box = np.asarray(target.domain, dtype=float).reshape(k, 2)
@@ -549,7 +549,12 @@ def _density(target: Target, family: Family, result: VariationalResult) -> dict[
     gx, gy = np.meshgrid(x, y)
     with np.errstate(all="ignore"):
         log_p = target.logp(np.stack([gx, gy], axis=-1))
-    return {"x": x, "y": y, "log_p": log_p}
+    weights = np.exp(np.where(np.isfinite(log_p), log_p - np.max(log_p[np.isfinite(log_p)]),
+                              -np.inf))
+    marginal_x, marginal_y = weights.sum(axis=0), weights.sum(axis=1)  # over the drawn box
+    marginal_x = marginal_x / (marginal_x.sum() * (x[1] - x[0]))
+    marginal_y = marginal_y / (marginal_y.sum() * (y[1] - y[0]))
+    return {"x": x, "y": y, "log_p": log_p, "marginal_x": marginal_x, "marginal_y": marginal_y}
 
 
 def _clouds(experiment: Any, divergences: list[Any], result: VariationalResult

@@ -30,7 +30,8 @@ Array = np.ndarray
 
 TARGETS_2D = ("banana", "donut", "mixture", "expr")
 MIXTURE_1D_KEYS = ("mean", "std", "weight")
-GRID_2D = 401  # points per axis of the grid that integrates a 2-D target (log Z, moments, H(p))
+GRID_2D = 601  # points per axis of the grid that integrates a 2-D target (log Z, moments, H(p)),
+# over its plotting box widened by half on every side (expr: its own domain)
 
 
 @dataclass(frozen=True)
@@ -276,6 +277,9 @@ def _target_2d(spec: dict[str, Any]) -> Target:
         return np.asarray(raw_logp(flat), dtype=float).reshape(points.shape[:-1])
 
     (x0, x1), (y0, y1) = built.domain
+    if spec["name"] != "expr":  # an expr density is the user's on its domain; others spill over
+        x0, x1 = x0 - 0.5 * (x1 - x0), x1 + 0.5 * (x1 - x0)
+        y0, y1 = y0 - 0.5 * (y1 - y0), y1 + 0.5 * (y1 - y0)
     x, y = np.linspace(x0, x1, GRID_2D), np.linspace(y0, y1, GRID_2D)
     gx, gy = np.meshgrid(x, y)
     grid = np.stack([gx, gy], axis=-1)
