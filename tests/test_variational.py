@@ -202,7 +202,8 @@ def test_2d_banana_and_gradients_panel_render(tmp_path):
                                                          "log_l22"}
     body = BASE.replace("[reverse, forward]", "reverse").replace(
         "gradient: exact", "gradient: score").replace(
-        "render: {", "render: {panels: [landscape, loss, gradients], ")
+        "render: {width: 320, height: 240,",
+        "render: {panels: [landscape, loss, gradients], width: 640, height: 360,")
     report = api.run_file(config(tmp_path, body), output=tmp_path / "g.png")
     assert report.outputs[0].exists()
 

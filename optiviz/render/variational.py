@@ -64,6 +64,7 @@ class VariationalScene:
         colors = [entry_colors[int(o)] for o in result.run_optimizer]
         self.key_colors = tuple(dict.fromkeys(colors))
         self.panel_names = panel_list(experiment)
+        self.config = config
         panels = [p for p in self.panel_names if p != "landscape"]
         blocks = figure.add_gridspec(1, len(result.divergences))
         self.parts: list[Any] = []
@@ -81,18 +82,15 @@ class VariationalScene:
                                                   width_ratios=widths or None)
                 top = figure.add_subplot(block[0, :])
                 row = [block[1, i] for i in range(len(widths))]
-            else:  # p's map beside the panels: a 2-D map needs its height
-                block = blocks[0, di].subgridspec(1, 1 + len(widths),
-                                                  width_ratios=[1.5]
-                                                  + widths)
+            else:  # p's map beside the panels, as wide as its box's shape asks (equal units)
+                block = blocks[0, di].subgridspec(
+                    1, 1 + len(widths),
+                    width_ratios=[map_share(result.density, render, len(result.divergences),
+                                            sum(widths))] + widths)
                 top = figure.add_subplot(block[0, 0])
                 row = [block[0, 1 + i] for i in range(len(widths))]
             style_axes(top, theme, size)
             top.set_title(BLOCK_TITLES[name], color=theme.foreground, fontsize=size, loc="left")
-            how = (f"{config.gradient} gradients, {config.samples} draws a step"
-                   if config.gradient != "exact" else "exact gradients")
-            top.text(0.99, 0.80, how, transform=top.transAxes, ha="right", va="top",
-                     fontsize=size * 0.75, color=theme.muted, zorder=3)
             if one_d:
                 self.parts.append(DensityPanel(top, result, runs, colors, theme, config))
             else:
@@ -126,14 +124,20 @@ class VariationalScene:
             "fancybox": False, "framealpha": 1.0, "borderpad": 0.3, "handlelength": 1.8,
             "columnspacing": 1.2})
         legend.get_frame().set_linewidth(0)
+        figure.get_layout_engine().execute(figure)  # lay out once to measure the titles,
+        fit_titles(figure)  # fit them, and lay out again with their final sizes
         freeze_layout(figure)
 
     def _key(self, result: Any, colors: Sequence[str], theme: Any, one_d: bool) -> list[Any]:
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
 
+        config = self.config
+        how = (f"gradients: {config.gradient}, {config.samples} draws a step"
+               if config.gradient != "exact" else "gradients: exact")
         handles: list[Any] = [Patch(facecolor=theme.muted, alpha=0.45, edgecolor=theme.muted,
-                                    label="target p")]
+                                    label="target p"),
+                              Line2D([], [], linestyle="none", label=how)]
         seen: set[int] = set()
         for r in range(result.runs):
             entry = int(result.run_optimizer[r])
@@ -179,6 +183,46 @@ class VariationalScene:
             counter.set_text(f"step {step:>{width}d}/{self.total_steps}")
             artists.append(counter)
         return artists
+
+
+def map_share(density: dict, render: Any, blocks: int, panels: float) -> float:
+    """The width ratio of a 2-D map beside ``panels`` units of panels in its block: the width
+    that the map's height (about 70% of the frame's) needs for equal units on both axes, at
+    least half and at most twice a panel's."""
+    if not panels:
+        return 1.0
+    x, y = density["x"], density["y"]
+    wanted = 0.70 * render.height * (x[-1] - x[0]) / (y[-1] - y[0])
+    block = render.width / blocks
+    wanted = min(wanted, 0.75 * block)
+    return float(np.clip(wanted / ((block - wanted) / panels), 0.5, 2.0))
+
+
+def fit_titles(figure: Any, smallest: float = 0.6) -> None:
+    """Shrink an axes title that would run past the figure's right edge or into the next axes
+    to its right at its height (a narrow panel, a block beside another): constrained layout
+    makes room for titles above the axes, not beside them."""
+    renderer = figure.canvas.get_renderer()
+    boxes = [(ax, ax.get_window_extent(renderer)) for ax in figure.axes]
+    for ax, box in boxes:
+        title = ax._left_title  # the titles this scene sets are left-aligned
+        if not title.get_text():
+            continue
+        height = title.get_window_extent(renderer)
+        right = min([figure.bbox.x1 - 2] + [
+            other.x0 - 6 for axes, other in boxes
+            if axes is not ax and other.x0 > box.x0 + 1 and other.y1 >= height.y0
+            and other.y0 <= height.y1 + box.height])
+        size = title.get_fontsize()
+        scale = 1.0
+        while title.get_window_extent(renderer).x1 > right and scale > 0.8:
+            scale -= 0.05
+            title.set_fontsize(size * scale)
+        if title.get_window_extent(renderer).x1 > right and " = " in title.get_text():
+            title.set_text(title.get_text().replace(" = ", " =\n", 1))  # two lines
+        while title.get_window_extent(renderer).x1 > right and scale > smallest:
+            scale -= 0.05
+            title.set_fontsize(size * scale)
 
 
 class _AsTrajectories:
@@ -355,6 +399,10 @@ class EllipsePanel:
         ax.set_xlabel("z₁", labelpad=1)
         ax.set_ylabel("z₂", labelpad=1)
         ax.set_autoscale_on(False)
+        # one unit is one unit both ways (a ring stays round) unless that squeezes the map
+        # to a sliver: p's box at most 2.5 times as tall as wide or the other way
+        if 0.4 <= (y[-1] - y[0]) / (x[-1] - x[0]) <= 2.5:
+            ax.set_aspect("equal", adjustable="box")
         self.family = config.q
         self.positions = result.positions
         self.runs = runs
@@ -476,8 +524,9 @@ class ObjectivePanel:
                                         zorder=ANIMATED_Z - 2)
             ax.add_collection(self.bands, autolim=False)
         terms = TERMS[name]
-        ax.set_title(f"KL = {terms[1].split(' ', 1)[1]} − {terms[2].split(' ', 1)[1]}",
-                     fontsize=ax.title.get_size() * 0.9, loc="left")
+        cross, entropy = (term.split(" ", 1)[1].replace(", ", ",") for term in terms[1:])
+        ax.set_title(f"KL = {cross} − {entropy}", fontsize=ax.title.get_size() * 0.9,
+                     loc="left")
 
     def restage(self, stop: int) -> bool:
         return self.lines.fold(stop)

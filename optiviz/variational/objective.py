@@ -28,6 +28,7 @@ Array = np.ndarray
 
 NODES_1D = 200
 NODES_2D = 48
+NEGLIGIBLE_WEIGHT = 1e-22
 HESSIAN_STEP = 1e-5  # central differences of the exact gradient (Newton, HVP optimizers)
 
 
@@ -127,13 +128,20 @@ def inverse_lower(scale: Array) -> Array:
 
 
 def quadrature(dim: int) -> tuple[Array, Array]:
-    """Standard-normal nodes ε (M, k) and weights (M,) summing to 1."""
+    """Standard-normal nodes ε (M, k) and weights (M,) summing to 1. Nodes whose weight is
+    under ``NEGLIGIBLE_WEIGHT`` are left out: they change no sum by more than that times
+    log p there, and far out (|ε| > 9) a density that underflows to 0 would make the whole sum
+    infinite."""
     x, w = np.polynomial.hermite.hermgauss(NODES_1D if dim == 1 else NODES_2D)
     eps, weights = math.sqrt(2.0) * x, w / math.sqrt(math.pi)
     if dim == 1:
-        return eps[:, None], weights
-    e1, e2 = np.meshgrid(eps, eps, indexing="ij")
-    return np.stack([e1.ravel(), e2.ravel()], axis=-1), np.outer(weights, weights).ravel()
+        nodes, weights = eps[:, None], weights
+    else:
+        e1, e2 = np.meshgrid(eps, eps, indexing="ij")
+        nodes = np.stack([e1.ravel(), e2.ravel()], axis=-1)
+        weights = np.outer(weights, weights).ravel()
+    kept = weights >= NEGLIGIBLE_WEIGHT
+    return nodes[kept], weights[kept]
 
 
 def log_q_at(family: Family, params: Array, eps: Array) -> Array:

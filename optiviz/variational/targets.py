@@ -269,7 +269,7 @@ def _target_2d(spec: dict[str, Any]) -> Target:
 
     built = make_distribution({k: v for k, v in spec.items() if k != "dim"})
     grad = _GRADIENTS_2D[spec["name"]](spec)
-    raw_logp = built.logpdf
+    raw_logp = _expr_logp(spec) if spec["name"] == "expr" else built.logpdf
 
     def logp_points(points: Array) -> Array:
         points = np.asarray(points, dtype=float)
@@ -353,13 +353,45 @@ def _mixture_grad(spec: dict[str, Any]) -> Callable[[Array], Array]:
     return grad
 
 
+def _log_expression(spec: dict[str, Any]) -> Any:
+    """``u`` when the density is written ``exp(u)`` (log p̃ = u exactly, however far out: the
+    density itself underflows to 0 there), else None."""
+    from optiviz.expr import Call, Expression
+
+    root = spec["expr"].root
+    if isinstance(root, Call) and root.func == "exp":
+        return Expression(root.args[0], ("x", "y"), spec["expr"].path)
+    return None
+
+
+def _expr_logp(spec: dict[str, Any]) -> Callable[[Array], Array]:
+    """log p̃ of an ``expr`` target: ``u`` for ``exp(u)``, else log of the expression (−inf
+    where it is not positive)."""
+    expression, log_expression = spec["expr"], _log_expression(spec)
+
+    def logp(points: Array) -> Array:
+        x, y = points[..., 0], points[..., 1]
+        with np.errstate(all="ignore"):
+            if log_expression is not None:
+                value = np.asarray(log_expression(x=x, y=y), dtype=float)
+                return np.where(np.isnan(value), -np.inf, value)
+            value = np.asarray(expression(x=x, y=y), dtype=float)
+            return np.where(value > 0, np.log(np.where(value > 0, value, 1.0)), -np.inf)
+
+    return logp
+
+
 def _expr_grad(spec: dict[str, Any]) -> Callable[[Array], Array]:
-    expression = spec["expr"]
-    dx, dy = expression.diff("x"), expression.diff("y")
+    expression, log_expression = spec["expr"], _log_expression(spec)
+    source = log_expression if log_expression is not None else expression
+    dx, dy = source.diff("x"), source.diff("y")
 
     def grad(points: Array) -> Array:
         x, y = points[..., 0], points[..., 1]
         with np.errstate(all="ignore"):
+            if log_expression is not None:
+                return np.stack([np.broadcast_to(dx(x=x, y=y), x.shape),
+                                 np.broadcast_to(dy(x=x, y=y), x.shape)], axis=-1)
             value = expression(x=x, y=y)
             return np.stack([dx(x=x, y=y) / value, dy(x=x, y=y) / value], axis=-1)
 
