@@ -299,7 +299,7 @@ class DensityPanel:
                 finite = np.isfinite(self.positions[r]).all(axis=1)
                 heights = 1 / (np.exp(self.positions[r, finite, 1]) * np.sqrt(2 * np.pi))
                 peaks.append(float(heights.max()) if heights.size else 0.0)
-        top = min(max(peaks), 4.0 * p.max())  # a q far narrower than p may leave the top
+        top = min(max(peaks), 6.0 * p.max())  # a q far narrower than p may leave the top
         ax.set_xlim(x[0], x[-1])
         ax.set_ylim(0, 1.12 * top)
         ax.set_ylabel("density", labelpad=1)
