@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_CONFIG := configs/rosenbrock.yaml
 
-.PHONY: demo test bench lint examples clean
+.PHONY: demo test bench lint examples clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n auto
 
+# The HTML player's tests drive Debian's chromium headless (tests/headless_chromium.py): in CI
+# (CI set) they fail without it, elsewhere they are skipped. apt-get only, no browser downloads.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium; }
+
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/render.py
@@ -41,6 +48,7 @@ lint: $(VENV)/.installed-test
 examples: $(VENV)/.installed
 	$(BIN)/optiviz batch configs --out-dir examples/gallery -j 2
 	$(BIN)/optiviz run configs/rosenbrock_adaptive.yaml -o examples/gallery/rosenbrock_adaptive.mp4 -q
+	$(BIN)/optiviz run configs/rosenbrock_adaptive.yaml -o examples/gallery/rosenbrock_adaptive.html -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis demo.gif

@@ -35,6 +35,7 @@ class RunReport:
     seconds: float
     final: dict[str, Any] = field(default_factory=dict)
     summary: RunSummary | None = None
+    experiment: Experiment | None = None  # as run: lr: auto entries carry their tuned lr
 
 
 def load(path: str | Path, overrides: Sequence[str] = (), *, render: bool = True) -> Experiment:
@@ -42,12 +43,39 @@ def load(path: str | Path, overrides: Sequence[str] = (), *, render: bool = True
     return config_module.load(path, overrides, render=render)
 
 
+def tune(experiment: Experiment, progress: Callable[[int, int], None] | None = None
+         ) -> Experiment:
+    """``experiment`` with every ``lr: auto`` tuned (optiviz/tuning.py): the chosen lr, the
+    label that says it and the tuning's record on each such entry; itself when it has none."""
+    if experiment.kind != "optimizers":  # only optimizer experiments tune (variational
+        return experiment                 # configs refuse lr: auto at load)
+    from optiviz import tuning
+
+    try:
+        return tuning.tune(experiment, progress=progress)
+    except ConfigError as exc:
+        raise config_module.locate_in_source(exc, experiment.source) from None
+
+
+def compute_optimizers(experiment: Experiment,
+                       progress: Callable[[int, int], None] | None = None) -> Any:
+    """The optimizer kind's computing (:mod:`optiviz.kinds`): ``lr: auto`` tuned, then every
+    run simulated; the tuning's record is attached to the Trajectories."""
+    from optiviz import tuning
+    from optiviz.engine import simulate
+
+    tuned = tuning.tune(experiment)
+    result = simulate(tuned, progress=progress)
+    return result if tuned is experiment else tuning.attach(result, tuned)
+
+
 def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None) -> Any:
     """Trajectories for optimizer experiments, a SamplingResult for sampling ones, a
     VariationalResult for variational ones (:mod:`optiviz.kinds`).
     ``progress(done, total)``, when given, hears now and then how far the work is. A config
     problem only computing can find (an estimate that is NaN at a sample) is a ConfigError
-    naming the config file and the key."""
+    naming the config file and the key. Entries with ``lr: auto`` are tuned first (see
+    :func:`tune`, which also returns the experiment with the chosen lrs, for rendering)."""
     from optiviz.kinds import KINDS
 
     try:
@@ -155,11 +183,26 @@ def final_numbers(experiment: Experiment, result: Any) -> dict[str, Any]:
     return summarize(experiment, result).final()
 
 
-def write_data(result: Any, path: Path) -> Path:
-    """Write the ``--data`` NPZ atomically."""
+def data_arrays(experiment: Experiment, result: Any,
+                summary: RunSummary | None = None) -> dict[str, np.ndarray]:
+    """Everything ``--data`` writes: the result's arrays, and for optimizer experiments the
+    summary table (``summary_*``, ``success_step``) and the tuning's (``tuned_lr``,
+    ``tuning_*``) when an lr was tuned."""
+    arrays = dict(result.arrays())
+    if experiment.kind == "optimizers":
+        from optiviz.tuning import data_arrays as tuning_arrays
+
+        arrays.update((summary or summarize(experiment, result, statistics=True)).arrays())
+        arrays.update(tuning_arrays(experiment, result))
+    return arrays
+
+
+def write_data(result: Any, path: Path, experiment: Experiment | None = None,
+               summary: RunSummary | None = None) -> Path:
+    """Write the ``--data`` NPZ atomically (with ``experiment``: :func:`data_arrays`)."""
     from optiviz.atomic import atomic_output
 
-    arrays = result.arrays()
+    arrays = result.arrays() if experiment is None else data_arrays(experiment, result, summary)
     with atomic_output(Path(path)) as temporary, open(temporary, "wb") as stream:
         np.savez(stream, **arrays)
     return path
@@ -251,17 +294,27 @@ def run_experiment(
     render: bool = True,
     quiet: bool = True,
     config_path: Path | None = None,
+    statistics: bool = False,
 ) -> RunReport:
+    """Tune, compute and write one experiment. ``statistics``: measure success over the starts
+    (``run --summary``); it is measured anyway with ``data`` or a ``tolerance:`` key."""
     started = time.perf_counter()
     planned = planned_outputs(experiment, output=output, out_dir=out_dir, data=data,
                               render=render, config_path=config_path)
     check_outputs(planned, config_inputs([config_path or experiment.source]))
     target = planned[0].path if render else None
+    from optiviz.tuning import pending
+
+    if experiment.kind == "optimizers" and pending(experiment):
+        with Progress(1, label="tuning lr", unit="steps", enabled=not quiet) as progress:
+            experiment = tune(experiment, progress=progress.callback)
     with Progress(1, label="computing", unit="steps", enabled=not quiet) as progress:
         result = compute(experiment, progress=progress.callback)
+    summary = summarize(experiment, result,
+                        statistics=True if statistics or data is not None else None)
     outputs: list[Path] = []
     if data is not None:
-        outputs.append(write_data(result, Path(data)))
+        outputs.append(write_data(result, Path(data), experiment, summary))
     if target is not None:
         from optiviz.render import render as render_animation
 
@@ -269,14 +322,23 @@ def run_experiment(
             outputs.append(render_animation(experiment, result, target, quiet=quiet))
         except ConfigError as exc:  # a render key refused by the scene: say where it is
             raise config_module.locate_in_source(exc, experiment.source) from None
-    summary = summarize(experiment, result)
     return RunReport(
         config=Path(config_path or experiment.source or experiment.name),
         outputs=outputs,
         seconds=time.perf_counter() - started,
         final=summary.final(),
         summary=summary,
+        experiment=experiment,
     )
+
+
+def out_dir_lock(out_dir: str | Path) -> Any:
+    """The out-dir's lock (:class:`optiviz.batch.OutDirLock`), as a context manager, the
+    folder created first: ``optiviz run --out-dir`` holds it while it checks and writes."""
+    from optiviz.batch import OutDirLock
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return OutDirLock(Path(out_dir))
 
 
 def run_file(
@@ -288,8 +350,9 @@ def run_file(
     render: bool = True,
     quiet: bool = True,
     overrides: Sequence[str] = (),
+    statistics: bool = False,
 ) -> RunReport:
-    """Load, compute and write one config."""
+    """Load, compute and write one config (``statistics``: see :func:`run_experiment`)."""
     experiment = load(path, overrides)
     return run_experiment(
         experiment,
@@ -299,4 +362,5 @@ def run_file(
         render=render,
         quiet=quiet,
         config_path=Path(path),
+        statistics=statistics,
     )

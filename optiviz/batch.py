@@ -88,6 +88,7 @@ class JobResult:
     final: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     content_hash: str | None = None
+    warnings: tuple[str, ...] = ()  # ``warning: <config>: ...`` lines, one per warning
 
 
 @dataclass(frozen=True)
@@ -231,15 +232,21 @@ def run_job(job: Job) -> JobResult:
 
     Must stay a module-level function of plain arguments: process pools and Dask pickle it.
     """
+    from optiviz.notices import one_line_warnings
+
     start = time.perf_counter()
+    # the batch prints them, one line each under the job's line (none with -q)
+    lines: list[str] = []
     try:
         from optiviz.api import run_file
 
-        report = run_file(job.config, out_dir=job.out_dir, render=True, quiet=True)
+        with one_line_warnings(lines.append, prefix=f"{display_path(job.config)}: "):
+            report = run_file(job.config, out_dir=job.out_dir, render=True, quiet=True)
         outputs = describe_outputs(report.outputs)
     except Exception as error:  # noqa: BLE001 - any failure is this config's, not the batch's
         return JobResult(
-            job.config, FAILED, seconds=time.perf_counter() - start, error=one_line(error)
+            job.config, FAILED, seconds=time.perf_counter() - start, error=one_line(error),
+            warnings=tuple(lines),
         )
     return JobResult(
         job.config,
@@ -248,6 +255,7 @@ def run_job(job: Job) -> JobResult:
         seconds=time.perf_counter() - start,
         final=_final_numbers(report.final),
         content_hash=job.content_hash,
+        warnings=tuple(lines),
     )
 
 
@@ -367,8 +375,9 @@ def _skipped(job: Job, entry: dict[str, Any], out_dir: Path) -> JobResult:
 # The out-dir lock -----------------------------------------------------------------------------
 
 class OutDirLock:
-    """``out_dir/.optiviz.lock``, held while a batch plans, runs and writes the manifest, so
-    that two batches never share an out-dir (the last manifest would drop the other's entries,
+    """``out_dir/.optiviz.lock``, held while a batch plans, runs and writes the manifest (and
+    while ``optiviz run --out-dir`` checks and writes its outputs), so that two batches never
+    share an out-dir (the last manifest would drop the other's entries,
     and both could write one output). An advisory ``flock``: the kernel releases it when its
     holder dies, so a lock file left by a killed batch is simply taken over. The file holds the
     holder's pid for the message; it is removed on release."""
@@ -389,7 +398,7 @@ class OutDirLock:
                 os.close(descriptor)
                 raise OptivizError(
                     f"{display_path(self.path.parent)} is in use by another optiviz batch "
-                    f"(pid {holder}); wait for it to finish, or use another --out-dir "
+                    f"or run (pid {holder}); wait for it to finish, or use another --out-dir "
                     f"(lock file: {display_path(self.path)})"
                 ) from None
             # The holder we waited for may have removed the file after we opened it: then we
@@ -533,6 +542,8 @@ def _run_locked(
         results[index] = result
         if progress is not None:
             progress(progress_line(finished, len(planned), result))
+            for line in result.warnings:
+                progress(line)
 
     for index, item in enumerate(planned):
         if isinstance(item, JobResult):

@@ -43,9 +43,10 @@ DEFAULT_SECONDS = 30 * 60.0
 # whole runs, less the interpreter's own), then rounded so that estimates err low on time:
 # the time limit refuses runs of hours, not minutes.
 
-# Optimizer runs. Recorded per run and step: position (2 floats), loss, lr (measured: 34 bytes);
-# the renderer's whole-array temporaries add a little (the view test, the loss panel).
-RUN_STEP_BYTES = 40
+# Optimizer runs. Recorded per run and step: position (2 floats) and loss; lr is kept once per
+# optimizer entry (measured: 25.3 bytes of peak memory per run-step, bench/engine.py); the
+# renderer's whole-array temporaries add a little (the view test, the loss panel).
+RUN_STEP_BYTES = 32
 #: Per run, whatever the steps: parameters, their last finite copy, gradient, optimizer state
 #: and the step functions' temporaries (about 40 floats), the run's label and indices.
 RUN_BYTES = 320
@@ -315,6 +316,7 @@ def optimizer_estimates(
             f"{count(steps, 'step')}")
     path = start_path if starts >= steps else ("steps",)
     out = [Estimate(what, path, bytes=memory, seconds=seconds)]
+    out += tuning_estimates(starts, optimizers, steps, function, memory)
     histories = [_hyper(o).get("history_size", 0) for o in optimizers]
     if any(histories):
         history = max(histories)
@@ -323,6 +325,44 @@ def optimizer_estimates(
             f"L-BFGS's history_size {history:,} (y, s) pairs for each of {count(holders, 'run')}",
             ("optimizers",), bytes=holders * history * HISTORY_BYTES))
     return out
+
+
+def tuning_estimates(starts: int, optimizers: Sequence[Any], steps: int, function: Any,
+                     experiment_bytes: float) -> list[Estimate]:
+    """What tuning the ``lr: auto`` entries adds (optiviz/tuning.py): each entry's ``budget``
+    candidates run from every start for every step, ``seeds`` times when the entry is noisy,
+    as one run group when the optimizer takes its lr per run (else one candidate at a time).
+    The candidates' arrays are freed before the experiment runs, so memory counts only what
+    the largest tuning group needs beyond the experiment's own arrays."""
+    tuned = [o for o in optimizers if getattr(o, "tune", None) is not None]
+    if not tuned:
+        return []
+    data_points = getattr(function, "n_samples", None)
+    seconds, largest, candidates = 0.0, 0.0, 0
+    for config in tuned:
+        settings = config.tune
+        noisy = bool(config.noise) or config.batch_size is not None
+        repeats = settings.seeds if noisy else 1
+        from optiviz.tuning import chunk_size
+
+        grouped = "lr" in getattr(_spec(config), "per_run_hyper", ()) and config.spec is None
+        width = min(settings.budget, chunk_size(starts, steps)) if grouped else 1
+        groups = repeats * (math.ceil(settings.budget / width))
+        work = _work(config, data_points)
+        seconds += groups * steps * (GROUP_STEP_SECONDS + width * starts * RUN_STEP_SECONDS
+                                     * work)
+        largest = max(largest, width * starts * ((steps + 1) * RUN_STEP_BYTES + RUN_BYTES))
+        candidates += settings.budget * repeats
+    what = (f"tuning lr: {count(candidates, 'candidate run')} × {count(starts, 'start')} × "
+            f"{count(steps, 'step')}")
+    return [Estimate(what, ("tune", "budget"), bytes=max(0.0, largest - experiment_bytes),
+                     seconds=seconds)]
+
+
+def _spec(config: Any) -> Any:
+    from optiviz.engine import spec_of
+
+    return spec_of(config)
 
 
 def _hyper(config: Any) -> dict:
@@ -366,13 +406,29 @@ def check_optimizers(
     frames = min(steps + 1, render.frames or OPTIMIZER_FRAMES)  # as select_frames picks them
     runs = starts * max(1, len(optimizers))
     refuse_over(optimizer_estimates(starts, optimizers, steps, function, start_path=start_path)
-                + _frame_estimates(render.width, render.height, frames, runs))
+                + _frame_estimates(render.width, render.height, frames, runs)
+                + recording_estimates(runs, steps, render))
+
+
+def recording_estimates(runs: int, steps: int, render: Any) -> list[Estimate]:
+    """What the overlays and the state panel make the engine record (optiviz/recording.py):
+    one (runs, steps, 2) float64 array per quantity."""
+    from optiviz.recording import requested_by
+
+    names = requested_by(render)
+    if not names:
+        return []
+    path = ("render", "overlay") if getattr(render, "overlay", ()) else ("render", "panels")
+    return [Estimate(f"recording {', '.join(names)} for {count(runs, 'run')} × "
+                     f"{count(steps, 'step')}", path, bytes=runs * steps * 16 * len(names))]
 
 
 def check_simulation(experiment: Any) -> None:
     """The engine's own check, for experiments built in Python rather than loaded."""
     refuse_over(optimizer_estimates(len(experiment.starts), experiment.optimizers,
-                                    experiment.steps, experiment.function))
+                                    experiment.steps, experiment.function)
+                + recording_estimates(len(experiment.starts) * len(experiment.optimizers),
+                                      experiment.steps, experiment.render))
 
 
 # Sampling experiments ----------------------------------------------------------------------------
@@ -488,6 +544,12 @@ def sampling_estimates(config: Any, path: KeyPath = ("sampling",)) -> list[Estim
     return out
 
 
+def _hastings_settings(options: dict) -> int:
+    """How many settings ``hastings`` runs (2 for a comparison [true, false])."""
+    value = options.get("hastings", True)
+    return len(value) if isinstance(value, (list, tuple)) else 1
+
+
 def _metropolis_estimate(config: Any, dim: int, path: KeyPath) -> Estimate:
     """Every chain's every step at every scale is kept (positions, proposals, acceptances) and
     the diagnostics rank the draws so far at each of their checkpoints. Blames the largest of
@@ -495,13 +557,15 @@ def _metropolis_estimate(config: Any, dim: int, path: KeyPath) -> Estimate:
     options = config.options
     steps = config.samples
     chains = float(options["chains"])
-    scales = float(len(options["scales"] or (1.0,)))
+    settings = _hastings_settings(options)
+    scales = float(len(options["scales"] or (1.0,)) * settings)
     draws = scales * chains * (steps + 1)
     factors = {"samples": steps, "chains": chains, "scales": scales}
     key = max(factors, key=lambda k: factors[k])
     seconds = (scales * steps * (MH_STEP_SECONDS + chains * dim * MH_CHAIN_STEP_SECONDS)
                + draws * dim * DIAGNOSTIC_CHECKPOINTS / 2 * DIAGNOSTIC_SECONDS)
-    what = f"{count(scales, 'scale')} × {count(chains, 'chain')} × {count(steps, 'step')}"
+    what = f"{count(scales, 'setting' if settings > 1 else 'scale')} × " \
+           f"{count(chains, 'chain')} × {count(steps, 'step')}"
     return Estimate(what, path + (key,), bytes=draws * (dim * CHAIN_BYTES + CHAIN_STEP_BYTES),
                     seconds=seconds)
 
@@ -512,7 +576,8 @@ def sampling_frames(config: Any, frames: int | None) -> tuple[int, float]:
     n = config.samples
     if config.method == "metropolis":
         options = config.options
-        lines = float(options["chains"]) * len(options["scales"] or (1.0,))
+        lines = (float(options["chains"]) * len(options["scales"] or (1.0,))
+                 * _hastings_settings(options))
         shown = min(n, frames or SAMPLING_FRAMES)
         return shown, lines * (ARTIST_SECONDS / POINT_SECONDS + n / 2)
     shown = min(n, CHECKPOINTS, frames or SAMPLING_FRAMES)

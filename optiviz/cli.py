@@ -108,7 +108,7 @@ def cli() -> None:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Output file (.gif .mp4 .webm .png .svg .pdf); overrides render.output.",
+    help="Output file (.gif .mp4 .webm .html .png .svg .pdf); overrides render.output.",
 )
 @click.option(
     "--out-dir",
@@ -128,6 +128,10 @@ def cli() -> None:
     metavar="KEY=VALUE",
     help="Override a config value, e.g. --set steps=500 --set optimizers[0].lr=0.01.",
 )
+@click.option("--summary", "table", is_flag=True,
+              help="Print a table per config on stdout: per optimizer the median and IQR of "
+                   "the final loss, success rate and median steps to tolerance, diverged runs, "
+                   "tuned lr.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @_sigterm_says_terminated
 @_user_errors
@@ -138,6 +142,7 @@ def run(
     data: Path | None,
     no_render: bool,
     overrides: tuple[str, ...],
+    table: bool,
     quiet: bool,
 ) -> None:
     """Run experiments and render their animations.
@@ -169,6 +174,8 @@ def run(
                 raise OptivizError("<stdin>: a config read from standard input has no file "
                                    "name to name its output after; give -o FILE, "
                                    "render.output or --no-render")
+        if out_dir is not None:  # no batch (or other run) writes there meanwhile
+            click.get_current_context().with_resource(api.out_dir_lock(out_dir))
         api.check_runs(list(zip(configs, experiments, strict=True)), output=output,
                        out_dir=out_dir, data=data, render=not no_render)
     for path, experiment in zip(configs, experiments, strict=True):
@@ -181,6 +188,7 @@ def run(
                 render=not no_render,
                 quiet=quiet,
                 config_path=path,
+                statistics=table,
             )
         if not quiet:
             written = ", ".join(str(p) for p in report.outputs) or "nothing written"
@@ -188,6 +196,11 @@ def run(
             click.echo(f"{shown}: {written} ({report.seconds:.1f} s)", err=True)
             for line in report.summary.lines() if report.summary else ():
                 click.echo(f"  {line}", err=True)
+        if table and report.summary is not None:
+            shown = "<stdin>" if str(path) == "-" else path
+            click.echo(f"{shown}:")
+            for line in report.summary.table():
+                click.echo(f"  {line}")
 
 
 def _check_stdin(configs: tuple[Path, ...]) -> None:

@@ -10,6 +10,7 @@ code anywhere below raises :class:`ConfigError` with a key path only
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from optiviz import budget, yaml_loader
+from optiviz import budget, statistics, tuning, yaml_loader
 from optiviz.errors import ConfigError, KeyPath, OptivizError, closest
 from optiviz.experiment import (
     Experiment,
@@ -49,6 +50,8 @@ TOP_LEVEL_KEYS = (
     "render",
     "sampling",
     "variational",
+    "tune",
+    "tolerance",
 )
 OPTIMIZER_ENTRY_KEYS = ("name", "label", "schedule", "noise", "batch_size", "color")
 SCHEDULE_KEYS = ("name", "warmup_steps", "warmup_start_factor")
@@ -79,7 +82,7 @@ RENDER_PARAMS: tuple[Param, ...] = (
         "output",
         None,
         "str",
-        "output file; its extension picks the format (gif mp4 webm png svg pdf)",
+        "output file; its extension picks the format (gif mp4 webm html png svg pdf)",
         nullable=True,
     ),
     Param("width", 960, "int", "width in pixels", _both(_at_least(64), _even)),
@@ -105,6 +108,13 @@ RENDER_PARAMS: tuple[Param, ...] = (
         "panels: any of landscape, loss, lr (default: + loss for <= 12 runs or a cloud it fits)",
         nullable=True,
     ),
+    Param(
+        "overlay",
+        None,
+        "any",
+        "arrows at each head of the contour view: any of gradient, velocity, step",
+        nullable=True,
+    ),
     Param("levels", 30, "int", "contour levels", in_range(2, 500)),
     Param(
         "domain",
@@ -127,8 +137,8 @@ RENDER_PARAMS: tuple[Param, ...] = (
     Param("azim", -60.0, "float", "surface view: camera azimuth (degrees)"),
 )
 # Render keys of the optimizer views that a sampling animation has no use for.
-SAMPLING_UNUSED_RENDER_KEYS = ("view", "panels", "levels", "domain", "trail", "orbit", "elev",
-                               "azim")
+SAMPLING_UNUSED_RENDER_KEYS = ("view", "panels", "overlay", "levels", "domain", "trail", "orbit",
+                               "elev", "azim")
 
 
 _PATH_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]|\.")
@@ -323,7 +333,7 @@ def _format_value(value: Any) -> str:
 
 
 def _optimizer_entries(
-    value: Any, path: KeyPath, *, steps: int, function: Any, index: int
+    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, tune: Any = None
 ) -> list[OptimizerConfig]:
     """One entry, or several when hyperparameters are swept: a list where a number is expected
     (``lr: [0.001, 0.01, 0.1]``; ``betas: [[0.9, 0.999], [0.5, 0.9]]``) expands into one entry
@@ -332,7 +342,7 @@ def _optimizer_entries(
     from optiviz.optimizers.plugins import external_spec
 
     if not isinstance(value, dict) or not isinstance(value.get("name", value.get("torch")), str):
-        return [_optimizer(value, path, steps=steps, function=function, index=index)]
+        return [_optimizer(value, path, steps=steps, function=function, index=index, tune=tune)]
     spec = external_spec(value, path) or OPTIMIZERS.get(value["name"], path + ("name",))
     params = {p.name: p for p in spec.params}
     swept: dict[str, list] = {}
@@ -347,7 +357,7 @@ def _optimizer_entries(
                 raise ConfigError("an empty sweep: give at least one value", path + (key,))
             swept[key] = [param.coerce(v, path + (key, i)) for i, v in enumerate(given)]
     if not swept:
-        return [_optimizer(value, path, steps=steps, function=function, index=index)]
+        return [_optimizer(value, path, steps=steps, function=function, index=index, tune=tune)]
     combinations = list(itertools.product(*swept.values()))
     if len(combinations) > MAX_SWEEP:
         raise ConfigError(
@@ -358,7 +368,7 @@ def _optimizer_entries(
     for combination in combinations:
         chosen = dict(zip(swept, combination, strict=True))
         entry = _optimizer(
-            {**value, **chosen}, path, steps=steps, function=function, index=index
+            {**value, **chosen}, path, steps=steps, function=function, index=index, tune=tune
         )
         suffix = " ".join(
             f"{key}={_format_value(v)}"
@@ -372,7 +382,8 @@ def _optimizer_entries(
 
 
 def _optimizer(
-    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, nested: bool = False
+    value: Any, path: KeyPath, *, steps: int, function: Any, index: int, nested: bool = False,
+    tune: Any = None
 ) -> OptimizerConfig:
     from optiviz.optimizers import OPTIMIZERS
 
@@ -380,6 +391,10 @@ def _optimizer(
         value = {"name": value}
     value = _mapping(value, path, "a mapping with at least a 'name'")
     from optiviz.optimizers.plugins import external_entry
+
+    auto = value.get("lr") is not None and tuning.is_auto(value.get("lr"))
+    if auto:  # lr: auto (optiviz/tuning.py): validated with a stand-in lr, tuned when computing
+        value = tuning.auto_entry(value, path, nested=nested)
 
     external = external_entry(value, path)  # torch: classes, plugins named by import path
     if external is not None:
@@ -424,7 +439,12 @@ def _optimizer(
     label = value.get("label")
     if label is not None and not isinstance(label, (str, int, float)):
         raise ConfigError(f"must be a string, got {show_value(label)}", path + ("label",))
-    label = str(label) if label is not None else _default_label(name, hyper, inner)
+    if auto:
+        hyper = {**hyper, "lr": math.nan}  # set by the tuning; a run of NaN lr goes nowhere
+        label = str(label) if label is not None else _default_label(
+            name, {k: v for k, v in hyper.items() if k != "lr"}, inner)
+    else:
+        label = str(label) if label is not None else _default_label(name, hyper, inner)
     color = value.get("color")
     if color is not None:
         from matplotlib.colors import is_color_like
@@ -486,6 +506,7 @@ def _optimizer(
         inner=inner,
         color=color,
         spec=spec if external is not None else None,
+        tune=(tune or tuning.TuneConfig()) if auto else None,
     )
 
 
@@ -534,6 +555,12 @@ def _render(value: Any, path: KeyPath) -> RenderConfig:
         from optiviz.render.panels import check_panels
 
         params["panels"] = check_panels(params["panels"], path + ("panels",))
+    if params["overlay"] is None:
+        params["overlay"] = ()
+    else:
+        from optiviz.recording import check_overlay
+
+        params["overlay"] = check_overlay(params["overlay"], path + ("overlay",))
     if params["domain"] is not None:
         params["domain"] = _box(params["domain"], path + ("domain",))
     if params["output"] is not None:
@@ -637,7 +664,7 @@ def parse_sampling(data: dict, common: Common, attempt: Callable) -> Experiment:
     """The ``sampling:`` kind."""
     name, title, source, render, seed = (common.name, common.title, common.source,
                                          common.render, common.seed)
-    for key in ("function", "start", "steps", "optimizers"):
+    for key in ("function", "start", "steps", "optimizers", "tune", "tolerance"):
         if key in data:
             attempt(
                 lambda key=key: _raise(
@@ -662,10 +689,13 @@ def parse_sampling(data: dict, common: Common, attempt: Callable) -> Experiment:
     sampling_config: SamplingConfig | None = None
     if section is not None:
         sampling_config = attempt(
-            lambda: sampling.validate(section, seed=seed, path=("sampling",))
+            lambda: sampling.validate(section, seed=seed, path=("sampling",),
+                                      drawable=False)
         )
     if sampling_config is not None:
-        attempt(lambda: budget.check_sampling(sampling_config, render))
+        # sizes first: a quantile search over binom(n=1e18) would never end
+        if attempt(lambda: budget.check_sampling(sampling_config, render) or True):
+            attempt(lambda: sampling.check_drawable(sampling_config))
     return Experiment(
         name=name,
         title=title,
@@ -695,6 +725,8 @@ def parse_optimizers(data: dict, common: Common, attempt: Callable) -> Experimen
     if steps is not None and steps > MAX_STEPS:
         attempt(lambda: _raise(ConfigError(f"must be <= {MAX_STEPS:,}, got {steps:,}", ("steps",))))
         steps = 1
+    tune = attempt(lambda: tuning.parse_tune(data.get("tune")), tuning.TuneConfig())
+    tolerance = attempt(lambda: statistics.parse_tolerance(data.get("tolerance"), function))
     optimizers: list[OptimizerConfig] = []
     raw = data.get("optimizers")
     if raw is not None:
@@ -712,11 +744,15 @@ def parse_optimizers(data: dict, common: Common, attempt: Callable) -> Experimen
                 break
             expanded = attempt(
                 lambda i=i, entry=entry: _optimizer_entries(
-                    entry, ("optimizers", i), steps=steps, function=function, index=i
+                    entry, ("optimizers", i), steps=steps, function=function, index=i, tune=tune
                 )
             )
             if expanded is not None:
                 optimizers.extend(expanded)
+    if "tune" in data and optimizers and not any(o.tune is not None for o in optimizers):
+        attempt(lambda: _raise(ConfigError(
+            "no optimizer has lr: auto to tune; write lr: auto on an entry or remove tune",
+            ("tune",))))
     starts, start_kind = None, "points"
     if function is not None:
         if "start" not in data:
@@ -749,6 +785,7 @@ def parse_optimizers(data: dict, common: Common, attempt: Callable) -> Experimen
         start_kind=start_kind,
         steps=steps,
         optimizers=tuple(optimizers),
+        tolerance=tolerance,
     )
 
 
@@ -796,23 +833,52 @@ def load(path: str | Path, overrides: Sequence[str] = (), *, render: bool = True
     the cheap checks of every later stage (:func:`preflight`; ``render=False``: of computing
     only), so that a config that loads does not fail later for a reason in the config."""
     file = str(path)
-    located = None
-    overridden: list[KeyPath] = []
     name, source = _source(path)
     try:
         text, file = yaml_loader.read_config(path)
+    except ConfigError as exc:
+        raise _locate(exc, None, file) from None
+    return load_text(text, file, overrides, render=render, name=name, source=source)
+
+
+def load_text(text: str, file: str, overrides: Sequence[str] = (), *, render: bool = True,
+              name: str = "config", source: Path | None = None) -> Experiment:
+    """:func:`load` for a config already read (``optiviz.animate`` given YAML text): ``file``
+    is what messages call it."""
+    located = None
+    overridden: list[KeyPath] = []
+    try:
         located = yaml_loader.compose(text, file)
         data = located.data if located.data is not None else {}
-        for assignment in overrides:
-            if not isinstance(data, dict):
-                break
-            apply_override(data, assignment)
-            overridden.append(_parse_key_path(assignment.split("=", 1)[0].strip()))
-        experiment = parse_experiment(data, name=name, source=source)
-        preflight(experiment, render=render)
-        return experiment
+        return _load_data(data, overrides, overridden, render=render, name=name, source=source)
     except ConfigError as exc:
         raise _locate(exc, located, file, overridden) from None
+
+
+def load_data(data: Any, file: str, overrides: Sequence[str] = (), *, render: bool = True,
+              name: str = "config") -> Experiment:
+    """:func:`load` for a config given as plain values (``optiviz.animate`` given a dict;
+    ``data`` is not changed); messages name ``file`` and no line."""
+    import copy
+
+    overridden: list[KeyPath] = []
+    try:
+        return _load_data(copy.deepcopy(data), overrides, overridden, render=render, name=name,
+                          source=None)
+    except ConfigError as exc:
+        raise _locate(exc, None, file, overridden) from None
+
+
+def _load_data(data: Any, overrides: Sequence[str], overridden: list[KeyPath], *, render: bool,
+               name: str, source: Path | None) -> Experiment:
+    for assignment in overrides:
+        if not isinstance(data, dict):
+            break
+        apply_override(data, assignment)
+        overridden.append(_parse_key_path(assignment.split("=", 1)[0].strip()))
+    experiment = parse_experiment(data, name=name, source=source)
+    preflight(experiment, render=render)
+    return experiment
 
 
 def validate_files(paths: Iterable[str | Path]) -> list[ConfigError]:
@@ -906,10 +972,12 @@ def _mathtext_reason(exc: ValueError) -> str:
 def check_map(experiment: Experiment) -> None:
     """What every optimizer view needs: panels it can draw, and a function that is finite
     somewhere in the shown domain and not constant there (contour levels must increase)."""
+    from optiviz.recording import check_overlay_view
     from optiviz.render.cloud import cloud_panels
     from optiviz.render.landscape import chosen_panels, domain_of, grid_points, landscape_grid
     from optiviz.view import CLOUD_MIN_STARTS
 
+    check_overlay_view(experiment)
     if experiment.render.view == "contour" and (experiment.start_kind in ("random", "grid")
                                                or len(experiment.starts) > CLOUD_MIN_STARTS):
         cloud_panels(experiment)

@@ -15,7 +15,12 @@ def format_path(path: Iterable) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += ("." if text else "") + str(part)
+            part = str(part)
+            # a key with control characters or spaces is shown quoted, escapes visible, so
+            # the message stays one line and says exactly which key
+            if not part.isprintable() or not part.strip() or part != part.strip():
+                part = repr(part)
+            text += ("." if text else "") + part
     return text
 
 

@@ -48,6 +48,11 @@ class OptimizerConfig:
     # named by import path); None: ``OPTIMIZERS.get(name)``.
     spec: Any = None
     sweep: Sweep | None = None  # set when a sweep (``lr: [...]``) expanded the entry
+    # ``lr: auto``: the ``tune:`` settings (an optiviz.tuning.TuneConfig) while the lr is to be
+    # tuned (``hyper["lr"]`` is NaN until then), and the tuning's record (an
+    # optiviz.tuning.EntryTuning: candidates, objective, chosen lr) once it is.
+    tune: Any = None
+    tuned: Any = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class RenderConfig:
     theme: str = "light"  # light | dark
     view: str = "contour"  # contour | surface
     panels: tuple[str, ...] | None = None  # landscape, loss, lr; None: automatic
+    overlay: tuple[str, ...] = ()  # arrows at each head: gradient, velocity, step
     levels: int = 30
     domain: tuple[tuple[float, float], tuple[float, float]] | None = None
     trail: int | None = None  # steps of tail shown; None: the whole path
@@ -103,6 +109,9 @@ class Experiment:
     start_kind: str = "points"  # points | random | grid
     steps: int = 0
     optimizers: tuple[OptimizerConfig, ...] = ()
+    # ``tolerance:`` (an optiviz.statistics.Tolerance): when a run counts as having reached a
+    # known minimum (the success statistics and panel); None: the default tolerance
+    tolerance: Any = None
     # sampling experiments
     sampling: SamplingConfig | None = None
     # variational experiments (optiviz.variational.VariationalConfig); steps and optimizers too

@@ -44,7 +44,7 @@ def resolve(reference: str) -> Callable[..., Any]:
 
 KINDS: dict[str, ExperimentKind] = {
     "optimizers": ExperimentKind(
-        "optimizers", None, "optiviz.config:parse_optimizers", "optiviz.engine:simulate",
+        "optimizers", None, "optiviz.config:parse_optimizers", "optiviz.api:compute_optimizers",
         "optiviz.render.landscape:build_scene", "optiviz.report:summarize_optimizers",
         "optiviz.config:check_map"),
     "sampling": ExperimentKind(

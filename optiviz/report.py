@@ -34,6 +34,15 @@ class OptimizerSummary:
     diverged: int
     first_diverged_step: int | None  # the earliest step at which one of its runs diverged
     left_view: int
+    # runs within ``tolerance:`` of a known global minimum by the last step (None: no known
+    # minimum) and the median step they first got there (NaN: none did); see statistics.py
+    success: int | None = None
+    median_steps: float = math.nan
+    tuned_lr: float | None = None  # lr: auto: the lr the tuning chose
+
+    @property
+    def success_rate(self) -> float:
+        return self.success / self.runs if self.success is not None and self.runs else math.nan
 
     def numbers(self) -> dict[str, Any]:
         """The manifest's form: plain JSON values, null for a loss that is not finite."""
@@ -44,6 +53,10 @@ class OptimizerSummary:
             "diverged": self.diverged,
             "left_view": self.left_view,
             "runs": self.runs,
+            **({"success": self.success, "success_rate": _finite_or_none(self.success_rate),
+                "median_steps": _finite_or_none(self.median_steps)}
+               if self.success is not None else {}),
+            **({"tuned_lr": self.tuned_lr} if self.tuned_lr is not None else {}),
         }
 
     def describe(self) -> str:
@@ -81,6 +94,9 @@ class RunSummary:
     optimizers: tuple[OptimizerSummary, ...] = ()
     estimates: dict[str, float] = field(default_factory=dict)
     method: str | None = None  # the sampling method
+    success: str | None = None  # what "success" meant, or why it was not measured
+    tuning: str | None = None  # how the tuned lrs were chosen (None: none was)
+    hitting_steps: Any = None  # (R,) each run's first step within tolerance (statistics.py)
 
     def final(self) -> dict[str, Any]:
         """The batch manifest's ``final``: ``{label: {median, q1, q3, diverged, left_view,
@@ -95,33 +111,97 @@ class RunSummary:
             values = ", ".join(f"{name}={number(value)}" for name, value in self.estimates.items())
             return [f"{self.method} sampling: {values}"]
         width = max((len(entry.label) for entry in self.optimizers), default=0)
-        return [f"{entry.label + ':':<{width + 1}} {entry.describe()}"
-                for entry in self.optimizers]
+        lines = [f"{entry.label + ':':<{width + 1}} {entry.describe()}"
+                 for entry in self.optimizers]
+        return lines + ([self.tuning] if self.tuning else [])
+
+    def table(self) -> list[str]:
+        """``run --summary``: one table, a row per optimizer entry: runs, median final loss and
+        its IQR (runs that did not diverge), success rate and median steps to tolerance,
+        diverged runs, the tuned lr; then what "success" and "tuned" meant."""
+        if self.kind == "sampling":
+            return self.lines()
+        tuned = any(entry.tuned_lr is not None for entry in self.optimizers)
+        header = ["optimizer", "runs", "median final loss", "IQR", "success",
+                  "median steps", "diverged"] + (["tuned lr"] if tuned else [])
+        rows = []
+        for entry in self.optimizers:
+            iqr = ("–" if math.isnan(entry.q1) else
+                   f"{number(entry.q1, LOSS_DIGITS)} to {number(entry.q3, LOSS_DIGITS)}")
+            success = "–" if entry.success is None else f"{100 * entry.success_rate:.0f} %"
+            steps = "–" if math.isnan(entry.median_steps) else number(entry.median_steps)
+            row = [entry.label, str(entry.runs), number(entry.median, LOSS_DIGITS), iqr,
+                   success, steps, str(entry.diverged)]
+            if tuned:
+                row.append("–" if entry.tuned_lr is None else f"{entry.tuned_lr:.3g}")
+            rows.append(row)
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+        def line(cells: list[str]) -> str:
+            return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                             for i, (cell, w) in enumerate(zip(cells, widths, strict=True)))
+
+        out = [line(header), *(line(r) for r in rows)]
+        out.append(f"success: {self.success}")
+        if self.tuning:
+            out.append(self.tuning)
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """``--data``'s copy of :meth:`table`: ``summary_*`` per optimizer entry, and each
+        run's ``success_step`` (-1: never within tolerance) when success is measured."""
+        if self.kind == "sampling":
+            return {}
+        entries = self.optimizers
+        out = {
+            "summary_label": np.array([e.label for e in entries], dtype=str),
+            "summary_runs": np.array([e.runs for e in entries], dtype=np.int64),
+            "summary_median": np.array([e.median for e in entries]),
+            "summary_q1": np.array([e.q1 for e in entries]),
+            "summary_q3": np.array([e.q3 for e in entries]),
+            "summary_diverged": np.array([e.diverged for e in entries], dtype=np.int64),
+            "summary_success_rate": np.array([e.success_rate for e in entries]),
+            "summary_median_steps": np.array([e.median_steps for e in entries]),
+        }
+        if self.hitting_steps is not None:
+            out["success_step"] = np.asarray(self.hitting_steps, dtype=np.int64)
+        return out
 
 
-def summarize(experiment: Any, result: Any) -> RunSummary:
+def summarize(experiment: Any, result: Any, *, statistics: bool | None = None) -> RunSummary:
     """The :class:`RunSummary` of ``result``, made by its kind of experiment
-    (:mod:`optiviz.kinds`)."""
+    (:mod:`optiviz.kinds`).
+
+    ``statistics`` (optimizer experiments): whether to measure success (each run's first step
+    within tolerance of a known global minimum: a pass over every recorded point); None: when
+    the config writes ``tolerance:``. ``run --summary`` and ``--data`` ask for it."""
     from optiviz.kinds import KINDS
 
-    return KINDS[experiment.kind].call("summarize", experiment, result)
+    return KINDS[experiment.kind].call("summarize", experiment, result, statistics=statistics)
 
 
-def summarize_sampling(experiment: Any, result: Any) -> RunSummary:
+def summarize_sampling(experiment: Any, result: Any, *,
+                       statistics: bool | None = None) -> RunSummary:
     estimates = {str(name): _as_float(value) for name, value in result.summary().items()}
     return RunSummary("sampling", estimates=estimates, method=experiment.sampling.method)
 
 
-def summarize_optimizers(experiment: Any, result: Any) -> RunSummary:
+def summarize_optimizers(experiment: Any, result: Any, *,
+                         statistics: bool | None = None) -> RunSummary:
     """One :class:`OptimizerSummary` per ``optimizers:`` entry of the Trajectories."""
+    from optiviz import statistics as statistics_module
+    from optiviz import tuning
     from optiviz.view import left_view
 
+    measure = experiment.tolerance is not None if statistics is None else statistics
+    hits = statistics_module.hitting_steps(experiment, result) if measure else None
     final = result.final_loss()
     diverged_step = np.asarray(result.diverged_step)
     outside = np.asarray(left_view(experiment, result), dtype=bool)
     n = len(experiment.starts)
     entries: list[OptimizerSummary] = []
     labels: set[str] = set()
+    tuned = tuning.records(experiment, result)
     for i, entry in enumerate(experiment.optimizers):
         rows = slice(i * n, (i + 1) * n)
         steps = diverged_step[rows]
@@ -145,8 +225,20 @@ def summarize_optimizers(experiment: Any, result: Any) -> RunSummary:
             diverged=int(np.count_nonzero(steps >= 0)),
             first_diverged_step=int(steps[steps >= 0].min()) if (steps >= 0).any() else None,
             left_view=int(np.count_nonzero(outside[rows])),
+            success=None if hits is None else int(np.count_nonzero(hits[rows] >= 0)),
+            median_steps=(math.nan if hits is None
+                          else statistics_module.median_steps(hits[rows])),
+            tuned_lr=tuned[i].chosen_lr if tuned[i] is not None else None,
         ))
-    return RunSummary("optimizers", optimizers=tuple(entries))
+    if hits is not None:
+        success = (f"runs {statistics_module.tolerance_of(experiment).describe()} by the last "
+                   "step; median steps: of those runs, the first step there")
+    elif measure:
+        success = "– (the function has no known global minimum)"
+    else:
+        success = "– (not measured: write tolerance:, or run with --summary or --data)"
+    return RunSummary("optimizers", optimizers=tuple(entries), success=success,
+                      tuning=tuning.summary_line(experiment, result), hitting_steps=hits)
 
 
 def final_to_json(final: Any) -> Any:

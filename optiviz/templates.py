@@ -126,6 +126,8 @@ def optimizer_template(function_name: str, optimizer_names: Sequence[str]) -> st
         f"steps: {STEPS}",
         "seed: 0",
         "",
+        "# lr: auto tunes an lr on this race (tune: {range: [1.0e-5, 10], budget: 32});",
+        "# render: {panels: [landscape, loss, tuning]} draws the lr-sensitivity curve",
         "optimizers:",
     ]
     for spec in specs:
@@ -371,7 +373,7 @@ def _render_lines(output: str) -> list[str]:
     return [
         "",
         "render:",
-        f"  output: {output}   # .gif .mp4 .webm .png .svg .pdf (optiviz list writers)",
+        f"  output: {output}   # .gif .mp4 .webm .html .png .svg .pdf (optiviz list writers)",
         "  width: 960          # 960x540 at 30 fps suits slides",
         "  height: 540",
         "  fps: 30",

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
 
 
-class RunLR:
+class RunLR(NDArrayOperatorsMixin):
     """Each run's learning rate per step, ``lr[r, t]``, stored once per optimizer entry.
 
     All runs of an entry share its schedule, so the engine keeps one (E, S) ``table`` and this
     (R, S) view of it reads ``table[run_optimizer[r], t]``. Indexing by runs (an int, a slice,
     a list or an array of run indices, then optionally steps) gathers only those rows;
-    ``np.asarray`` (or any other use as an array) expands the whole (R, S) array, which is what
-    ``--data`` writes."""
+    ``np.asarray`` (or any other use as an array: ufuncs, arithmetic) expands the whole (R, S)
+    array, which is what ``--data`` writes."""
 
     def __init__(self, table: np.ndarray, run_optimizer: np.ndarray):
         self.table = np.asarray(table, dtype=np.float64)
@@ -43,6 +44,16 @@ class RunLR:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self.table[self.run_optimizer]
         return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other ndarray attribute (``copy``, ``T``, ``max`` ...) of the expanded array."""
+        if name.startswith("__") or "table" not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(np.asarray(self), name)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        arrays = [np.asarray(x) if isinstance(x, RunLR) else x for x in inputs]
+        return getattr(ufunc, method)(*arrays, **kwargs)
 
     def __getitem__(self, key: Any) -> Any:
         runs, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
@@ -85,6 +96,9 @@ class Trajectories:
     diverged_step: np.ndarray  # (R,) int, -1 if the run never diverged
     param_names: tuple[str, ...] = ("x", "y")  # (d,) names of the parameters
     steps_recorded: np.ndarray | None = None  # (K,) the recorded steps; None: 0..S, all
+    # What overlays and the state panel asked the engine to record (optiviz/recording.py):
+    # name -> (R, S, d), step t of run r; empty when nothing asked.
+    recorded: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def diverged(self) -> np.ndarray:
@@ -105,7 +119,7 @@ class Trajectories:
     def dim(self) -> int:
         return self.positions.shape[2]
 
-    def recorded(self) -> np.ndarray:
+    def recorded_steps(self) -> np.ndarray:
         """The steps of ``positions[:, k]`` and ``loss[:, k]``, k = 0..K-1."""
         if self.steps_recorded is None:
             return np.arange(self.positions.shape[1])
@@ -132,6 +146,7 @@ class Trajectories:
             "diverged": self.diverged,
             "diverged_step": np.asarray(self.diverged_step, dtype=np.int64),
             "param_names": np.asarray(self.param_names, dtype=str),
+            **self.recorded,
         }
         if self.steps_recorded is not None:
             arrays["steps_recorded"] = np.asarray(self.steps_recorded, dtype=np.int64)

@@ -209,7 +209,7 @@ def test_a_second_batch_on_the_same_out_dir_is_refused(tmp_path, started):
     started.append(second)
     assert second.wait() == 2
     assert second.stderr() == (
-        f"error: G is in use by another optiviz batch (pid {first.pid}); wait for it to "
+        f"error: G is in use by another optiviz batch or run (pid {first.pid}); wait for it to "
         "finish, or use another --out-dir (lock file: G/.optiviz.lock)\n"
     )
     assert not (tmp_path / "G" / "quick.gif").exists()

@@ -359,9 +359,6 @@ HUGE = {
 }
 
 
-@pytest.mark.skip(reason="hangs since validate also runs the renderer's checks (preflight "
-                  "imports Matplotlib under the 2 GiB address-space cap); each size is still "
-                  "refused by its own test above")
 def test_the_reported_sizes_are_refused_without_allocating_them(tmp_path):
     """The issue's examples, as written, in one `validate` whose address space is capped at
     2 GiB: each is one line at its key with its estimate (none may allocate first)."""

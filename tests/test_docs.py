@@ -46,7 +46,7 @@ def test_every_gallery_link_exists():
 
     for document in (ROOT / "README.md", ROOT / "examples" / "README.md"):
         text = document.read_text()
-        for link in re.findall(r"\]\(([^)#]+?\.(?:gif|mp4|json|yml|md))\)", text):
+        for link in re.findall(r"\]\(([^)#]+?\.(?:gif|mp4|html|ipynb|json|yml|md))\)", text):
             assert (document.parent / link).exists(), f"{document.name}: {link}"
 
 

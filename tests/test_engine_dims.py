@@ -268,7 +268,7 @@ def test_simulate_records_d_parameters_names_and_only_the_asked_steps():
     assert full.param_names == QUARTIC.param_names
     kept = [0, 3, 12]
     some = simulate(experiment, record_steps=kept)
-    assert some.steps == 12 and some.recorded().tolist() == kept
+    assert some.steps == 12 and some.recorded_steps().tolist() == kept
     np.testing.assert_array_equal(some.positions, full.positions[:, kept])
     np.testing.assert_array_equal(some.loss, full.loss[:, kept])
     np.testing.assert_array_equal(some.final_loss(), full.final_loss())
@@ -288,6 +288,14 @@ def test_learning_rates_are_stored_once_per_entry():
     np.testing.assert_array_equal(lr[1:5, 2:], expanded[1:5, 2:])
     np.testing.assert_array_equal(lr[0, :2], expanded[0, :2])
     np.testing.assert_array_equal(lr[np.isfinite(lr)], expanded.ravel())
+    np.testing.assert_array_equal(lr * 2, expanded * 2)
+    np.testing.assert_array_equal(np.log10(lr), np.log10(expanded))
+    assert float(np.max(lr)) == 0.5 and lr.max() == 0.5
+    np.testing.assert_array_equal(lr.copy(), expanded)
+    np.testing.assert_array_equal(lr.T, expanded.T)
+    import pickle
+
+    np.testing.assert_array_equal(np.asarray(pickle.loads(pickle.dumps(lr))), expanded)
 
 
 CONFIG = """\
@@ -319,3 +327,63 @@ def test_data_names_the_parameters_through_the_cli_and_the_api(tmp_path):
         from_api = api.compute(api.load(path))
         np.testing.assert_array_equal(written["positions"], from_api.positions)
         assert from_api.param_names == ("x", "y")
+
+
+IN_PLACE = sorted(name for name, spec in OPTIMIZERS.items() if spec.step_in_place is not None)
+
+
+def test_the_elementwise_optimizers_all_update_in_place():
+    assert set(IN_PLACE) == {"sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "adamax",
+                             "nadam", "radam", "rprop", "asgd", "gd", "momentum", "nag", "lion"}
+
+
+@pytest.mark.parametrize("name", IN_PLACE)
+def test_the_in_place_update_equals_the_copying_step_bit_for_bit(name):
+    spec = OPTIMIZERS[name]
+    hyper = validate_params(spec.params, {"lr": 1e-2})
+    copied, in_place = STARTS.copy(), STARTS.copy()
+    copied_state, in_place_state = spec.init(copied, hyper), spec.init(in_place, hyper)
+    for _ in range(4):
+        before = copied.copy()
+        new, copied_state = spec.step(copied, copied_state, hyper, Oracle(QUARTIC))
+        np.testing.assert_array_equal(copied, before)  # step leaves its input alone
+        copied = new
+        array = in_place
+        in_place, in_place_state = spec.step_in_place(in_place, in_place_state, hyper,
+                                                      Oracle(QUARTIC))
+        assert in_place is array  # written into the caller's array
+    np.testing.assert_array_equal(in_place, copied)
+
+
+def test_large_records_are_zeroed_writable_maps_on_ordinary_pages():
+    import io
+    import mmap
+
+    from optiviz.engine import RECORD_MAP_BYTES, record_array
+
+    small = record_array((3, 4))
+    assert small.base is None and not small.any()
+    rows = RECORD_MAP_BYTES // (8 * 64) + 1
+    large = record_array((rows, 32, 2))
+    owner = large
+    while isinstance(owner, np.ndarray):
+        owner = owner.base
+    assert isinstance(getattr(owner, "obj", owner), mmap.mmap)
+    assert large.flags.writeable and large.shape == (rows, 32, 2) and not large[-1].any()
+    large[-1] = 1.5
+    stream = io.BytesIO()
+    np.savez(stream, positions=large.transpose(1, 0, 2))
+    stream.seek(0)
+    np.testing.assert_array_equal(np.load(stream)["positions"][:, -1], 1.5)
+
+
+def test_the_torch_adapter_passes_d_dimensional_closures():
+    from optiviz.optimizers.torch_adapter import resolve_entry
+
+    hyper = {"line_search_fn": "strong_wolfe", "history_size": 4, "max_iter": 5}
+    label, spec, adapter_hyper = resolve_entry({"torch": "torch.optim.LBFGS", **hyper}, ())
+    entry = OptimizerConfig(label, label, adapter_hyper, spec=spec)
+    adapted, _, _, _ = run_group([entry], QUARTIC, STARTS[:2], 3, np.random.default_rng(0))
+    for i in range(2):
+        theirs, _ = run_torch("lbfgs", hyper, 3, starts=STARTS[i:i + 1])
+        np.testing.assert_allclose(adapted[:, i], theirs[:, 0], rtol=1e-12, atol=1e-14)

@@ -644,6 +644,10 @@ def documented_keys(heading: str) -> set[str]:
 DATA_CASES = {
     "### `--data` of an optimizer experiment": [
         OPTIMIZER_CONFIG.format(name="adam"),
+        "function: rosenbrock\nstart: [0, 0]\nsteps: 5\noptimizers: [{name: adam, lr: auto}]\n"
+        "tune: {budget: 3, range: [1.0e-3, 0.1]}",
+        OPTIMIZER_CONFIG.format(name="adam")
+        + "render: {overlay: [gradient, velocity, step], panels: [landscape, state]}",
     ],
     "`method: direct`": [
         "sampling: {distribution: normal, method: direct, samples: 40, estimate: 'x**2'}",
@@ -661,6 +665,8 @@ DATA_CASES = {
     "`method: metropolis`": [
         "sampling: {distribution: banana, method: metropolis, samples: 30, chains: 2}",
         "sampling: {distribution: normal, method: metropolis, samples: 30, scales: [0.5, 2]}",
+        "sampling: {distribution: normal, method: metropolis, samples: 30, independent: true, "
+        "hastings: [true, false]}",
     ],
 }
 

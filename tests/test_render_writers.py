@@ -305,7 +305,7 @@ def test_temporary_file_is_hidden_next_to_the_target(tmp_path):
 # errors before any work ----------
 
 def test_every_registered_extension_is_known():
-    assert set(WRITERS.names()) == {"gif", "mp4", "webm", "png", "svg", "pdf"}
+    assert set(WRITERS.names()) == {"gif", "mp4", "webm", "html", "png", "svg", "pdf"}
     assert output_format(Path("A.GIF")).extension == "gif"
 
 

@@ -218,7 +218,11 @@ def test_2d_banana_and_gradients_panel_render(tmp_path):
     (("{name: normal, loc: -1, scale: 2}", "{name: cauchy}"), "variational.divergence[1]",
      "no finite mean"),
     (("{name: normal, loc: -1, scale: 2}", "{name: donut}"), "variational.family",
-     "")
+     ""),
+    (("{name: adam, lr: 0.1}", "{name: adam, lr: auto}"), "optimizers[0].lr",
+     "optimizer experiments only"),
+    (("steps: 60", "steps: 60\ntolerance: {distance: 0.01}"), "tolerance",
+     "not used by a variational experiment"),
 ])
 def test_bad_configs_are_one_line_exit_2_nothing_written(tmp_path, change, where, message):
     body = BASE.replace(*change)

@@ -101,6 +101,20 @@ def adam_update(params, state: AdamState, hyper: dict, oracle: Oracle, decoupled
     return new_params, AdamState(step, exp_avg, exp_avg_sq, max_exp_avg_sq, work)
 
 
+def adam_state_vectors(state: AdamState, hyper: dict) -> dict[str, np.ndarray]:
+    """m, √v̂ = sqrt(v)/sqrt(1−β2^t) (amsgrad: of the running max) and the step before weight
+    decay, lr·m̂/(√v̂+ε) = (lr/(1−β1^t))·m/(√v̂+ε), in :func:`adam_update`'s order."""
+    beta1, beta2 = hyper["betas"]
+    if state.step == 0:
+        return {"velocity": state.exp_avg}
+    second = state.exp_avg_sq if state.max_exp_avg_sq is None else state.max_exp_avg_sq
+    sqrt_v = np.sqrt(second)
+    sqrt_v /= per_value(lambda beta: bias_correction(beta, state.step) ** 0.5, beta2)
+    effective = (hyper["lr"] / bias_correction(beta1, state.step)) * state.exp_avg
+    effective /= sqrt_v + hyper["eps"]
+    return {"velocity": state.exp_avg, "sqrt_v": sqrt_v, "effective_step": effective}
+
+
 # Elementwise uses, and powers of betas computed per distinct value (base.per_value).
 PER_RUN = frozenset({"lr", "betas", "eps", "weight_decay"})
 
@@ -118,6 +132,7 @@ ADAM = OptimizerSpec(
     torch="torch.optim.Adam",
     momentum_key="betas",
     per_run_hyper=PER_RUN,
+    state_vectors=adam_state_vectors,
 )
 
 ADAMW = OptimizerSpec(
@@ -131,6 +146,7 @@ ADAMW = OptimizerSpec(
     torch="torch.optim.AdamW",
     momentum_key="betas",
     per_run_hyper=PER_RUN,
+    state_vectors=adam_state_vectors,
 )
 
 
@@ -170,6 +186,15 @@ def update_adamax(params: np.ndarray, state: AdamaxState, hyper: dict, oracle: O
     return params, AdamaxState(step, exp_avg, exp_inf, work)
 
 
+def adamax_state_vectors(state: AdamaxState, hyper: dict) -> dict[str, np.ndarray]:
+    """m, the infinity norm u (Adamax's √v̂) and the step (lr/(1−β1^t))·m/u."""
+    if state.step == 0:
+        return {"velocity": state.exp_avg}
+    effective = (hyper["lr"] / bias_correction(hyper["betas"][0], state.step)) * state.exp_avg
+    effective /= state.exp_inf
+    return {"velocity": state.exp_avg, "sqrt_v": state.exp_inf, "effective_step": effective}
+
+
 ADAMAX = OptimizerSpec(
     name="adamax",
     params=(lr_param(2e-3), betas_param(), eps_param(1e-8), weight_decay_param(), MAXIMIZE),
@@ -180,6 +205,7 @@ ADAMAX = OptimizerSpec(
     torch="torch.optim.Adamax",
     momentum_key="betas",
     per_run_hyper=PER_RUN,
+    state_vectors=adamax_state_vectors,
 )
 
 
@@ -231,6 +257,15 @@ def update_nadam(params: np.ndarray, state: NAdamState, hyper: dict, oracle: Ora
     return new_params, NAdamState(step, mu_product, exp_avg, exp_avg_sq, work)
 
 
+def nadam_state_vectors(state: NAdamState, hyper: dict) -> dict[str, np.ndarray]:
+    """m and √v̂ = sqrt(v/(1−β2^t)); NAdam's step mixes the current gradient into m's term, so
+    it has no step made of the state alone."""
+    if state.step == 0:
+        return {"velocity": state.exp_avg}
+    sqrt_v = state.exp_avg_sq / bias_correction(hyper["betas"][1], state.step)
+    return {"velocity": state.exp_avg, "sqrt_v": np.sqrt(sqrt_v, out=sqrt_v)}
+
+
 NADAM = OptimizerSpec(
     name="nadam",
     params=(
@@ -249,6 +284,7 @@ NADAM = OptimizerSpec(
     torch="torch.optim.NAdam",
     momentum_key="betas",
     per_run_hyper=PER_RUN,
+    state_vectors=nadam_state_vectors,
 )
 
 
@@ -294,6 +330,31 @@ def update_radam(params: np.ndarray, state: AdamState, hyper: dict, oracle: Orac
     return new_params, AdamState(step, exp_avg, exp_avg_sq, None, work)
 
 
+def radam_state_vectors(state: AdamState, hyper: dict) -> dict[str, np.ndarray]:
+    """m, √v̂ = sqrt(v)/sqrt(1−β2^t) and the rectified step of :func:`step_radam` (lr·m̂ while
+    ρ_t <= 5)."""
+    if state.step == 0:
+        return {"velocity": state.exp_avg}
+    beta1, beta2 = hyper["betas"]
+    step = state.step
+    bias_correction2 = bias_correction(beta2, step)
+    sqrt_v = np.sqrt(state.exp_avg_sq)
+    sqrt_v /= bias_correction2**0.5
+    effective = state.exp_avg / bias_correction(beta1, step)
+    effective *= hyper["lr"]
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * float(step) * (beta2 ** float(step)) / bias_correction2
+    if rho_t > 5.0:
+        adaptive_lr = np.sqrt(state.exp_avg_sq)
+        adaptive_lr += hyper["eps"]
+        np.divide(bias_correction2**0.5, adaptive_lr, out=adaptive_lr)
+        effective *= adaptive_lr
+        effective *= math.pow(
+            (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t), 0.5
+        )
+    return {"velocity": state.exp_avg, "sqrt_v": sqrt_v, "effective_step": effective}
+
+
 RADAM = OptimizerSpec(
     name="radam",
     params=(
@@ -312,4 +373,5 @@ RADAM = OptimizerSpec(
     momentum_key="betas",
     # betas stay shared: the rectification branches on ρ_t, a function of β2.
     per_run_hyper=frozenset({"lr", "eps", "weight_decay"}),
+    state_vectors=radam_state_vectors,
 )

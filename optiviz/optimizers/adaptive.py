@@ -56,6 +56,11 @@ def update_adagrad(params: np.ndarray, state: AdagradState, hyper: dict, oracle:
     return params, AdagradState(step, total, work)
 
 
+def adagrad_state_vectors(state: AdagradState, hyper: dict) -> dict[str, np.ndarray]:
+    """√S, the root of the running sum of squared gradients each step divides by."""
+    return {"sqrt_v": np.sqrt(state.sum)}
+
+
 ADAGRAD = OptimizerSpec(
     name="adagrad",
     params=(
@@ -76,6 +81,7 @@ ADAGRAD = OptimizerSpec(
     per_run_hyper=frozenset(
         {"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"}
     ),
+    state_vectors=adagrad_state_vectors,
 )
 
 
@@ -135,6 +141,18 @@ def update_rmsprop(params: np.ndarray, state: RMSpropState, hyper: dict, oracle:
     return params, RMSpropState(square_avg, grad_avg, buffer, work)
 
 
+def rmsprop_state_vectors(state: RMSpropState, hyper: dict) -> dict[str, np.ndarray]:
+    """√v (centered: sqrt(v − ḡ²)) and, with momentum, the buffer b (θ ← θ − lr·b)."""
+    if state.grad_avg is not None:
+        sqrt_v = np.sqrt(state.square_avg + ((-1.0) * state.grad_avg) * state.grad_avg)
+    else:
+        sqrt_v = np.sqrt(state.square_avg)
+    out = {"sqrt_v": sqrt_v}
+    if state.momentum_buffer is not None:
+        out["velocity"] = state.momentum_buffer
+    return out
+
+
 RMSPROP = OptimizerSpec(
     name="rmsprop",
     params=(
@@ -155,6 +173,7 @@ RMSPROP = OptimizerSpec(
     momentum_key="momentum",
     # alpha stays shared: the centered form's lerp branches on its value.
     per_run_hyper=frozenset({"lr", "eps", "weight_decay", "momentum"}),
+    state_vectors=rmsprop_state_vectors,
 )
 
 
@@ -191,6 +210,11 @@ def update_adadelta(params: np.ndarray, state: AdadeltaState, hyper: dict, oracl
     return params, AdadeltaState(square_avg, acc_delta, work)
 
 
+def adadelta_state_vectors(state: AdadeltaState, hyper: dict) -> dict[str, np.ndarray]:
+    """sqrt(v + eps), the scale the next Δ divides by."""
+    return {"sqrt_v": np.sqrt(state.square_avg + hyper["eps"])}
+
+
 ADADELTA = OptimizerSpec(
     name="adadelta",
     params=(
@@ -206,4 +230,5 @@ ADADELTA = OptimizerSpec(
     summary="Adadelta (Zeiler 2012)",
     torch="torch.optim.Adadelta",
     per_run_hyper=frozenset({"lr", "rho", "eps", "weight_decay"}),
+    state_vectors=adadelta_state_vectors,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -10,9 +10,12 @@ from optiviz.optimizers.base import (
     MAXIMIZE,
     OptimizerSpec,
     Oracle,
+    copying,
     gradient,
     lr_param,
     weight_decay_param,
+    work_buffers,
+    work_of,
 )
 from optiviz.registry import Param, nonnegative
 
@@ -22,14 +25,16 @@ class ASGDState(NamedTuple):
     eta: float  # step size of this step (η_1 = lr)
     mu: float  # averaging weight
     ax: np.ndarray  # Polyak average of θ (recorded, not drawn)
+    work: Any = None  # the step's work buffers (base.Work)
 
 
 def init_asgd(params: np.ndarray, hyper: dict) -> ASGDState:
-    return ASGDState(0, float(hyper["lr"]), 1.0, np.zeros_like(params, dtype=np.float64))
+    return ASGDState(0, float(hyper["lr"]), 1.0, np.zeros_like(params, dtype=np.float64),
+                     work_buffers(params))
 
 
-def step_asgd(params: np.ndarray, state: ASGDState, hyper: dict, oracle: Oracle):
-    """One ``torch.optim.ASGD.step()`` (Polyak & Juditsky 1992):
+def update_asgd(params: np.ndarray, state: ASGDState, hyper: dict, oracle: Oracle):
+    """In place on ``params``, one ``torch.optim.ASGD.step()`` (Polyak & Juditsky 1992):
 
         θ ← θ·(1 − λ·η);  θ ← θ − η·g
         ax ← θ if μ = 1 else ax + μ·(θ − ax)
@@ -39,17 +44,21 @@ def step_asgd(params: np.ndarray, state: ASGDState, hyper: dict, oracle: Oracle)
     """
     lr, lambd = hyper["lr"], hyper["lambd"]
     step = state.step + 1
-    grad = gradient(params, hyper, oracle, hyper["weight_decay"])
-    new_params = params * (1.0 - lambd * state.eta)
-    new_params += (-state.eta) * grad
+    work = work_of(state, params)
+    grad = gradient(params, hyper, oracle, hyper["weight_decay"], out=work.grad,
+                    scratch=work.tmp)
+    params *= 1.0 - lambd * state.eta
+    params += np.multiply(grad, -state.eta, out=grad)
     ax = state.ax
     if state.mu != 1:
-        ax += (new_params - ax) * state.mu
+        difference = np.subtract(params, ax, out=work.tmp)
+        difference *= state.mu
+        ax += difference
     else:
-        ax[...] = new_params
+        ax[...] = params
     eta = lr / ((1 + lambd * lr * float(step)) ** hyper["alpha"])
     mu = 1 / max(1, float(step) - hyper["t0"])
-    return new_params, ASGDState(step, eta, mu, ax)
+    return params, ASGDState(step, eta, mu, ax, work)
 
 
 ASGD = OptimizerSpec(
@@ -63,7 +72,8 @@ ASGD = OptimizerSpec(
         MAXIMIZE,
     ),
     init=init_asgd,
-    step=step_asgd,
+    step=copying(update_asgd),
+    step_in_place=update_asgd,
     summary="ASGD, averaged SGD (Polyak & Juditsky 1992)",
     torch="torch.optim.ASGD",
 )

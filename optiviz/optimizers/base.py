@@ -37,6 +37,15 @@ its own value alone. The engine steps a learning-rate sweep as one array operati
 groups entries so that each such value is zero for all runs of a group or for none, so a step may
 branch on :func:`nonzero` (``g + 0·θ`` is not a no-op: it turns −0.0 into +0.0 and inf into NaN).
 Booleans and choices always stay Python scalars: they change the code path.
+
+State vectors (optional, ``OptimizerSpec.state_vectors(state, hyper) -> dict``): the state a
+step keeps, named for the overlays and the ``state`` panel (:mod:`optiviz.recording`), each an
+(N, 2) array read from ``state`` after the step that used ``hyper``, never a new evaluation of
+the objective. The names (:data:`STATE_VECTORS`): ``velocity`` (the momentum / first-moment
+buffer, pointing uphill like the gradient: the step moves against it), ``sqrt_v`` (the
+per-coordinate scale an adaptive method divides by, bias-corrected where the method corrects)
+and ``effective_step`` (the per-coordinate step before weight decay, lr·m̂/(√v̂+ε) for Adam).
+A spec names only those it has.
 """
 
 from __future__ import annotations
@@ -87,6 +96,8 @@ class OptimizerSpec:
     per_run_hyper: frozenset[str] = frozenset()
     # ``step`` updating ``params`` in place and returning it (see the module docstring).
     step_in_place: StepFn | None = None
+    # The state a step keeps, by name (STATE_VECTORS): (state, hyper) -> {name: (N, d)}.
+    state_vectors: Callable[[Any, dict], dict[str, np.ndarray]] | None = None
 
 
 class InnerOptimizer(NamedTuple):
@@ -97,6 +108,10 @@ class InnerOptimizer(NamedTuple):
 
     spec: OptimizerSpec
     hyper: dict
+
+
+#: What ``OptimizerSpec.state_vectors`` may name (see the module docstring).
+STATE_VECTORS = ("velocity", "sqrt_v", "effective_step")
 
 
 # Parameters shared by many optimizers ---------------------------------------------------------

@@ -51,6 +51,14 @@ def slow_weights(params: np.ndarray, state: LookaheadState) -> np.ndarray:
     return state.slow
 
 
+def lookahead_state_vectors(state: LookaheadState, hyper: dict) -> dict[str, np.ndarray]:
+    """The inner (fast) optimizer's state vectors."""
+    inner: InnerOptimizer = hyper["inner"]
+    if inner.spec.state_vectors is None:
+        return {}
+    return inner.spec.state_vectors(state.inner, inner.hyper)
+
+
 LOOKAHEAD = OptimizerSpec(
     name="lookahead",
     params=(
@@ -65,4 +73,5 @@ LOOKAHEAD = OptimizerSpec(
     step=step_lookahead,
     summary="Lookahead: slow weights pulled toward k fast steps (Zhang et al. 2019)",
     position=slow_weights,
+    state_vectors=lookahead_state_vectors,
 )

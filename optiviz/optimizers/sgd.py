@@ -67,6 +67,11 @@ def update_sgd(params: np.ndarray, state: SGDState, hyper: dict, oracle: Oracle)
     return params, SGDState(buffer, work)
 
 
+def sgd_state_vectors(state: SGDState, hyper: dict) -> dict[str, np.ndarray]:
+    """The momentum buffer b (torch's ``momentum_buffer``), once momentum has made one."""
+    return {} if state.momentum_buffer is None else {"velocity": state.momentum_buffer}
+
+
 SGD = OptimizerSpec(
     name="sgd",
     params=(
@@ -85,4 +90,5 @@ SGD = OptimizerSpec(
     momentum_key="momentum",
     check=check_sgd,
     per_run_hyper=frozenset({"lr", "momentum", "dampening", "weight_decay"}),
+    state_vectors=sgd_state_vectors,
 )

@@ -453,6 +453,7 @@ def make_spec(entry: TorchEntry) -> OptimizerSpec:
     module = entry.cls.__module__
     where = f"{module}.{entry.cls.__qualname__}"
     return OptimizerSpec(
+        state_vectors=_torch_state_vectors,
         name=entry.label,
         params=entry.params,
         init=init,
@@ -461,6 +462,28 @@ def make_spec(entry: TorchEntry) -> OptimizerSpec:
         torch=where,
         momentum_key=momentum_key,
     )
+
+
+#: The names torch optimizers give their momentum / first-moment buffer (SGD, RMSprop:
+#: ``momentum_buffer``; the Adam family, Lion-like classes: ``exp_avg``).
+TORCH_VELOCITY_KEYS = ("momentum_buffer", "exp_avg")
+
+
+def _torch_state_vectors(state: TorchRuns, hyper: dict) -> dict[str, np.ndarray]:
+    """The velocity a torch optimizer keeps in ``optimizer.state[p]`` under one of
+    :data:`TORCH_VELOCITY_KEYS`, one row per run (NaN for a run that has none yet)."""
+    rows = []
+    for optimizer, tensor in zip(state.optimizers, state.tensors, strict=True):
+        kept = optimizer.state.get(tensor, {})
+        buffer = next((kept[key] for key in TORCH_VELOCITY_KEYS
+                       if key in kept and hasattr(kept[key], "shape")
+                       and tuple(kept[key].shape) == tuple(tensor.shape)), None)
+        if buffer is None:
+            rows.append(np.full(tuple(tensor.shape), np.nan))
+        else:
+            rows.append(buffer.detach().cpu().numpy().astype(np.float64, copy=True))
+    velocity = rows[0] if state.entry.batched else np.stack(rows)
+    return {} if np.isnan(velocity).all() else {"velocity": velocity.reshape(state.n, -1)}
 
 
 def _step(entry: TorchEntry, params: np.ndarray, state: TorchRuns, hyper: dict, oracle: Any):

@@ -9,13 +9,14 @@ frame as a still. Matplotlib is imported only here, lazily.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from optiviz.atomic import probe_folder
 from optiviz.errors import OptivizError
 
-__all__ = ["render", "check_output"]
+__all__ = ["render", "render_all", "check_output"]
 
 
 def check_output(path: Path, origin: str = "render.output") -> None:
@@ -69,47 +70,87 @@ def build_scene(experiment: Any, result: Any) -> Any:
 
 
 def render(experiment: Any, result: Any, output: Path, *, quiet: bool = False) -> Path:
-    """Draw ``result`` of ``experiment`` into ``output`` (gif, mp4, webm, png, svg, pdf).
+    """Draw ``result`` of ``experiment`` into ``output`` (gif, mp4, webm, html, png, svg, pdf).
 
     The file appears atomically: on any error or interruption the previous ``output`` is
     untouched and no temporary file remains. Returns ``output``.
     """
+    return render_all(experiment, result, [Path(output)], quiet=quiet)[0]
+
+
+def render_all(experiment: Any, result: Any, outputs: Sequence[Path], *,
+               quiet: bool = False) -> list[Path]:
+    """Draw ``result`` into every one of ``outputs`` from one scene: the frames are drawn once
+    and handed to every animated writer (the notebook's MP4 and GIF), stills are saved from
+    the final frame. A writer with an ``attach_run(experiment, result, scene)`` method (the
+    HTML player) hears what the frames show before the first frame. Each file appears
+    atomically; on any error none of them is replaced."""
+    import contextlib
+
     import matplotlib
 
     from optiviz.render.animate import animate, hold_repeats
     from optiviz.render.glyphs import font_families, user_texts
     from optiviz.render.writers import atomic_output, output_format
 
-    output = Path(output)
-    check_output(output)
-    chosen = output_format(output)
+    outputs = [Path(output) for output in outputs]
+    for output in outputs:
+        check_output(output)
+    formats = [output_format(output) for output in outputs]
     settings = experiment.render
     # Characters the theme's font lacks (emoji, CJK) come from an installed font that has them.
     fonts = font_families(user_texts(experiment))
     with matplotlib.rc_context({"svg.hashsalt": "optiviz", "path.simplify": False,
-                                "font.family": fonts}):
+                                "font.family": fonts}), contextlib.ExitStack() as files:
         scene = build_scene(experiment, result)
         figure = scene.figure
-        with atomic_output(output) as temporary:
-            if not chosen.animated:
-                scene.update(scene.n_frames - 1)
-                chosen.writer.save(figure, temporary)
-                return output
-            width, height = (int(v) for v in figure.bbox.size)
-            writer = chosen.writer(temporary, width, height, fps=settings.fps,
-                                   loop=settings.loop,
-                                   background=matplotlib.colors.to_hex(figure.get_facecolor()),
-                                   key_colors=tuple(getattr(scene, "key_colors", ())))
-            try:
-                animate(scene, writer, hold=hold_repeats(settings.hold, settings.fps),
+        temporaries = [files.enter_context(atomic_output(output)) for output in outputs]
+        writers = []
+        width, height = (int(v) for v in figure.bbox.size)
+        try:
+            for chosen, temporary in zip(formats, temporaries, strict=True):
+                if not chosen.animated:
+                    continue
+                writer = chosen.writer(temporary, width, height, fps=settings.fps,
+                                       loop=settings.loop,
+                                       background=matplotlib.colors.to_hex(
+                                           figure.get_facecolor()),
+                                       key_colors=tuple(getattr(scene, "key_colors", ())))
+                writers.append(writer)
+                attach = getattr(writer, "attach_run", None)
+                if attach is not None:
+                    attach(experiment, result, scene)
+            if writers:
+                animate(scene, Fanout(writers), hold=hold_repeats(settings.hold, settings.fps),
                         quiet=quiet)
-                writer.finish()
-            except BaseException:
+                for writer in writers:
+                    writer.finish()
+        except BaseException:
+            for writer in writers:
                 writer.abort()
-                raise
+            raise
+        stills = [(chosen, temporary) for chosen, temporary in zip(formats, temporaries,
+                                                                   strict=True)
+                  if not chosen.animated]
+        if stills:
+            scene.update(scene.n_frames - 1)
+            for chosen, temporary in stills:
+                chosen.writer.save(figure, temporary)
     if not quiet:
-        warn_if_large(output)
-    return output
+        for output in outputs:
+            warn_if_large(output)
+    return outputs
+
+
+class Fanout:
+    """One frame stream handed to several animated writers."""
+
+    def __init__(self, writers: Sequence[Any]):
+        self.writers = list(writers)
+
+    def append(self, frame: Any, repeat: int = 1) -> None:
+        for writer in self.writers:
+            writer.append(frame, repeat)
 
 
 LARGE_GIF_BYTES = 2_000_000  # the slides recipe asks for under ~1 MB; twice that is "large"

@@ -39,7 +39,7 @@ from optiviz.render.landscape import (
     title_of,
     value_limits,
 )
-from optiviz.render.panels import PanelContext, build_panels
+from optiviz.render.panels import PanelContext, build_panels, panel_key, xlabel_of
 from optiviz.render.scene import ANIMATED_Z, CachedGlyphText, freeze_layout, new_figure
 from optiviz.render.theme import Theme, style_axes
 from optiviz.view import outside, view_domain
@@ -495,12 +495,13 @@ class CloudScene:
             style_axes(ax, theme, size * 0.9)
         self.side: list[SidePanel] = build_panels([name for name, _ in panel_axes],
                                                   [ax for _, ax in panel_axes], "cloud", context)
-        for _, ax in panel_axes:
-            stacked_above = layout.kind == "side" and ax is not panel_axes[-1][1]
-            if stacked_above:
+        for i, ((_, ax), panel) in enumerate(zip(panel_axes, self.side, strict=True)):
+            below = self.side[i + 1] if i + 1 < len(self.side) else None
+            stacked_above = layout.kind == "side" and below is not None
+            if stacked_above and xlabel_of(panel) == "step" == xlabel_of(below):
                 ax.tick_params(labelbottom=False)
             else:
-                ax.set_xlabel("step", labelpad=1)
+                ax.set_xlabel(xlabel_of(panel), labelpad=1)
         self.key = place_key(figure, key_ax, entries, style)
         fit_ticks(map_axes, figure.canvas.get_renderer(), layout.side, layout.side * aspect)
         freeze_layout(figure)
@@ -569,7 +570,7 @@ class CloudScene:
                     entries.append((Line2D([], [], marker="^" if up else "v", markersize=6,
                                            linestyle="none", color=theme.foreground),
                                     f"median {'above' if up else 'below'} the panel"))
-        return entries
+        return entries + panel_key(panels, experiment, theme)
 
     def longest_status(self, runs: np.ndarray, positions: np.ndarray) -> tuple[bool, bool, int]:
         """Whether these runs ever diverge, ever leave the view, and how many there are."""

@@ -9,6 +9,7 @@ The renderer never recomputes numerics: paths, losses and learning rates come fr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from optiviz.render.scene import (
     ANIMATED_Z,
     CachedGlyphText,
     GrowingLine,
+    fit_title,
     freeze_layout,
     new_figure,
 )
@@ -33,6 +35,7 @@ from optiviz.render.theme import (
 )
 
 MAX_RUNS_WITH_LOSS_PANEL = 12
+SIDE_PANEL_LINES = 8  # a stacked side panel's least height, in lines of text
 GRID_POINTS = 240  # background map resolution per axis, at most
 
 POINT_MARKERS = {  # kind -> (marker, size) for known points of the function
@@ -47,7 +50,10 @@ def build_scene(experiment: Any, trajectories: Any) -> Any:
     """The scene for an optimizer experiment, chosen by ``render.view`` and the number of starts."""
     import matplotlib
 
+    from optiviz.recording import check_overlay_view
+
     render = experiment.render
+    check_overlay_view(experiment, len(np.unique(trajectories.run_start)))
     theme = get_theme(render.theme)
     size = font_size(render.width, render.height, render.dpi)
     with matplotlib.rc_context(rc_params(theme, size)):
@@ -80,6 +86,15 @@ def chosen_panels(experiment: Any, runs: int, what: str = "contour view") -> tup
     panels = view_panels(experiment, "paths", what)
     if panels is None:
         return ("landscape", "loss") if runs <= MAX_RUNS_WITH_LOSS_PANEL else ("landscape",)
+    # the panels stack in one column beside the map: beyond two, each needs its height
+    render = experiment.render
+    side = len(panels) - 1
+    line = font_size(render.width, render.height, render.dpi) * render.dpi / 72
+    if side > 2 and side * SIDE_PANEL_LINES * line > render.height:
+        need = math.ceil(side * SIDE_PANEL_LINES * line / 2) * 2
+        raise ConfigError(f"{side} panels stacked beside the {what}'s map need a frame about "
+                          f"{need} pixels tall (this one is {render.height}); make it taller "
+                          "or ask for fewer panels", ("render", "panels"))
     return panels
 
 
@@ -541,8 +556,8 @@ class LandscapeScene:
         ax.set_ylabel(getattr(function, "ylabel", "y") or "y", labelpad=2)
         title = title_of(experiment)
         if title:
-            figure.suptitle(title, color=theme.foreground, fontsize=size * 1.2,
-                            fontweight="bold")
+            fit_title(figure, title, color=theme.foreground, fontsize=size * 1.2,
+                      fontweight="bold")
 
         colors = run_colors(experiment, trajectories, theme)
         positions = trajectories.positions
@@ -588,11 +603,17 @@ class LandscapeScene:
 
         self.side = side_panels(side, side_axes, experiment, trajectories, self.color, theme,
                                 styles, domain)
+        self.arrows = None  # render.overlay: what each optimizer feels, at its head
+        if render.overlay:
+            from optiviz.render.overlays import HeadArrows
+
+            self.arrows = HeadArrows(ax, trajectories, render.overlay, self.steps, self.color,
+                                     theme, size, render.dpi, domain)
 
         # one key: the runs, the starts, the marks; on the map, in the corner the paths visit
         # least, or under the panels when it would crowd the map
         handles = key_handles(experiment, trajectories, self.color, theme, styles, domain,
-                              left=len(self.exits.exits) > 0)
+                              left=len(self.exits.exits) > 0, extra=[self.arrows, *self.side])
         # known minima and saddles, the ✕ of diverged runs and the exit arrows count as much as
         # a stretch of path: keep them visible
         crossed = clip_to(last_finite(positions, self.diverged_step)[trajectories.diverged],
@@ -639,6 +660,8 @@ class LandscapeScene:
         artists: list[Any] = []
         for path in self.paths:
             artists.append(path.show(step + 1))
+        if self.arrows is not None:
+            artists += self.arrows.update(step)
         for r, (head, cross) in enumerate(zip(self.heads, self.crosses, strict=True)):
             point = self.paths[r].x[step], self.paths[r].y[step]
             head.set_data([point[0]], [point[1]])
@@ -731,8 +754,9 @@ def side_panels(side: Sequence[str], side_axes: Sequence[Any], experiment: Any,
                 trajectories: Any, colors: list[str], theme: Theme, styles: Any,
                 domain: Any) -> list[SidePanel]:
     """The panels named in ``side`` (:data:`optiviz.render.panels.PANELS`), one per axes of
-    ``side_axes`` stacked in a column: only the bottom one labels its step axis."""
-    from optiviz.render.panels import PanelContext, build_panels
+    ``side_axes`` stacked in a column: a step axis shared with the panel below is labelled
+    only there; any other x axis (an lr, a loss) is labelled on its own panel."""
+    from optiviz.render.panels import PanelContext, build_panels, xlabel_of
 
     groups = [np.flatnonzero(trajectories.run_optimizer == g)
               for g in np.unique(trajectories.run_optimizer)]
@@ -740,20 +764,32 @@ def side_panels(side: Sequence[str], side_axes: Sequence[Any], experiment: Any,
                            [colors[int(runs[0])] for runs in groups], domain, styles=styles,
                            width=experiment.render.width)
     panels = build_panels(side, side_axes, "paths", context)
-    for side_ax in side_axes[:-1]:
-        side_ax.tick_params(labelbottom=False)
-    if side_axes:
-        side_axes[-1].set_xlabel("step", labelpad=1)
+    for i, (side_ax, panel) in enumerate(zip(side_axes, panels, strict=True)):
+        below = panels[i + 1] if i + 1 < len(panels) else None
+        if below is not None and xlabel_of(panel) == "step" == xlabel_of(below):
+            side_ax.tick_params(labelbottom=False)
+        else:
+            side_ax.set_xlabel(xlabel_of(panel), labelpad=1)
     return panels
 
 
 def key_handles(experiment: Any, trajectories: Any, colors: list[str], theme: Theme,
-                styles: Any, domain: Any, *, left: bool) -> list[Any]:
+                styles: Any, domain: Any, *, left: bool, extra: Sequence[Any] = ()) -> list[Any]:
     """One key for a paths view: the runs, the starts, then the marks on the map (``left``:
-    some run left the view)."""
+    some run left the view), then the marks of the side panels that have any, then the
+    entries of ``extra`` objects that have ``key_handles`` (the overlay arrows, a panel's line
+    styles)."""
+    from optiviz.render.panels import panel_key
+
+    panel_marks = []
+    for handle, label in panel_key(experiment.render.panels or (), experiment, theme):
+        handle.set_label(label.replace("|", " "))
+        panel_marks.append(handle)
     return (run_handles(experiment, trajectories, colors, theme, styles)
             + mark_handles(experiment, theme, diverged=bool(trajectories.diverged.any()),
-                           left=left, domain=domain))
+                           left=left, domain=domain) + panel_marks
+            + [handle for part in extra if hasattr(part, "key_handles")
+               for handle in part.key_handles(theme)])
 
 
 class SidePanel:

@@ -27,7 +27,8 @@ from optiviz.errors import ConfigError, closest
 from optiviz.registry import Registry
 
 # Modules that register panels of their own (imported on the first lookup).
-PANEL_MODULES: tuple[str, ...] = ("optiviz.variational.panels",)
+PANEL_MODULES: tuple[str, ...] = ("optiviz.render.outcomes", "optiviz.render.state_panel",
+                                  "optiviz.variational.panels")
 
 
 @dataclass
@@ -69,6 +70,8 @@ class PanelSpec:
     views: Mapping[str, Factory] = field(default_factory=dict)
     check: Callable[[Any], None] | None = None
     params: tuple = ()  # registries list parameters; panels have none of their own
+    # ``key(experiment, theme) -> [(handle, label), ...]``: the panel's marks for the view's key
+    key: Callable[[Any, Any], list] | None = None
 
 
 def _loss_paths(ax: Any, context: PanelContext) -> Any:
@@ -181,6 +184,23 @@ def view_panels(experiment: Any, view: str, what: str) -> tuple[str, ...] | None
         if spec.check is not None:
             spec.check(experiment)
     return tuple(panels)
+
+
+def panel_key(names: Sequence[str], experiment: Any, theme: Any) -> list[tuple[Any, str]]:
+    """The key entries of the panels ``names`` (a ``|`` in a label breaks the line where the
+    view's key has room for one line only)."""
+    entries: list[tuple[Any, str]] = []
+    for name in names:
+        spec = PANELS.get(name)
+        if spec.key is not None:
+            entries += spec.key(experiment, theme)
+    return entries
+
+
+def xlabel_of(panel: Any) -> str:
+    """What a built panel's x axis shows: ``step`` unless the panel says otherwise (stacked
+    panels share one step axis, labelled once)."""
+    return getattr(panel, "xlabel", "step")
 
 
 def build_panels(names: Sequence[str], axes: Sequence[Any], view: str,

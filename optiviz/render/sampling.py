@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from optiviz.render.animate import select_frames
-from optiviz.render.scene import ANIMATED_Z, freeze_layout, new_figure
+from optiviz.render.scene import ANIMATED_Z, fit_title, freeze_layout, new_figure
 from optiviz.render.theme import Theme, font_size, get_theme, log_ticks, rc_params, style_axes
 
 DEFAULT_FRAMES = 120
@@ -38,6 +38,10 @@ def build_scene(experiment: Any, result: Any) -> Any:
     size = font_size(render.width, render.height)
     with matplotlib.rc_context(rc_params(theme, size)):
         if result.method == "metropolis":
+            if getattr(result, "compares_hastings", False):
+                from optiviz.render.hastings import HastingsScene
+
+                return HastingsScene(experiment, result, theme, size)
             if len(result.scales) > 1:
                 return ScaleComparisonScene(experiment, result, theme, size)
             return ChainScene(experiment, result, theme, size)
@@ -84,8 +88,8 @@ def setup_figure(experiment: Any, result: Any, theme: Theme, size: float) -> Any
     render = experiment.render
     figure = new_figure(render.width, render.height, render.dpi, theme.background)
     figure.set_layout_engine("constrained", h_pad=0.04, w_pad=0.04)
-    figure.suptitle(title_of(experiment, result), color=theme.foreground, fontsize=size * 1.15,
-                    fontweight="bold")
+    fit_title(figure, title_of(experiment, result), color=theme.foreground,
+              fontsize=size * 1.15, fontweight="bold")
     return figure
 
 
@@ -327,6 +331,65 @@ class OutsideNote:
                                                heights, high))
 
 
+class AboveTop:
+    """Histogram bars taller than their panel: a ▲ on the top edge over each, so that a bar
+    cut by the axis never passes for one of the axis's height. Panels are scaled to the
+    settled histogram, so the first few samples' narrow spikes run above for a moment.
+    ``heights``: (frames, bins) bar heights; the marks sit on the top edge in axes
+    coordinates, whatever the final y limits."""
+
+    LABEL = "bar above the panel"
+
+    def __init__(self, ax: Any, edges: np.ndarray, heights: np.ndarray, color: str,
+                 theme: Theme):
+        self.centres = 0.5 * (edges[:-1] + edges[1:])
+        self.heights = heights
+        self.ax = ax
+        (self.marks,) = ax.plot([], [], marker="^", markersize=7, linestyle="none",
+                                color=theme.foreground, markeredgecolor=theme.background,
+                                markeredgewidth=0.7, transform=ax.get_xaxis_transform(),
+                                clip_on=False, animated=True, zorder=ANIMATED_Z + 1)
+        self.marks.set_in_layout(False)
+
+    @property
+    def top(self) -> float:
+        return float(self.ax.get_ylim()[1])
+
+    @property
+    def ever(self) -> bool:
+        return bool(np.any(self.heights > self.top))
+
+    def handle(self) -> Any:
+        """The key's entry for the mark."""
+        from matplotlib.lines import Line2D
+
+        return Line2D([], [], marker="^", markersize=7, linestyle="none",
+                      color=self.marks.get_color(), label=self.LABEL)
+
+    def update(self, frame: int) -> Any:
+        above = self.heights[frame] > self.top
+        self.marks.set_data(self.centres[above], np.full(int(above.sum()), 0.985))
+        return self.marks
+
+
+def with_above_top(ax: Any, legend: Any, marks: Sequence[AboveTop], **style: Any) -> Any:
+    """``legend`` again with the ▲ entry added when some bar of ``marks`` ever runs above."""
+    extra = [m.handle() for m in marks if m.ever][:1]
+    if not extra:
+        return legend
+    handles = [*legend.legend_handles, *extra]
+    labels = [t.get_text() for t in legend.get_texts()] + [AboveTop.LABEL]
+    return ax.legend(handles, labels, loc=legend._loc, **style)
+
+
+def box_span(ax: Any, artist: Any) -> tuple[float, tuple[float, float]]:
+    """An artist's bottom and horizontal extent, as fractions of the axes (see
+    :func:`room_under`)."""
+    box = artist.get_window_extent(ax.figure.canvas.get_renderer())
+    (u0, v0), (u1, _) = ax.transAxes.inverted().transform([(box.x0, box.y0), (box.x1, box.y1)])
+    return float(v0), (float(u0), float(u1))
+
+
 def density_stairs(ax: Any, edges: np.ndarray, color: str) -> Any:
     return ax.stairs(np.zeros(len(edges) - 1), edges, fill=True, color=color, alpha=0.55,
                      animated=True, zorder=ANIMATED_Z)
@@ -387,7 +450,8 @@ class HistogramScene:
         left = np.nanmax(np.where(centres <= np.median(centres), np.maximum(final, 0), 0))
         right = np.nanmax(np.where(centres >= np.median(centres), np.maximum(final, 0), 0))
         side = "left" if left <= right else "right"
-        ax.legend(loc="upper right" if side == "left" else "upper left", fontsize=size * 0.75)
+        legend = ax.legend(loc="upper right" if side == "left" else "upper left",
+                           fontsize=size * 0.75)
         truth_notes = [f"(true {true_text(dist.mean)})", f"(true {true_text(dist.cov)})", ""]
         labels = ["n", "mean", "var", "KL"]
         notes = ["", *truth_notes]
@@ -425,6 +489,12 @@ class HistogramScene:
         ax.set_ylim(0, room_under(ax, self.caption.bottom(), self.caption.span(),
                                   np.concatenate([edges[:-1], edges[1:], curve_x]),
                                   np.concatenate([late, late, curve]), top))
+        self.above = AboveTop(ax, edges, heights, theme.runs[0], theme)
+        legend = with_above_top(ax, legend, [self.above], fontsize=size * 0.75)
+        # and the late bars and the true curve under the key as well
+        ax.set_ylim(0, room_under(ax, *box_span(ax, legend),
+                                  np.concatenate([edges[:-1], edges[1:], curve_x]),
+                                  np.concatenate([late, late, curve]), ax.get_ylim()[1]))
         freeze_layout(figure)
 
     def update(self, frame: int) -> Sequence[Any]:
@@ -432,6 +502,7 @@ class HistogramScene:
         r, k = self.result, self.indices[frame]
         n = r.checkpoints[k]
         self.bars.set_data(self.counts[frame] / (n * self.widths))
+        above = self.above.update(frame)
         self.kl_line.set_data(r.checkpoints[: k + 1], self.kl[: k + 1])
         dist = r.distribution
         values = [f"{n:,}", moment_value(r.mean[k]), moment_value(r.var[k]), f"{r.kl[k]:.4f}"]
@@ -442,7 +513,7 @@ class HistogramScene:
         if r.estimate is not None:
             values.append(f"{r.estimate[k]:.3f}")
         caption = self.caption.set(values)
-        return [self.bars, self.kl_line, caption]
+        return [self.bars, above, self.kl_line, caption]
 
 
 def display_bins(result: Any, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -568,29 +639,45 @@ class StratifiedScene:
         self.n_frames = len(self.indices)
         self.figure = figure = setup_figure(experiment, result, theme, size)
         hist_ax, est_ax = figure.subplots(1, 2, gridspec_kw={"width_ratios": (1.2, 1)})
-        show_axes(hist_ax, theme, size, "x", "density")
+        show_axes(hist_ax, theme, size, "x", "probability" if dist.discrete else "density")
         show_axes(est_ax, theme, size, "samples n", f"estimate of E[{result.estimate_text}]")
         lo, hi = view_range(*plotting_range(dist), np.concatenate([result.samples,
                                                           result.plain_samples]))
-        edges = np.linspace(lo, hi, 61)
-        x = np.linspace(lo, hi, 400)
-        hist_ax.plot(x, dist.pdf(x), color=theme.foreground, lw=1.5, zorder=3)
+        if dist.discrete:  # unit bins centred on the integers, the PMF as stems
+            from matplotlib.ticker import MaxNLocator
+
+            edges = np.arange(np.ceil(lo) - 0.5, np.floor(hi) + 1.0, 1.0)
+            x = 0.5 * (edges[:-1] + edges[1:])
+            hist_ax.vlines(x, 0, dist.pdf(x), color=theme.foreground, lw=1, zorder=3)
+            hist_ax.plot(x, dist.pdf(x), "o", color=theme.foreground, markersize=3.5, zorder=3)
+            hist_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            lo, hi = edges[0], edges[-1]
+        else:
+            edges = np.linspace(lo, hi, 61)
+            x = np.linspace(lo, hi, 400)
+            hist_ax.plot(x, dist.pdf(x), color=theme.foreground, lw=1.5, zorder=3)
         for b in result.boundaries[1:-1]:
             if lo < b < hi:
                 hist_ax.axvline(b, color=theme.muted, lw=0.7, ls=":", zorder=2)
         hist_ax.set_xlim(lo, hi)
         hist_ax.set_ylim(0, 1.35 * np.max(dist.pdf(x)))
+        bins = len(edges) - 1
         checkpoints = result.checkpoints[self.indices]
         self.widths = np.diff(edges)
         self.plain_counts, plain_outside = binned_frames(result.plain_samples, edges, checkpoints)
         self.strat_counts, strat_outside = binned_frames(result.samples, edges, checkpoints)
         plain_color, strat_color = theme.runs[1], theme.runs[0]
-        self.plain_bars = hist_ax.stairs(np.zeros(60), edges, color=plain_color, lw=1.4,
+        self.plain_bars = hist_ax.stairs(np.zeros(bins), edges, color=plain_color, lw=1.4,
                                          animated=True, zorder=ANIMATED_Z, label="plain")
-        self.strat_bars = hist_ax.stairs(np.zeros(60), edges, color=strat_color, lw=1.4,
+        self.strat_bars = hist_ax.stairs(np.zeros(bins), edges, color=strat_color, lw=1.4,
                                          fill=True, alpha=0.45, animated=True,
                                          zorder=ANIMATED_Z, label=f"stratified ({result.strata})")
-        legend = hist_ax.legend(loc="upper right", fontsize=size * 0.75)
+        self.above = [AboveTop(hist_ax, edges, densities(counts, checkpoints, self.widths),
+                               color, theme)
+                      for counts, color in ((self.plain_counts, plain_color),
+                                            (self.strat_counts, strat_color))]
+        legend = with_above_top(hist_ax, hist_ax.legend(loc="upper right", fontsize=size * 0.75),
+                                self.above, fontsize=size * 0.75)
         self.outside_note = OutsideNote(
             hist_ax, theme, size, np.stack([plain_outside, strat_outside]) / checkpoints[:, None],
             names=("plain", "stratified"))
@@ -639,7 +726,9 @@ class StratifiedScene:
         n = r.checkpoints[k]
         self.plain_bars.set_data(self.plain_counts[frame] / (n * self.widths))
         self.strat_bars.set_data(self.strat_counts[frame] / (n * self.widths))
-        artists: list[Any] = [self.plain_bars, self.strat_bars, *self.outside_note.update(frame)]
+        artists: list[Any] = [self.plain_bars, self.strat_bars,
+                              *[above.update(frame) for above in self.above],
+                              *self.outside_note.update(frame)]
         c = r.checkpoints[: k + 1]
         for estimate, se, band, line in self.curves:
             upper, lower = estimate[: k + 1] + 2 * se[: k + 1], estimate[: k + 1] - 2 * se[: k + 1]
@@ -701,7 +790,9 @@ class ImportanceScene:
         self.weighted = weighted / checkpoints[:, None]
         self.bars = density_stairs(ax, edges, theme.runs[0])
         self.bars.set_label("weighted draws")
-        legend = ax.legend(loc="upper right", fontsize=size * 0.72)
+        self.above = AboveTop(ax, edges, self.weighted / self.widths, theme.runs[0], theme)
+        legend = with_above_top(ax, ax.legend(loc="upper right", fontsize=size * 0.72),
+                                [self.above], fontsize=size * 0.72)
         self.outside_note = OutsideNote(ax, theme, size, weighted_outside / checkpoints[:, None])
         weights = result.weights
         self.norm = matplotlib.colors.LogNorm(max(weights.min(), weights.max() * 1e-4),
@@ -726,6 +817,8 @@ class ImportanceScene:
         weight_ax.axvline(1.0, color=theme.muted, lw=0.8, ls=":")
         weight_ax.set_title("weights (fraction of n)", fontsize=size * 0.8)
         self.weight_bars = density_stairs(weight_ax, weight_edges, theme.runs[2])
+        self.weight_above = AboveTop(weight_ax, weight_edges, self.weight_heights,
+                                     theme.runs[2], theme)
         self.weight_note = OutsideNote(weight_ax, theme, size,
                                        weight_outside / checkpoints[:, None])
         c = result.checkpoints
@@ -764,11 +857,13 @@ class ImportanceScene:
         k = self.indices[frame]
         n = r.checkpoints[k]
         self.bars.set_data(self.weighted[frame] / self.widths)
+        above = self.above.update(frame)
         first = max(0, n - self.rug_limit)
         self.rug.set_offsets(np.column_stack([self.rug_x[first:n], self.rug_y[first:n]]))
         self.rug.set_sizes(self.rug_sizes[first:n])
         self.rug.set_facecolors(self.rug_colors[first:n])
         self.weight_bars.set_data(self.weight_heights[frame])
+        weight_above = self.weight_above.update(frame)
         c = r.checkpoints[: k + 1]
         self.plain_line.set_data(c, r.plain_estimate[: k + 1])
         self.sn_line.set_data(c, r.self_normalized_estimate[: k + 1])
@@ -777,7 +872,8 @@ class ImportanceScene:
             f"n = {n:,}   ESS = {r.ess[k]:,.0f} ({r.ess[k] / n:.0%}){truth}\n"
             f"plain {r.plain_estimate[k]:.4f}   self-normalized "
             f"{r.self_normalized_estimate[k]:.4f}")
-        return [self.bars, self.rug, self.weight_bars, self.plain_line, self.sn_line,
+        return [self.bars, above, self.rug, self.weight_bars, weight_above, self.plain_line,
+                self.sn_line,
                 *self.outside_note.update(frame), *self.weight_note.update(frame), self.caption]
 
 
@@ -894,7 +990,8 @@ class ChainScene:
         lo, hi = min(lo, values.min()), max(hi, values.max())
         trace_ax.set_xlim(0, r.steps)
         # a band below the lowest draw holds the caption, so it never hides the traces
-        trace_ax.set_ylim(lo - 0.24 * (hi - lo), hi)
+        # and a little room above the highest, so a spike never reads as cut by the edge
+        trace_ax.set_ylim(lo - 0.24 * (hi - lo), hi + 0.04 * (hi - lo))
         if r.burn_in:
             trace_ax.axvspan(0, r.burn_in, color=theme.muted, alpha=0.15, lw=0)
             # from the band's left edge: centred on a narrow band it would spill off the axes

@@ -34,6 +34,7 @@ rasterizes the string anew); :class:`CachedGlyphText` draws the same line from c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -276,3 +277,68 @@ def _text_width(font: Any, text: str, dpi: float) -> float:
     from matplotlib.backends.backend_agg import RendererAgg
 
     return RendererAgg(1, 1, dpi).get_text_width_height_descent(text, font, False)[0]
+
+
+TITLE_SHRINK = 0.72  # a long title may shrink to this share of its size before it wraps
+
+
+def _math_terms(formula: str) -> list[str]:
+    """A mathtext formula (without its ``$``) cut before each top-level ``+`` / ``-`` (outside
+    braces and ``\\left … \\right``), each cut keeping its sign."""
+    terms, depth, start, i = [], 0, 0, 0
+    while i < len(formula):
+        if formula.startswith("\\left", i):
+            depth += 1
+            i += 5
+            continue
+        if formula.startswith("\\right", i):
+            depth -= 1
+            i += 6
+            continue
+        char = formula[i]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char in "+-" and depth == 0 and formula[i - 1:i] == " " and i > 0:
+            terms.append(formula[start:i].rstrip())
+            start = i
+        i += 1
+    terms.append(formula[start:].strip())
+    return [term for term in terms if term]
+
+
+def _wrapped(text: str, lines: int) -> str:
+    """``text`` broken into about ``lines`` lines of equal length: at spaces, or a formula
+    (``$…$`` whole) at its top-level ``+``/``-``, each line typeset on its own."""
+    import textwrap
+
+    if text.startswith("$") and text.endswith("$") and text.count("$") == 2:
+        terms = _math_terms(text[1:-1])
+        share = sum(len(term) for term in terms) / lines
+        rows: list[list[str]] = [[] for _ in range(lines)]
+        done = 0
+        for term in terms:  # each term to the line its middle falls on
+            rows[min(lines - 1, int((done + len(term) / 2) // share))].append(term)
+            done += len(term)
+        return "\n".join(f"${' '.join(row)}$" for row in rows if row)
+    return textwrap.fill(text, width=max(10, math.ceil(len(text) / lines)))
+
+
+def fit_title(figure: Any, text: str, *, fontsize: float, margin: float = 0.04,
+              **style: Any) -> Any:
+    """The figure's title, never wider than the frame: shrunk down to ``TITLE_SHRINK`` of its
+    size, then broken into as few lines as fit (a formula at its top-level ``+``/``-``)."""
+    title = figure.suptitle(text, fontsize=fontsize, **style)
+    renderer = figure.canvas.get_renderer()
+    room = figure.bbox.width * (1 - 2 * margin)
+    width = title.get_window_extent(renderer).width
+    if width <= room:
+        return title
+    scale = max(TITLE_SHRINK, room / width)
+    title.set_fontsize(fontsize * scale)
+    for lines in range(2, 5):
+        if title.get_window_extent(renderer).width <= room:
+            break
+        title.set_text(_wrapped(text, lines))
+    return title

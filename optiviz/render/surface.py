@@ -26,7 +26,7 @@ from optiviz.render.landscape import (
     start_styles,
     title_of,
 )
-from optiviz.render.scene import ANIMATED_Z, CachedGlyphText, new_figure
+from optiviz.render.scene import ANIMATED_Z, CachedGlyphText, fit_title, new_figure
 from optiviz.render.theme import Theme, style_axes
 
 SURFACE_GRID = 81  # surface samples per axis, every one drawn (striding makes a sawtooth)
@@ -217,8 +217,8 @@ class SurfaceScene:
         function = experiment.function
         title = title_of(experiment)
         if title:
-            figure.suptitle(title, color=theme.foreground, fontsize=size * 1.2,
-                            fontweight="bold")
+            fit_title(figure, title, color=theme.foreground, fontsize=size * 1.2,
+                      fontweight="bold")
 
         # the constrained layout places the side panels and the key; an empty placeholder
         # holds the surface's cell, where the 3-D axes go once the layout is frozen
@@ -247,7 +247,7 @@ class SurfaceScene:
         self.side = side_panels(side, side_axes, experiment, trajectories, self.color, theme,
                                 styles, domain)
         handles = key_handles(experiment, trajectories, self.color, theme, styles, domain,
-                              left=len(self.exits) > 0)
+                              left=len(self.exits) > 0, extra=self.side)
         several_starts = len(np.unique(trajectories.run_start)) > 1
         key_style = {"handlelength": 2.6 if several_starts else 1.4, "borderpad": 0.4,
                      "labelspacing": 0.3, "columnspacing": 1.2, "fancybox": False,

@@ -2,11 +2,14 @@
 
 Two kinds of writer live in :data:`WRITERS`:
 
-- *animation* writers (gif, mp4, webm) take RGB(A) frames one at a time through the protocol
+- *animation* writers (gif, mp4, webm; html in :mod:`optiviz.render.html_player`) take RGB(A)
+  frames one at a time through the protocol
   ``writer = Writer(path, width, height, fps=..., loop=..., background=..., key_colors=...)``
   (``key_colors``: colours that must stay exact, e.g. the runs'),
   ``writer.append(frame, repeat=1)`` (``frame`` is an ``(H, W, 3|4) uint8`` array, shown for
-  ``repeat`` frame periods), ``writer.finish()``, ``writer.abort()``;
+  ``repeat`` frame periods), ``writer.finish()``, ``writer.abort()``; a writer that needs to
+  know what the frames show (the HTML player's readout) also has
+  ``writer.attach_run(experiment, result, scene)``, called before the first frame;
 - *still* writers (png, svg, pdf) save a whole figure: ``Writer.save(figure, path)``.
 
 :func:`atomic_output` wraps either: it writes a temporary file in the target folder and renames
@@ -465,3 +468,8 @@ class SvgWriter(StillWriter):
 class PdfWriter(StillWriter):
     format = "pdf"
     metadata = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}
+
+
+# The HTML player registers itself (its own module: the page, the readout) ----------------------
+
+from optiviz.render import html_player  # noqa: E402,F401

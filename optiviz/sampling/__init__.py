@@ -64,6 +64,26 @@ class MetropolisResult:
     rhat: Array  # (S, K)
     autocorrelation: Array  # (S, L+1) pooled over chains, first coordinate, after burn-in
     method: str = "metropolis"
+    # (S,) bool: whether setting s accepts with the full Hastings ratio (``hastings: [true,
+    # false]`` compares an independence sampler with and without it); None: every one does.
+    hastings: Array | None = None
+
+    @property
+    def corrected(self) -> Array:
+        """(S,) bool: the settings whose acceptance ratio has the Hastings correction."""
+        if self.hastings is None:
+            return np.ones(len(self.scales), dtype=bool)
+        return np.asarray(self.hastings, dtype=bool)
+
+    @property
+    def compares_hastings(self) -> bool:
+        return not bool(self.corrected.all())
+
+    def setting_label(self, s: int) -> str:
+        """What setting ``s`` is, for frames and summaries."""
+        if self.compares_hastings:
+            return HASTINGS_LABELS[bool(self.corrected[s])]
+        return f"step scale {self.scales[s]:g}"
 
     @property
     def chains(self) -> int:
@@ -91,8 +111,12 @@ class MetropolisResult:
             else self.proposals.reshape(-1, dim),
             "start": self.positions[:, :, 0].reshape(-1, dim),
         }
-        if scales > 1:
+        if scales > 1 and not self.compares_hastings:
             out["scale"] = np.repeat(self.scales, chains * steps)
+        if self.compares_hastings:
+            # which draws come from an uncorrected chain: the ratio π(x')/π(x), wrong target
+            out["hastings"] = np.repeat(self.corrected, chains * steps)
+            out["chain_hastings"] = np.repeat(self.corrected[:, None], chains, axis=1)
         return out
 
     def summary(self) -> dict[str, float]:
@@ -100,6 +124,8 @@ class MetropolisResult:
         rates = self.acceptance_rate()
         for s, scale in enumerate(self.scales):
             suffix = "" if len(self.scales) == 1 else f"@{scale:g}"
+            if self.compares_hastings:
+                suffix = "" if self.corrected[s] else "@no_hastings"
             out[f"acceptance_rate{suffix}"] = float(rates[s])
             out[f"ess{suffix}"] = float(self.ess[s, -1])
             out[f"rhat{suffix}"] = float(self.rhat[s, -1])
@@ -109,6 +135,10 @@ class MetropolisResult:
 
 
 SamplingResult = DirectResult | StratifiedResult | ImportanceResult | MetropolisResult
+
+#: How a frame names a setting with and without the Hastings correction.
+HASTINGS_LABELS = {True: "with the Hastings correction",
+                   False: "no Hastings correction — wrong target"}
 
 
 # methods ------------------------------------------------------------------------------------------
@@ -228,7 +258,12 @@ def metropolis(config: SamplingConfig, target: Distribution, rng: np.random.Gene
     burn_in = options["burn_in"] if options["burn_in"] is not None else steps // 10
     proposal = make_distribution(options["proposal"])
     sample_step, step_logpdf = _coordinatewise(proposal, target.dim)
+    hastings = hastings_settings(options)
     scales = np.asarray(options["scales"] or (1.0,), dtype=float)
+    if len(hastings) > 1:  # a Hastings comparison: one setting per value, at the one scale
+        scales = np.repeat(scales, len(hastings))
+    else:
+        hastings = hastings * len(scales)
     starts = _starts(config, target, rng)
 
     def logdensity(points: Array) -> Array:  # (C, d) -> (C,)
@@ -244,6 +279,7 @@ def metropolis(config: SamplingConfig, target: Distribution, rng: np.random.Gene
                 logdensity,
                 lambda rng, shape, s=scale: s * sample_step(rng, shape),
                 lambda x, s=scale: step_logpdf(x / s) - x.shape[-1] * np.log(s),
+                hastings=hastings[index],
             )
         else:
             symmetric = _is_symmetric(proposal)
@@ -273,6 +309,7 @@ def metropolis(config: SamplingConfig, target: Distribution, rng: np.random.Gene
         ess=np.stack([s[2] for s in stats]),
         rhat=np.stack([s[3] for s in stats]),
         autocorrelation=np.stack([s[4] for s in stats]),
+        hastings=np.asarray(hastings, dtype=bool),
     )
 
 
@@ -332,6 +369,9 @@ METHODS.add("metropolis", MethodSpec(
         Param("proposal", {"name": "norm", "loc": 0.0, "scale": 1.0}, kind="any",
               doc="random-walk step distribution, or q itself with independent: true"),
         Param("independent", False, kind="bool", doc="independence sampler"),
+        Param("hastings", True, kind="any",
+              doc="independence sampler: [true, false] runs the chains with and without the "
+                  "Hastings correction q(x)/q(x'), side by side (false: the wrong target)"),
         Param("chains", 1, kind="int", check=positive),
         Param("scales", None, kind="floats", nullable=True, check=_scales_check,
               doc="compare proposal scales (each multiplies the proposal's step)",
@@ -348,8 +388,12 @@ METHODS.add("metropolis", MethodSpec(
 
 # validate / run -----------------------------------------------------------------------------------
 
-def validate(section: dict, *, seed: int = 0, path: KeyPath = ("sampling",)) -> SamplingConfig:
-    """Check the ``sampling:`` mapping and return the normalized :class:`SamplingConfig`."""
+def validate(section: dict, *, seed: int = 0, path: KeyPath = ("sampling",),
+             drawable: bool = True) -> SamplingConfig:
+    """Check the ``sampling:`` mapping and return the normalized :class:`SamplingConfig`.
+
+    ``drawable=False`` leaves out :func:`check_drawable` (the distributions' quantile searches),
+    which the loader runs after the budget has refused sizes no search should meet."""
     if not isinstance(section, dict):
         raise ConfigError("must be a mapping (distribution, method, samples, ...)", path)
     method = METHODS.canonical(section.get("method", "direct"), path + ("method",))
@@ -370,7 +414,8 @@ def validate(section: dict, *, seed: int = 0, path: KeyPath = ("sampling",)) -> 
         )
     if "distribution" not in section:
         raise ConfigError("missing 'distribution' (e.g. {name: normal, loc: 0, scale: 1})", path)
-    distribution = normalize_distribution(section["distribution"], path + ("distribution",))
+    distribution = normalize_distribution(section["distribution"], path + ("distribution",),
+                                          drawable=drawable)
     samples = Param("samples", 5000, kind="int", check=positive).coerce(
         section.get("samples", 5000), path + ("samples",))
     seed = Param("seed", kind="int", check=nonnegative).coerce(section.get("seed", seed),
@@ -384,11 +429,21 @@ def validate(section: dict, *, seed: int = 0, path: KeyPath = ("sampling",)) -> 
         options["estimate"] = expr_module.parse(options["estimate"], ("x",),
                                                 path=path + ("estimate",))
     if "proposal" in options:
-        options["proposal"] = normalize_distribution(options["proposal"], path + ("proposal",))
+        options["proposal"] = normalize_distribution(options["proposal"], path + ("proposal",),
+                                                     drawable=drawable)
     _check_combination(method, distribution, options, path)
     _check_values(method, distribution, options, samples, path)
     return SamplingConfig(distribution=distribution, method=method, samples=samples, seed=seed,
                           options=options)
+
+
+def check_drawable(config: SamplingConfig, path: KeyPath = ("sampling",)) -> None:
+    """Refuse a target or proposal whose range cannot be drawn (a finite, wide-enough box)."""
+    from optiviz.sampling.distributions import check_drawable as check_one
+
+    check_one(config.distribution, path + ("distribution",))
+    if isinstance(config.options.get("proposal"), dict):
+        check_one(config.options["proposal"], path + ("proposal",))
 
 
 def _check_combination(method: str, distribution: dict, options: dict, path: KeyPath) -> None:
@@ -413,10 +468,41 @@ def _check_combination(method: str, distribution: dict, options: dict, path: Key
         step = DISTRIBUTIONS.get(options["proposal"]["name"]).family
         if step not in ("continuous", "multivariate") or options["proposal"]["name"] == "dirichlet":
             raise ConfigError("must be a continuous distribution", path + ("proposal",))
+        options["hastings"] = _hastings(options, path + ("hastings",))
         if options["start"] is not None:
             dim = len(np.atleast_1d(distribution.get("mean", [0, 0]))) \
                 if family != "continuous" else 1
             options["start"] = _points(options["start"], dim, path + ("start",))
+
+
+def hastings_settings(options: dict) -> list[bool]:
+    """The validated ``hastings`` option as a list of settings ([True] by default)."""
+    value = options.get("hastings", True)
+    return [bool(v) for v in value] if isinstance(value, (list, tuple)) else [bool(value)]
+
+
+def _hastings(options: dict, path: KeyPath) -> tuple[bool, ...]:
+    """``hastings``: true, or a list comparing the corrected sampler with the uncorrected one.
+    An uncorrected independence sampler accepts with π(x')/π(x) and so samples ∝ π·q, not π:
+    it is allowed only beside a corrected run, so that the picture shows the error."""
+    value = options["hastings"]
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, bool) for v in values):
+        raise ConfigError(f"must be true, false or a list [true, false], got {show_value(value)}",
+                          path)
+    if len(set(values)) != len(values):
+        raise ConfigError(f"lists each setting once, got {show_value(value)}", path)
+    if False in values:
+        if not options["independent"]:
+            raise ConfigError("false drops the q(x)/q(x') factor of an independence sampler "
+                              "(independent: true); this random walk has no such factor", path)
+        if True not in values:
+            raise ConfigError("false alone samples the wrong distribution (∝ π·q, not π) with "
+                              "nothing to show it against: use hastings: [true, false]", path)
+        if options["scales"] is not None and len(options["scales"]) > 1:
+            raise ConfigError("compares with and without the correction at one proposal "
+                              "scale; remove scales or keep one", path)
+    return tuple(values)
 
 
 def _points(value: object, dim: int, path: KeyPath) -> tuple[tuple[float, ...], ...]:

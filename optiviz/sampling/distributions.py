@@ -139,8 +139,45 @@ def _lazy_scipy(name: str, params: dict[str, Any]) -> Callable[[], Any]:
     return frozen
 
 
+#: Unit bins a discrete distribution's 0.1 %–99.9 % range may span: beyond it the histogram
+#: cannot be drawn (zipf with a = 1.1 puts its 99.9 % quantile near 1e30).
+MAX_DISCRETE_SPAN = 10**7
+
+
+class RangeTooWide(ValueError):
+    """A discrete distribution's central 99.8 % spans more than ``MAX_DISCRETE_SPAN`` integers."""
+
+
+def _discrete_quantile(frozen: Any, q: float, low: float) -> float:
+    """The smallest integer k ≥ ``low`` with cdf(k) ≥ q, by doubling then bisection: a few dozen
+    cdf calls, where scipy's own ppf walks one integer at a time through a heavy tail."""
+    step = 1.0
+    while float(frozen.cdf(low + step)) < q:
+        step *= 2.0
+        if step > 4 * MAX_DISCRETE_SPAN:
+            raise RangeTooWide(f"its {q:.1%} quantile lies beyond {low + step / 2:,.0f}")
+    below, above = low + step / 2 if step > 1 else low - 1, low + step
+    if float(frozen.cdf(low)) >= q:
+        return low
+    while above - below > 1:
+        middle = math.floor((below + above) / 2)
+        if float(frozen.cdf(middle)) >= q:
+            above = middle
+        else:
+            below = middle
+    return above
+
+
 def _finite_domain(frozen: Any, discrete: bool) -> tuple[float, float]:
-    lo, hi = (float(v) for v in frozen.ppf([0.001, 0.999]))
+    if discrete:
+        s_lo = float(frozen.support()[0])
+        start = s_lo if math.isfinite(s_lo) else float(frozen.ppf(0.001))
+        lo = _discrete_quantile(frozen, 0.001, start)
+        hi = _discrete_quantile(frozen, 0.999, lo)
+        if hi - lo > MAX_DISCRETE_SPAN:
+            raise RangeTooWide(f"its 0.1 %–99.9 % range spans {hi - lo:,.0f} integers")
+    else:
+        lo, hi = (float(v) for v in frozen.ppf([0.001, 0.999]))
     s_lo, s_hi = (float(v) for v in frozen.support())
     # Bounded supports (uniform, beta, binomial) are shown whole: their edges are the story.
     if math.isfinite(s_lo) and s_lo >= lo - 0.25 * (hi - lo):
@@ -555,11 +592,13 @@ DISTRIBUTIONS.add("expr", DistributionSpec(
 
 # validation -------------------------------------------------------------------------------------
 
-def normalize_distribution(value: Any, path: KeyPath) -> dict[str, Any]:
+def normalize_distribution(value: Any, path: KeyPath, *, drawable: bool = True) -> dict[str, Any]:
     """Validate a ``distribution:``/``proposal:`` value (a name or a mapping with ``name``).
 
     Returns ``{"name": canonical, **every parameter}`` with defaults filled in. An ``expr`` target
-    may be given as ``{expr: "...", domain: ...}`` without a name.
+    may be given as ``{expr: "...", domain: ...}`` without a name. ``drawable``: also check that
+    its range can be drawn (:func:`check_drawable`; a quantile search that the loader runs only
+    once the budget has refused sizes like ``binomial n: 1e18``).
     """
     if isinstance(value, str):
         value = {"name": value}
@@ -604,9 +643,15 @@ def normalize_distribution(value: Any, path: KeyPath) -> dict[str, Any]:
         out["text"] = out["expr"]
         out["expr"] = expr_module.parse(out["text"], ("x", "y"), path=path + ("expr",))
         _check_density_somewhere(out, path)
-    if name != "expr":
-        _check_box(out, spec.family, path)
+    if drawable:
+        check_drawable(out, path)
     return out
+
+
+def check_drawable(spec: dict[str, Any], path: KeyPath) -> None:
+    """Refuse a normalized distribution whose range cannot be drawn (see :func:`_check_box`)."""
+    if spec["name"] != "expr":
+        _check_box(spec, DISTRIBUTIONS.get(spec["name"]).family, path)
 
 
 def _check_box(spec: dict[str, Any], family: str, path: KeyPath) -> None:
@@ -626,6 +671,10 @@ def _check_box(spec: dict[str, Any], family: str, path: KeyPath) -> None:
     except OverflowError:
         raise ConfigError(f"{name} with these parameters overflows: numbers too large to "
                           "compute with", path) from None
+    except RangeTooWide as exc:
+        raise ConfigError(f"{name} with these parameters cannot be drawn: {exc}, more than "
+                          f"the {MAX_DISCRETE_SPAN:,} unit bins a histogram may have",
+                          path) from None
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
         raise ConfigError(f"{name} cannot be built with these parameters ({exc})",
                           path) from None
@@ -667,5 +716,6 @@ __all__ = [
     "Distribution",
     "DistributionSpec",
     "make_distribution",
+    "check_drawable",
     "normalize_distribution",
 ]

@@ -43,6 +43,8 @@ TARGET_GRID = 160  # points per axis of p's contour grid (2-D)
 # Render keys of the optimizer views a variational animation has no use for.
 UNUSED_RENDER_KEYS = ("view", "domain", "trail", "orbit", "elev", "azim")
 UNUSED_TOP_KEYS = ("function", "start")
+# lr: auto and what steers it (tune, tolerance) belong to optimizer experiments
+OPTIMIZER_ONLY_KEYS = ("tune", "tolerance")
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ def parse(data: dict, common: Any, attempt: Callable) -> Any:
     config_module.unused_keys(data, UNUSED_TOP_KEYS, "variational", attempt,
                               why="q's start is variational.start; the function is the "
                                   "divergence")
+    config_module.unused_keys(data, OPTIMIZER_ONLY_KEYS, "variational", attempt,
+                              why="lr: auto is tuned on optimizer experiments only")
     given_render = data.get("render") if isinstance(data.get("render"), dict) else {}
     config_module.unused_keys(given_render, UNUSED_RENDER_KEYS, "variational", attempt,
                               path=("render",))
@@ -130,6 +134,12 @@ def parse(data: dict, common: Any, attempt: Callable) -> Any:
         for i, entry in enumerate(raw):
             expanded = attempt(lambda i=i, entry=entry: config_module._optimizer_entries(
                 entry, ("optimizers", i), steps=steps, function=stand_in, index=i))
+            if expanded and any(getattr(e, "tune", None) is not None for e in expanded):
+                attempt(lambda i=i: _fail(
+                    "auto is tuned on optimizer experiments only; give a variational config "
+                    "a number (e.g. lr: 0.05) or a sweep (lr: [0.01, 0.05])",
+                    ("optimizers", i, "lr")))
+                expanded = None
             if expanded is not None:
                 optimizers.extend(expanded)
     if variational is not None and optimizers:
@@ -591,9 +601,11 @@ def _clouds(experiment: Any, divergences: list[Any], result: VariationalResult
 
 # reporting -------------------------------------------------------------------------------------
 
-def summarize(experiment: Any, result: VariationalResult) -> Any:
+def summarize(experiment: Any, result: VariationalResult, *,
+              statistics: bool | None = None) -> Any:
     """One line per (divergence, optimizer entry): the final divergence (median over its
-    starts) and q's final parameters."""
+    starts) and q's final parameters. (``statistics``, success within a tolerance of a known
+    minimum, belongs to optimizer experiments.)"""
     from optiviz.report import RunSummary
 
     entries: list[Any] = []
@@ -620,7 +632,8 @@ def summarize(experiment: Any, result: VariationalResult) -> Any:
             left_view=0, divergence=DIVERGENCE_TITLES[name],
             params=tuple(float(v) for v in result.positions[first, -1]),
             param_names=result.param_names))
-    return RunSummary("variational", optimizers=tuple(entries))
+    return RunSummary("variational", optimizers=tuple(entries),
+                      success="not measured (a variational experiment's minimum is unknown)")
 
 
 @dataclass(frozen=True)
