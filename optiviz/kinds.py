@@ -11,7 +11,9 @@ never imports the renderer), how the kind is parsed, computed, drawn and summari
 - ``compute(experiment, progress) -> result`` (``result.arrays()`` is what ``--data`` writes);
 - ``scene(experiment, result) -> Scene``;
 - ``summarize(experiment, result) -> RunSummary``;
-- ``preflight(experiment)``: the cheap render-time checks ``config.preflight`` runs (or None).
+- ``preflight(experiment)``: the cheap render-time checks ``config.preflight`` runs (or None);
+- ``readout(tables, experiment, result, steps)``: the HTML player's per-frame readout, for a
+  kind that has its own (None: the player's optimizer or sampling tables).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class ExperimentKind:
     scene: str
     summarize: str
     preflight: str | None = None
+    readout: str | None = None  # ``-o page.html``: (tables, experiment, result, steps) -> None
 
     def call(self, role: str, *args: Any, **kwargs: Any) -> Any:
         """Import and call the function this kind names for ``role`` (``"compute"`` ...)."""
@@ -53,7 +56,7 @@ KINDS: dict[str, ExperimentKind] = {
     "variational": ExperimentKind(
         "variational", "variational", "optiviz.variational:parse", "optiviz.variational:run",
         "optiviz.render.variational:build_scene", "optiviz.variational:summarize",
-        "optiviz.variational:preflight"),
+        "optiviz.variational:preflight", "optiviz.variational:html_readout"),
 }
 
 SECTIONS = tuple(kind.section for kind in KINDS.values() if kind.section)

@@ -372,3 +372,27 @@ def test_2d_entropy_readout_matches_scipy():
     assert entropy == pytest.approx(scipy.stats.entropy(p_mass) + math.log(cell), abs=1e-3)
     assert kl == pytest.approx(scipy.stats.entropy(p_mass, q_mass), abs=1e-3)
     assert cross == pytest.approx(kl + entropy, abs=1e-12)
+
+
+def test_html_page_reads_out_each_frames_divergence_and_q(tmp_path):
+    pytest.importorskip("imageio_ffmpeg")
+    import re
+
+    from optiviz.render.html_player import decode_series, unpack
+
+    path = config(tmp_path, BASE.replace("gradient: exact", "gradient: reparam"))
+    out = tmp_path / "vi.html"
+    result = CliRunner().invoke(cli, ["run", str(path), "-o", str(out), "-q",
+                                      "--data", str(tmp_path / "vi.npz")])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    data = unpack(re.search(r'id="optiviz-readout">([^<]*)</script>', text).group(1))
+    steps = np.array(decode_series(data["series"][data["marks"]]), dtype=int)
+    table = data["tables"][0]
+    assert table["columns"] == ["q by", "KL", "cross-entropy", "entropy", "lr", "mu",
+                                "log_sigma"]
+    arrays = np.load(tmp_path / "vi.npz")
+    for r, row in enumerate(table["rows"]):
+        kl, _, _, _, mu, _ = (np.array(decode_series(data["series"][i])) for i in row[1:])
+        np.testing.assert_allclose(kl, arrays["objective"][r, steps], rtol=1e-3)
+        np.testing.assert_allclose(mu, arrays["positions"][r, steps, 0], rtol=1e-3, atol=1e-3)

@@ -191,6 +191,13 @@ def frame_marks(scene: Any, result: Any) -> tuple[str, np.ndarray]:
 def readout(experiment: Any, result: Any, scene: Any) -> dict[str, Any]:
     """The readout of every frame of ``scene`` (see the module docstring), ready for JSON."""
     mark, marks = frame_marks(scene, result)
+    from optiviz.kinds import KINDS
+
+    kind = KINDS[experiment.kind]
+    if kind.readout is not None:  # a kind with a readout of its own (variational)
+        tables = Tables(mark, marks, result.steps)
+        kind.call("readout", tables, experiment, result, marks)
+        return tables.data()
     if experiment.kind != "sampling":
         tables = Tables(mark, marks, result.steps)
         optimizer_tables(tables, experiment, result, marks)

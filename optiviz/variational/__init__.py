@@ -601,6 +601,27 @@ def _clouds(experiment: Any, divergences: list[Any], result: VariationalResult
 
 # reporting -------------------------------------------------------------------------------------
 
+def html_readout(tables: Any, experiment: Any, result: VariationalResult,
+                 steps: np.ndarray) -> None:
+    """The ``-o page.html`` readout: per run and frame, the divergence, its cross-entropy and
+    entropy, the lr of the step that led there and q's parameters."""
+    lr_index = np.clip(steps - 1, 0, max(result.lr.shape[1] - 1, 0))
+    several = len(experiment.variational.starts) > 1
+    rows = []
+    for r in range(result.runs):
+        name = str(result.label[r])
+        if several:
+            name += f" \u00b7 start {int(result.run_start[r]) + 1}"
+        lr = result.lr[r, lr_index] if result.lr.shape[1] else np.full(len(steps), np.nan)
+        rows.append([name, tables.add(result.objective[r, steps], missing="diverged"),
+                     tables.add(result.cross_entropy[r, steps]),
+                     tables.add(result.entropy[r, steps]), tables.add(lr),
+                     *(tables.add(result.positions[r, steps, k])
+                       for k in range(result.positions.shape[2]))])
+    tables.table(["q by", "KL", "cross-entropy", "entropy", "lr", *result.param_names], rows)
+
+
+
 def summarize(experiment: Any, result: VariationalResult, *,
               statistics: bool | None = None) -> Any:
     """One line per (divergence, optimizer entry): the final divergence (median over its
