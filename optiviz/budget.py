@@ -431,6 +431,46 @@ def check_simulation(experiment: Any) -> None:
                                       experiment.steps, experiment.render))
 
 
+# Variational experiments -------------------------------------------------------------------------
+
+#: Per run and step: q's d parameters and seven readouts (objective, cross-entropy, entropy, band
+#: low and high, its spread, lr), float64.
+VARIATIONAL_STEP_FLOATS = 7
+#: One log-density evaluation at one point, with its share of the gradient (measured: about
+#: 0.4 ms per step of a 1-D run with 200 nodes and 8 draws, readouts and landscape included).
+VARIATIONAL_POINT_SECONDS = 1.5e-6
+
+
+def variational_estimates(runs: int, steps: int, d: int, nodes: int, samples: int,
+                          clouds: int = 0, frames: int = 0) -> list[Estimate]:
+    """Memory and time of ``runs`` variational runs of ``steps`` steps over q's ``d``
+    parameters, each step an exact expectation over ``nodes`` quadrature nodes and a gradient
+    from ``samples`` draws; ``clouds`` single-draw gradients on each of ``frames`` frames
+    (the gradients panel). Blames ``variational.samples`` when the draws are most of the work,
+    else ``steps``."""
+    per_step = nodes + samples
+    what = f"{count(runs, 'run')} × {count(steps, 'step')} × {count(per_step, 'point')}"
+    path = ("variational", "samples") if samples > nodes else ("steps",)
+    out = [Estimate(what, path, bytes=runs * (steps + 1) * 8 * (d + VARIATIONAL_STEP_FLOATS)
+                    + 8 * samples * runs * max(d, 2),
+                    seconds=runs * steps * per_step * VARIATIONAL_POINT_SECONDS)]
+    if clouds and frames:
+        out.append(Estimate(
+            f"the gradients panel's {count(clouds, 'draw')} on {count(frames, 'frame')}",
+            ("render", "panels"), bytes=frames * clouds * 2 * d * 8,
+            seconds=frames * clouds * nodes * VARIATIONAL_POINT_SECONDS / 10))
+    return out
+
+
+def check_variational(runs: int, steps: int, d: int, nodes: int, samples: int, render: Any,
+                      clouds: int = 0) -> None:
+    """Refuse a variational experiment that would not fit or finish: its runs, the gradients
+    panel's draws, one frame's buffers, the time to draw every frame."""
+    frames = min(steps + 1, render.frames or OPTIMIZER_FRAMES)
+    refuse_over(variational_estimates(runs, steps, d, nodes, samples, clouds, frames)
+                + _frame_estimates(render.width, render.height, frames, runs * 60))
+
+
 # Sampling experiments ----------------------------------------------------------------------------
 
 #: Checkpoints the direct, stratified and importance methods evaluate (log-spaced sample counts);

@@ -396,3 +396,18 @@ def test_html_page_reads_out_each_frames_divergence_and_q(tmp_path):
         kl, _, _, _, mu, _ = (np.array(decode_series(data["series"][i])) for i in row[1:])
         np.testing.assert_allclose(kl, arrays["objective"][r, steps], rtol=1e-3)
         np.testing.assert_allclose(mu, arrays["positions"][r, steps, 0], rtol=1e-3, atol=1e-3)
+
+
+def test_budget_refuses_before_running(tmp_path, monkeypatch):
+    from optiviz.errors import ConfigError
+
+    monkeypatch.setenv("OPTIVIZ_TIME_LIMIT", "2s")
+    path = config(tmp_path, BASE.replace("steps: 60", "steps: 100000"))
+    with pytest.raises(ConfigError, match=r"runs × 100,000 steps .* take about") as error:
+        api.load(path)
+    assert error.value.path == ("steps",) and error.value.line is not None
+    heavy = BASE.replace("gradient: exact", "gradient: reparam\n  samples: 100000").replace(
+        "steps: 60", "steps: 2000")
+    with pytest.raises(ConfigError) as error:
+        api.load(config(tmp_path, heavy))
+    assert error.value.path == ("variational", "samples")

@@ -29,6 +29,7 @@ from optiviz.variational.objective import (
     VariationalObjective,
     family_for,
     make_divergence,
+    quadrature_nodes,
 )
 from optiviz.variational.targets import Target, make_target, parse_target
 
@@ -282,25 +283,14 @@ def _numbers(value: Any, count: int, path: KeyPath) -> list[float]:
 
 def check_budget(config: VariationalConfig, optimizers: list[Any], steps: int,
                  render: Any) -> None:
-    """Memory and time of the runs, their readouts and the frames (see optiviz.budget)."""
+    """Refuse, before anything runs, what would not fit or finish (``optiviz.budget``)."""
     from optiviz import budget
 
     family = config.q
     runs = len(config.divergences) * max(1, len(optimizers)) * len(config.starts)
-    nodes = 200 if family.dim == 1 else 48 * 48
-    frames = min(steps + 1, render.frames or 300)
-    memory = runs * (steps + 1) * 8 * (family.d + 8)
-    seconds = runs * steps * (nodes + config.samples) * 4e-7 * 3
-    estimates = [budget.Estimate(
-        f"{budget.count(runs, 'run')} × {budget.count(steps, 'step')}",
-        ("steps",), bytes=memory, seconds=seconds)]
-    if render.panels and "gradients" in render.panels:
-        estimates.append(budget.Estimate(
-            f"the gradients panel's {CLOUD_DRAWS} draws on {budget.count(frames, 'frame')}",
-            ("render", "panels"), bytes=frames * CLOUD_DRAWS * 2 * family.d * 8,
-            seconds=frames * CLOUD_DRAWS * nodes * 1e-7))
-    estimates += budget._frame_estimates(render.width, render.height, frames, runs * 60)
-    budget.refuse_over(estimates)
+    clouds = "gradients" in (render.panels or ())
+    budget.check_variational(runs, steps, family.d, quadrature_nodes(family.dim),
+                             config.samples, render, clouds=CLOUD_DRAWS if clouds else 0)
 
 
 def preflight(experiment: Any) -> None:
@@ -410,6 +400,7 @@ def run(experiment: Any, progress: Callable[[int, int], None] | None = None) -> 
     from optiviz.engine import run_group
 
     config: VariationalConfig = experiment.variational
+    check_budget(config, list(experiment.optimizers), experiment.steps, experiment.render)
     target, family = config.built, config.q
     starts = config.starts
     n, steps, d = len(starts), experiment.steps, family.d

@@ -127,6 +127,11 @@ def inverse_lower(scale: Array) -> Array:
     return out
 
 
+def quadrature_nodes(dim: int) -> int:
+    """How many nodes :func:`quadrature` keeps (what one exact expectation costs)."""
+    return int(quadrature(dim)[1].size)
+
+
 def quadrature(dim: int) -> tuple[Array, Array]:
     """Standard-normal nodes ε (M, k) and weights (M,) summing to 1. Nodes whose weight is
     under ``NEGLIGIBLE_WEIGHT`` are left out: they change no sum by more than that times
