@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from optiviz.render.animate import select_frames
-from optiviz.render.landscape import legend_below, run_colors, shown_values
+from optiviz.render.landscape import legend_below, run_colors, shown_values, start_styles
 from optiviz.render.panels import PanelContext, build_panels
 from optiviz.render.scene import ANIMATED_Z, CachedGlyphText, GrowingLine, freeze_layout, new_figure
 from optiviz.render.theme import font_size, get_theme, rc_params, style_axes
@@ -62,6 +62,8 @@ class VariationalScene:
         figure.suptitle(title, color=theme.foreground, fontsize=size * 1.15, fontweight="bold")
         entry_colors = run_colors(experiment, _AsTrajectories(result), theme)
         colors = [entry_colors[int(o)] for o in result.run_optimizer]
+        # several starts: each its own line style and start marker (as in the optimizer views)
+        self.styles = start_styles(result)
         self.key_colors = tuple(dict.fromkeys(colors))
         self.panel_names = panel_list(experiment)
         self.config = config
@@ -92,7 +94,8 @@ class VariationalScene:
             style_axes(top, theme, size)
             top.set_title(BLOCK_TITLES[name], color=theme.foreground, fontsize=size, loc="left")
             if one_d:
-                self.parts.append(DensityPanel(top, result, runs, colors, theme, config))
+                self.parts.append(DensityPanel(top, result, runs, colors, theme, config,
+                                               [self.styles[r][0] for r in runs]))
             else:
                 self.parts.append(EllipsePanel(top, result, runs, colors, theme, config, size))
             counter = CachedGlyphText(top, 0.99, 0.97, size=size * 0.85, color=theme.foreground,
@@ -116,7 +119,8 @@ class VariationalScene:
                 extras={"divergence": di, "name": name, "runs": runs, "twins": twins})
             names = [p for p in below if p != "landscape"]
             if one_d and below:
-                self.parts.append(LandscapePanel(axes[0], result, di, runs, colors, theme))
+                self.parts.append(LandscapePanel(axes[0], result, di, runs, colors, theme,
+                                                 self.styles))
                 axes = axes[1:]
             self.parts += build_panels(names, axes, "variational", context)
         handles = self._key(result, colors, theme, one_d)
@@ -147,6 +151,13 @@ class VariationalScene:
             label = str(result.label[r]).split(" · ")[0]
             handles.append(Line2D([], [], color=colors[r], linewidth=2,
                                   label=f"q by {label}"))
+        starts = self.config.starts
+        if len(starts) > 1:  # one line style and start marker per start
+            for index, (style, marker) in enumerate(self.styles[: len(starts)]):
+                shown = ", ".join(f"{v:.3g}".replace("-", "−") for v in starts[index][:2])
+                handles.append(Line2D([], [], color=theme.foreground, linewidth=1.2,
+                                      linestyle=style, marker=marker, markersize=5,
+                                      markerfacecolor="none", label=f"start ({shown})"))
         if not one_d:
             handles.append(Line2D([], [], color=theme.foreground, linewidth=1.0,
                                   linestyle="--", label="q's 1σ (solid) and 2σ ellipses"))
@@ -286,7 +297,7 @@ class DensityPanel:
     """1-D: p filled, each run's q = N(μ, σ²) drawn over it at the current step."""
 
     def __init__(self, ax: Any, result: Any, runs: np.ndarray, colors: Sequence[str],
-                 theme: Any, config: Any):
+                 theme: Any, config: Any, linestyles: Sequence[Any] | None = None):
         x, p = result.density["x"], result.density["p"]
         self.x = x
         self.runs = runs
@@ -310,6 +321,7 @@ class DensityPanel:
 
         run_colors = [colors[r] for r in runs]
         self.curves = LineCollection([], colors=run_colors, linewidths=1.8, animated=True,
+                                     linestyles=list(linestyles or ["solid"] * len(runs)),
                                      zorder=ANIMATED_Z, path_effects=_halo(theme, run_colors, 1.8))
         ax.add_collection(self.curves, autolim=False)
 
@@ -331,7 +343,8 @@ class LandscapePanel:
     """1-D: the divergence over (μ, log σ), exact on the result's grid, with each run's path."""
 
     def __init__(self, ax: Any, result: Any, divergence: int, runs: np.ndarray,
-                 colors: Sequence[str], theme: Any):
+                 colors: Sequence[str], theme: Any,
+                 styles: Sequence[tuple[Any, str]] | None = None):
         grid = result.landscape
         mu, log_sigma = grid["mu"], grid["log_sigma"]
         values = grid["values"][divergence]
@@ -360,12 +373,14 @@ class LandscapePanel:
         self.runs = runs
         self.positions = positions
         run_colors = [colors[r] for r in runs]
+        styles = styles or [("solid", "o")] * result.runs
         for r in runs:
-            ax.plot(positions[r, 0, 0], positions[r, 0, 1], marker="o", markersize=5,
+            ax.plot(positions[r, 0, 0], positions[r, 0, 1], marker=styles[r][1], markersize=5,
                     markerfacecolor="none", markeredgecolor=colors[r], linestyle="none",
                     zorder=4)
         self.paths = LineBundle(ax, [positions[r, :, 0] for r in runs],
                                 [positions[r, :, 1] for r in runs], colors=run_colors,
+                                styles=[styles[r][0] for r in runs],
                                 widths=[1.4] * len(runs),
                                 path_effects=_halo(theme, run_colors, 1.4))
         self.heads = ax.scatter(np.full(len(runs), np.nan), np.full(len(runs), np.nan), s=36,
