@@ -411,3 +411,15 @@ def test_budget_refuses_before_running(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as error:
         api.load(config(tmp_path, heavy))
     assert error.value.path == ("variational", "samples")
+
+
+def test_two_starts_take_their_nearest_modes_and_render(tmp_path):
+    body = BASE.replace("{name: normal, loc: -1, scale: 2}", str(MIXTURE).replace("'", "")) \
+        .replace("[reverse, forward]", "reverse").replace(
+            "{mean: 1.0, log_std: -1.0}",
+            "[{mean: -1.5, log_std: -0.5}, {mean: 1.0, log_std: 0.0}]").replace(
+            "steps: 60", "steps: 400")
+    report = api.run_file(config(tmp_path, body), output=tmp_path / "two.png")
+    assert report.outputs[0].exists()
+    result = api.compute(api.load(config(tmp_path, body), render=False))
+    np.testing.assert_allclose(result.positions[:, -1, 0], [-1.9145, 1.8911], atol=0.02)
