@@ -57,12 +57,15 @@ def tune(experiment: Experiment, progress: Callable[[int, int], None] | None = N
         raise config_module.locate_in_source(exc, experiment.source) from None
 
 
-def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None) -> Any:
+def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None,
+            *, plan: Any = None) -> Any:
     """Trajectories for optimizer experiments, a SamplingResult for sampling ones.
     ``progress(done, total)``, when given, hears now and then how far the work is. A config
     problem only computing can find (an estimate that is NaN at a sample) is a ConfigError
     naming the config file and the key. Entries with ``lr: auto`` are tuned first (see
-    :func:`tune`, which also returns the experiment with the chosen lrs, for rendering)."""
+    :func:`tune`, which also returns the experiment with the chosen lrs, for rendering).
+    ``plan``: what to record (:func:`optiviz.reductions.plan`, for the outputs a run writes);
+    None records every step."""
     try:
         if experiment.kind == "sampling":
             from optiviz import sampling
@@ -72,7 +75,11 @@ def compute(experiment: Experiment, progress: Callable[[int, int], None] | None 
         from optiviz.engine import simulate
 
         tuned = tuning.tune(experiment)
-        result = simulate(tuned, progress=progress)
+        if plan is None or plan.wanted is None:
+            result = simulate(tuned, progress=progress)
+        else:
+            result = simulate(tuned, progress=progress, record_steps=plan.steps,
+                              reduce=plan.wanted)
         return result if tuned is experiment else tuning.attach(result, tuned)
     except ConfigError as exc:
         if experiment.source is None and experiment.name == "stdin" and exc.file is None:
@@ -302,8 +309,13 @@ def run_experiment(
     if experiment.kind == "optimizers" and pending(experiment):
         with Progress(1, label="tuning lr", unit="steps", enabled=not quiet) as progress:
             experiment = tune(experiment, progress=progress.callback)
+    from optiviz.reductions import plan
+
+    # only what the outputs read: every step for --data and paths, else the frames and the
+    # reductions (optiviz/reductions.py)
+    kept = plan(experiment, render=render, data=data is not None, statistics=statistics)
     with Progress(1, label="computing", unit="steps", enabled=not quiet) as progress:
-        result = compute(experiment, progress=progress.callback)
+        result = compute(experiment, progress=progress.callback, plan=kept)
     summary = summarize(experiment, result,
                         statistics=True if statistics or data is not None else None)
     outputs: list[Path] = []
