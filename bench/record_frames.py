@@ -2,10 +2,11 @@
 
 8 optimizers x 10,000 starts x 500 steps on Rosenbrock (bench/engine.py's entries), rendered to a
 small GIF (320x240, 30 frames, the default loss panel), ``optiviz run cfg -o out.gif -q``, as its
-own process. Two source trees run alternately (``--before`` e.g. an export of main, ``--after``
-this one), so both see the same machine load; the table gives medians of ``--repeat`` runs of
-wall time, user and system CPU and peak resident memory (``wait4``'s ru_maxrss), and that peak
-per trajectory step (runs x (steps + 1)). The GIFs of the two trees are compared byte for byte.
+own process, which reports its own peak memory and CPU times. Two source trees run alternately
+(``--before`` e.g. an export of main, ``--after`` this one), so both see the same machine load;
+the table gives medians of ``--repeat`` runs of wall time, user and system CPU and peak
+resident memory (the child's ru_maxrss), and that peak per trajectory step (runs x (steps + 1)).
+The GIFs of the two trees are compared byte for byte.
 
 Run: .venv/bin/python bench/record_frames.py --before /path/to/main [--after .] [--repeat 3]
 """
@@ -13,6 +14,7 @@ Run: .venv/bin/python bench/record_frames.py --before /path/to/main [--after .] 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -34,17 +36,33 @@ def config_text(starts: int, steps: int) -> str:
             "render: {width: 320, height: 240, frames: 30, fps: 10}\n")
 
 
+# ``python -m optiviz run ...`` in a child that writes its own peak resident set (RUSAGE_SELF,
+# kilobytes) and CPU times to a file when the command exits.
+CHILD = """
+import json, resource, runpy, sys
+report, sys.argv = sys.argv[1], ["optiviz", *sys.argv[2:]]
+try:
+    runpy.run_module("optiviz", run_name="__main__")
+except SystemExit as stop:
+    if stop.code:
+        raise
+finally:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    with open(report, "w") as stream:
+        json.dump({"peak": usage.ru_maxrss * 1024.0, "user": usage.ru_utime,
+                   "sys": usage.ru_stime}, stream)
+"""
+
+
 def run(tree: Path, config: Path, output: Path) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    report = output.with_suffix(".json")
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "optiviz", "run", str(config), "-o",
-                              str(output), "-q"], env=env)
-    _, status, usage = os.wait4(child.pid, 0)
+    # run outside both trees: ``python -c`` puts the working folder first on sys.path
+    subprocess.run([sys.executable, "-c", CHILD, str(report), "run", str(config), "-o",
+                    str(output), "-q"], env=env, check=True, cwd=output.parent)
     wall = time.perf_counter() - started
-    if status:
-        raise SystemExit(f"{tree}: exit status {status}")
-    return {"wall": wall, "user": usage.ru_utime, "sys": usage.ru_stime,
-            "peak": usage.ru_maxrss * 1024.0}
+    return {"wall": wall, **json.loads(report.read_text())}
 
 
 def main() -> None:

@@ -355,7 +355,8 @@ def tuning_estimates(starts: int, optimizers: Sequence[Any], steps: int, functio
         work = _work(config, data_points)
         seconds += groups * steps * (GROUP_STEP_SECONDS + width * starts * RUN_STEP_SECONDS
                                      * work)
-        largest = max(largest, width * starts * ((steps + 1) * RUN_STEP_BYTES + RUN_BYTES))
+        # a candidate run keeps its last step (and a running sum), not every step
+        largest = max(largest, width * starts * (2 * RUN_STEP_BYTES + RUN_BYTES))
         candidates += settings.budget * repeats
     what = (f"tuning lr: {count(candidates, 'candidate run')} × {count(starts, 'start')} × "
             f"{count(steps, 'step')}")

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 QUANTILES = (0.25, 0.5, 0.75)  # the cloud loss panel's band and line
+BAND_STEPS = 64  # steps of loss held per run group before their percentiles are taken
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,9 @@ class GroupReducer:
         self._positions: np.ndarray | None = None
         self._loss: np.ndarray | None = None
         self._taken = np.empty(runs, dtype=bool)
+        # the loss of the last steps, time-major, until their percentiles are taken together
+        self._pending = (np.empty((BAND_STEPS, runs)) if owner.bands is not None else None)
+        self._held: list[int] = []
 
     def see(self, t: int, positions: np.ndarray, loss: np.ndarray, alive: np.ndarray) -> None:
         """Step ``t``: ``positions`` (runs, d) and ``loss`` (runs,) as computed, ``alive`` the
@@ -246,22 +250,30 @@ class GroupReducer:
             ok = within(wanted.tolerance, owner.function, positions, loss)
             self.hits[ok & (self.hits < 0)] = t
         n = owner.starts
-        lost = None
-        if owner.bands is not None and np.isnan(loss).any():
-            lost = lost_values(self.first, self.final, owner.function)
-        for member, entry in enumerate(self.entries):
-            block = slice(member * n, (member + 1) * n)
-            if owner.share is not None:
+        if owner.share is not None:
+            for member, entry in enumerate(self.entries):
+                block = slice(member * n, (member + 1) * n)
                 owner.share[entry, t] = inside_count(positions[block], wanted.domain) / n
-            if owner.bands is not None:
-                column = loss[block]
-                if lost is not None:
-                    column = np.where(np.isnan(column), lost[block], column)
-                else:
-                    column = column.copy()
-                owner.bands[entry, :, t] = band_rows(column[None, :])[:, 0]
+        if self._pending is not None:
+            self._pending[len(self._held)] = loss
+            self._held.append(t)
+            if len(self._held) == BAND_STEPS or t == owner.steps:
+                self._bands()
         if t == owner.steps:
             self._store()
+
+    def _bands(self) -> None:
+        """The percentiles of the held steps, per entry, as :func:`render.cloud.median_band`
+        takes them over recorded steps: a diverged run (NaN) counts as :func:`lost_values`
+        (its last finite loss is final once it diverged, so taking them later is exact)."""
+        owner, n = self.owner, self.owner.starts
+        held = self._pending[: len(self._held)]
+        lost = lost_values(self.first, self.final, owner.function)
+        for member, entry in enumerate(self.entries):
+            block = slice(member * n, (member + 1) * n)
+            values = np.where(np.isnan(held[:, block]), lost[block], held[:, block])
+            owner.bands[entry, :, self._held[0]: self._held[-1] + 1] = band_rows(values)
+        self._held = []
 
     def _store(self) -> None:
         owner = self.owner
@@ -271,3 +283,29 @@ class GroupReducer:
             owner.left[self.rows] = self.left
         if self.hits is not None:
             owner.hits[self.rows] = self.hits
+
+
+class LossSum:
+    """Each run's loss summed over every step in step order (a diverged run's: NaN), what the
+    tuning's ``mean`` objective reads instead of the recorded steps: ``total / (S+1)`` is
+    bit for bit ``loss.mean(axis=0)`` of the time-major (S+1, runs) recording, which NumPy
+    sums row after row (tests/test_reductions.py checks it)."""
+
+    def __init__(self, runs: int, steps: int):
+        self.total = np.zeros(runs)
+        self.steps = steps
+
+    def see(self, t: int, positions: np.ndarray, loss: np.ndarray, alive: np.ndarray) -> None:
+        values = loss if alive.all() else np.where(alive, loss, np.nan)
+        if t == 0:
+            np.copyto(self.total, values)
+        else:
+            self.total += values
+
+    def rest(self, t: int) -> None:
+        if t <= self.steps:
+            self.total[:] = np.nan
+
+    def mean(self) -> np.ndarray:
+        return self.total / (self.steps + 1)
+

@@ -74,15 +74,18 @@ def test_output_is_byte_identical(name: str, tmp_path: Path) -> None:
         np.testing.assert_array_equal(value, two.arrays()[key], err_msg=key)
 
 
-def test_reductions_are_step_exact() -> None:
+def test_reductions_are_step_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each reduction equals what the full recording gives, bit for bit, including runs that
-    diverge (and a group where every run diverges before the end)."""
+    diverge (and a group where every run diverges before the end), with the percentiles taken
+    over blocks of 7 held steps (a block cut by divergences and by the last step)."""
+    monkeypatch.setattr("optiviz.reductions.BAND_STEPS", 7)
     from optiviz.render.cloud import median_band, view_share
     from optiviz.statistics import hitting_steps
     from optiviz.view import left_view, view_domain
 
     data = cloud(tolerance={"distance": 0.05})
-    data["optimizers"].append({"name": "sgd", "lr": 5.0, "label": "all diverge"})
+    # a run group of its own whose every run diverges by step 6 (the engine stops it early)
+    data["optimizers"].append({"name": "momentum", "lr": 5.0, "label": "all diverge"})
     experiment = experiment_of(data)
     chosen = plan(experiment, render=True, data=False, statistics=True)
     full = api.compute(experiment)
@@ -142,3 +145,26 @@ def test_cli_records_frames_and_data_keeps_every_step(tmp_path: Path) -> None:
     assert (tmp_path / "c.gif").read_bytes() == (tmp_path / "a.gif").read_bytes()
     assert report.final == api.run_file(config, output=tmp_path / "e.gif",
                                         data=tmp_path / "e.npz").final
+
+
+@pytest.mark.parametrize("objective", ["final", "mean"])
+def test_tuning_keeps_the_last_step_and_a_running_sum(objective: str) -> None:
+    """lr: auto candidates record their last step only (``mean``: a running sum of every
+    step); the objective is bit for bit what every recorded step gives, diverged candidates
+    included."""
+    from optiviz import tuning
+    from optiviz.engine import run_group
+
+    experiment = experiment_of(cloud(
+        optimizers=[{"name": "sgd", "lr": "auto"}],
+        tune={"budget": 6, "objective": objective, "range": [1.0e-4, 1.0]}))
+    record = tuning.tune_entry(experiment, 0)
+    candidates = [tuning.with_lr(experiment.optimizers[0], lr) for lr in record.lr]
+    _, loss, _, stopped = run_group(candidates, experiment.function, experiment.starts,
+                                    experiment.steps, np.random.default_rng(0))
+    with np.errstate(invalid="ignore"):
+        score = loss[-1].copy() if objective == "final" else loss.mean(axis=0)
+    score[(stopped >= 0) | ~np.isfinite(score)] = np.inf
+    by_hand = np.median(score.reshape(len(candidates), -1), axis=1)
+    assert (record.diverged > 0).any() and (record.diverged == 0).any()
+    np.testing.assert_array_equal(record.objective, by_hand)
