@@ -141,6 +141,16 @@ def test_cli_records_frames_and_data_keeps_every_step(tmp_path: Path) -> None:
     data = np.load(tmp_path / "d.npz")
     assert data["positions"].shape == (120, 31, 2) and data["loss"].shape == (120, 31)
     assert "steps_recorded" not in data
+    # the summary alone (step 0 recorded, the rest reduced) says what the full recording says
+    alone = runner.invoke(cli, ["run", str(config), "--no-render", "--summary"])
+    both = runner.invoke(cli, ["run", str(config), "--no-render", "--summary", "--data",
+                               str(tmp_path / "f.npz")])
+    assert alone.exit_code == both.exit_code == 0, alone.output + both.output
+
+    def numbers(output: str) -> list[str]:
+        return [line for line in output.splitlines() if not line.startswith(str(config))]
+
+    assert numbers(alone.output) == numbers(both.output) and "left the view" in alone.output
     report = api.run_file(config, output=tmp_path / "c.gif", statistics=True)
     assert (tmp_path / "c.gif").read_bytes() == (tmp_path / "a.gif").read_bytes()
     assert report.final == api.run_file(config, output=tmp_path / "e.gif",
