@@ -58,28 +58,39 @@ def tune(experiment: Experiment, progress: Callable[[int, int], None] | None = N
 
 
 def compute_optimizers(experiment: Experiment,
-                       progress: Callable[[int, int], None] | None = None) -> Any:
+                       progress: Callable[[int, int], None] | None = None, *,
+                       plan: Any = None) -> Any:
     """The optimizer kind's computing (:mod:`optiviz.kinds`): ``lr: auto`` tuned, then every
-    run simulated; the tuning's record is attached to the Trajectories."""
+    run simulated; the tuning's record is attached to the Trajectories. ``plan``: what to
+    record (:func:`optiviz.reductions.plan`); None records every step."""
     from optiviz import tuning
     from optiviz.engine import simulate
 
     tuned = tuning.tune(experiment)
-    result = simulate(tuned, progress=progress)
+    if plan is None or plan.wanted is None:
+        result = simulate(tuned, progress=progress)
+    else:
+        result = simulate(tuned, progress=progress, record_steps=plan.steps,
+                          reduce=plan.wanted)
     return result if tuned is experiment else tuning.attach(result, tuned)
 
 
-def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None) -> Any:
+def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None,
+            *, plan: Any = None) -> Any:
     """Trajectories for optimizer experiments, a SamplingResult for sampling ones, a
     VariationalResult for variational ones (:mod:`optiviz.kinds`).
     ``progress(done, total)``, when given, hears now and then how far the work is. A config
     problem only computing can find (an estimate that is NaN at a sample) is a ConfigError
     naming the config file and the key. Entries with ``lr: auto`` are tuned first (see
-    :func:`tune`, which also returns the experiment with the chosen lrs, for rendering)."""
+    :func:`tune`, which also returns the experiment with the chosen lrs, for rendering).
+    ``plan``: what to record (:func:`optiviz.reductions.plan`, for the outputs a run writes;
+    only optimizer experiments record less than everything); None records every step."""
     from optiviz.kinds import KINDS
 
     try:
-        return KINDS[experiment.kind].call("compute", experiment, progress=progress)
+        recording = {"plan": plan} if plan is not None and plan.wanted is not None else {}
+        return KINDS[experiment.kind].call("compute", experiment, progress=progress,
+                                           **recording)
     except ConfigError as exc:
         if experiment.source is None and experiment.name == "stdin" and exc.file is None:
             exc.file = "<stdin>"
@@ -308,8 +319,13 @@ def run_experiment(
     if experiment.kind == "optimizers" and pending(experiment):
         with Progress(1, label="tuning lr", unit="steps", enabled=not quiet) as progress:
             experiment = tune(experiment, progress=progress.callback)
+    from optiviz.reductions import plan
+
+    # only what the outputs read: every step for --data and paths, else the frames and the
+    # reductions (optiviz/reductions.py)
+    kept = plan(experiment, render=render, data=data is not None, statistics=statistics)
     with Progress(1, label="computing", unit="steps", enabled=not quiet) as progress:
-        result = compute(experiment, progress=progress.callback)
+        result = compute(experiment, progress=progress.callback, plan=kept)
     summary = summarize(experiment, result,
                         statistics=True if statistics or data is not None else None)
     outputs: list[Path] = []

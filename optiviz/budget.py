@@ -299,13 +299,17 @@ def optimizer_estimates(
     function: Any = None,
     *,
     start_path: KeyPath = ("start",),
+    recorded: int | None = None,
 ) -> list[Estimate]:
     """Memory and time of running ``optimizers`` (expanded OptimizerConfig entries; one is
     assumed while they are unknown) from ``starts`` starts for ``steps`` steps, the recorded
-    paths included. Blames the start count, or ``steps`` when the steps are the larger factor."""
+    paths included: every step, or ``recorded`` steps when only those are kept
+    (optiviz/reductions.py). Blames the start count, or ``steps`` when the steps are the
+    larger factor."""
     entries = max(1, len(optimizers))
     runs = starts * entries
-    memory = runs * ((steps + 1) * RUN_STEP_BYTES + RUN_BYTES) + starts * START_BYTES
+    rows = steps + 1 if recorded is None else recorded
+    memory = runs * (rows * RUN_STEP_BYTES + RUN_BYTES) + starts * START_BYTES
     data_points = getattr(function, "n_samples", None)
     groups = _groups(optimizers) or [[None]]
     seconds = 0.0
@@ -351,7 +355,8 @@ def tuning_estimates(starts: int, optimizers: Sequence[Any], steps: int, functio
         work = _work(config, data_points)
         seconds += groups * steps * (GROUP_STEP_SECONDS + width * starts * RUN_STEP_SECONDS
                                      * work)
-        largest = max(largest, width * starts * ((steps + 1) * RUN_STEP_BYTES + RUN_BYTES))
+        # a candidate run keeps its last step (and a running sum), not every step
+        largest = max(largest, width * starts * (2 * RUN_STEP_BYTES + RUN_BYTES))
         candidates += settings.budget * repeats
     what = (f"tuning lr: {count(candidates, 'candidate run')} × {count(starts, 'start')} × "
             f"{count(steps, 'step')}")
@@ -423,10 +428,12 @@ def recording_estimates(runs: int, steps: int, render: Any) -> list[Estimate]:
                      f"{count(steps, 'step')}", path, bytes=runs * steps * 16 * len(names))]
 
 
-def check_simulation(experiment: Any) -> None:
-    """The engine's own check, for experiments built in Python rather than loaded."""
+def check_simulation(experiment: Any, recorded: int | None = None) -> None:
+    """The engine's own check, for experiments built in Python rather than loaded, and for
+    what a run keeps: every step, or ``recorded`` steps (the loader, which cannot know the
+    outputs yet, counts every step)."""
     refuse_over(optimizer_estimates(len(experiment.starts), experiment.optimizers,
-                                    experiment.steps, experiment.function)
+                                    experiment.steps, experiment.function, recorded=recorded)
                 + recording_estimates(len(experiment.starts) * len(experiment.optimizers),
                                       experiment.steps, experiment.render))
 

@@ -249,7 +249,8 @@ def optimizer_tables(tables: Tables, experiment: Any, trajectories: Any,
     rows = []
     for i, entry in enumerate(experiment.optimizers):
         runs = slice(i * starts, (i + 1) * starts)
-        median = median_band(trajectories.loss[runs][:, steps], experiment.function)[1]
+        median = median_band(trajectories.loss[runs][:, trajectories.columns(steps)],
+                             experiment.function)[1]
         diverged = trajectories.diverged_step[runs]
         so_far = ((diverged[:, None] >= 0) & (diverged[:, None] <= steps[None, :])).sum(axis=0)
         rows.append([entry.label, tables.add(median), tables.add(lr[i * starts]),
