@@ -39,6 +39,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/sampling.py
 	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/basins.py
 	$(BIN)/python bench/torch_adapter.py
 	$(BIN)/python bench/variational.py
 

@@ -59,10 +59,18 @@ def tune(experiment: Experiment, progress: Callable[[int, int], None] | None = N
 
 def compute_optimizers(experiment: Experiment,
                        progress: Callable[[int, int], None] | None = None, *,
-                       plan: Any = None) -> Any:
-    """The optimizer kind's computing (:mod:`optiviz.kinds`): ``lr: auto`` tuned, then every
-    run simulated; the tuning's record is attached to the Trajectories. ``plan``: what to
-    record (:func:`optiviz.reductions.plan`); None records every step."""
+                       plan: Any = None, still: bool = False, dask: Any = None) -> Any:
+    """The optimizer kind's computing (:mod:`optiviz.kinds`): a basins view's streaming maps
+    (``still``: the final map only, for a PNG; ``dask``: a ``distributed.Client`` to compute
+    the blocks of starts on); else ``lr: auto`` tuned, then every run simulated, the tuning's
+    record attached to the Trajectories. ``plan``: what to record
+    (:func:`optiviz.reductions.plan`); None records every step."""
+    from optiviz.views import is_streaming
+
+    if is_streaming(experiment):
+        from optiviz.streaming import run_basins
+
+        return run_basins(experiment, still=still, progress=progress, client=dask)
     from optiviz import tuning
     from optiviz.engine import simulate
 
@@ -76,21 +84,29 @@ def compute_optimizers(experiment: Experiment,
 
 
 def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None,
-            *, plan: Any = None) -> Any:
-    """Trajectories for optimizer experiments, a SamplingResult for sampling ones, a
-    VariationalResult for variational ones (:mod:`optiviz.kinds`).
+            *, plan: Any = None, still: bool = False, dask: Any = None) -> Any:
+    """Trajectories for optimizer experiments (BasinMaps for a basins view), a SamplingResult
+    for sampling ones, a VariationalResult for variational ones (:mod:`optiviz.kinds`).
     ``progress(done, total)``, when given, hears now and then how far the work is. A config
     problem only computing can find (an estimate that is NaN at a sample) is a ConfigError
     naming the config file and the key. Entries with ``lr: auto`` are tuned first (see
     :func:`tune`, which also returns the experiment with the chosen lrs, for rendering).
     ``plan``: what to record (:func:`optiviz.reductions.plan`, for the outputs a run writes;
-    only optimizer experiments record less than everything); None records every step."""
+    only optimizer experiments record less than everything); None records every step.
+    ``still`` and ``dask``: see :func:`compute_optimizers` (basin maps only)."""
     from optiviz.kinds import KINDS
+    from optiviz.views import is_streaming
 
+    options: dict[str, Any] = {}
+    if plan is not None and plan.wanted is not None:
+        options["plan"] = plan
+    if is_streaming(experiment):
+        options.update(still=still, dask=dask)
+    elif dask is not None:
+        check_dask([experiment])
     try:
-        recording = {"plan": plan} if plan is not None and plan.wanted is not None else {}
         return KINDS[experiment.kind].call("compute", experiment, progress=progress,
-                                           **recording)
+                                           **options)
     except ConfigError as exc:
         if experiment.source is None and experiment.name == "stdin" and exc.file is None:
             exc.file = "<stdin>"
@@ -305,15 +321,19 @@ def run_experiment(
     render: bool = True,
     quiet: bool = True,
     config_path: Path | None = None,
+    dask: Any = None,
     statistics: bool = False,
 ) -> RunReport:
     """Tune, compute and write one experiment. ``statistics``: measure success over the starts
-    (``run --summary``); it is measured anyway with ``data`` or a ``tolerance:`` key."""
+    (``run --summary``); it is measured anyway with ``data`` or a ``tolerance:`` key.
+    ``dask``: a ``distributed.Client`` (:func:`dask_client`) to compute a basin map's blocks of
+    starts on; the output is the same bytes as without."""
     started = time.perf_counter()
     planned = planned_outputs(experiment, output=output, out_dir=out_dir, data=data,
                               render=render, config_path=config_path)
     check_outputs(planned, config_inputs([config_path or experiment.source]))
     target = planned[0].path if render else None
+    still = target is not None and _is_still(target)
     from optiviz.tuning import pending
 
     if experiment.kind == "optimizers" and pending(experiment):
@@ -325,7 +345,8 @@ def run_experiment(
     # reductions (optiviz/reductions.py)
     kept = plan(experiment, render=render, data=data is not None, statistics=statistics)
     with Progress(1, label="computing", unit="steps", enabled=not quiet) as progress:
-        result = compute(experiment, progress=progress.callback, plan=kept)
+        result = compute(experiment, progress=progress.callback, plan=kept, still=still,
+                         dask=dask)
     summary = summarize(experiment, result,
                         statistics=True if statistics or data is not None else None)
     outputs: list[Path] = []
@@ -348,6 +369,34 @@ def run_experiment(
     )
 
 
+def dask_client(address: str, timeout: float | None = None) -> Any:
+    """A context manager giving a ``distributed.Client`` for ``address`` (``"local"``: a
+    cluster of worker processes on this machine, closed afterwards); one line of
+    :class:`OptivizError` when the scheduler cannot be reached within ``timeout`` seconds."""
+    from optiviz.streaming import dask_client as client_for
+
+    return client_for(address, timeout)
+
+
+def check_dask(experiments: Sequence[Experiment]) -> None:
+    """``--dask`` computes basin maps only: refuse it, before connecting, for anything else."""
+    from optiviz.views import is_streaming
+
+    for experiment in experiments:
+        if not is_streaming(experiment):
+            raise OptivizError(
+                f"{experiment.name}: --dask splits the starts of a basin map (render: "
+                "{view: basins}); to spread many configs over a cluster use optiviz batch "
+                "--dask")
+
+
+def _is_still(target: Path) -> bool:
+    """Whether ``target``'s format is a still (PNG, SVG, PDF): only the final frame is drawn."""
+    from optiviz.render.writers import output_format
+
+    return not output_format(Path(target)).animated
+
+
 def out_dir_lock(out_dir: str | Path) -> Any:
     """The out-dir's lock (:class:`optiviz.batch.OutDirLock`), as a context manager, the
     folder created first: ``optiviz run --out-dir`` holds it while it checks and writes."""
@@ -366,12 +415,15 @@ def run_file(
     render: bool = True,
     quiet: bool = True,
     overrides: Sequence[str] = (),
+    dask: Any = None,
     statistics: bool = False,
 ) -> RunReport:
-    """Load, compute and write one config (``statistics``: see :func:`run_experiment`)."""
+    """Load, compute and write one config (``statistics``, ``dask``: see
+    :func:`run_experiment`)."""
     experiment = load(path, overrides)
     return run_experiment(
         experiment,
+        dask=dask,
         output=output,
         out_dir=out_dir,
         data=data,

@@ -397,6 +397,71 @@ def _groups(optimizers: Sequence[Any]) -> list[list[Any]]:
     return [[optimizers[i] for i in group] for group in group_entries(optimizers)]
 
 
+# Basin maps (render.view: basins): streaming reductions over blocks of starts. Per run kept:
+# basin code, first step within tolerance, final loss, diverged step (17 bytes; 24 with the
+# start itself) and one byte per frame; per worker, one block's working set.
+BASIN_RUN_BYTES = 24
+BASIN_FRAME_BYTES = 1
+#: One block of starts while it runs (optimizer state, temporaries, the near-minimum test):
+#: streaming.BLOCK starts × about 60 floats, with slack.
+BASIN_BLOCK_BYTES = 4 << 20
+#: Seconds per run and step of the streaming loop (the step, the loss, the divergence and
+#: tolerance tests; measured 35 ns for Adam on Himmelblau, one core).
+BASIN_RUN_STEP_SECONDS = 40e-9
+#: Seconds to colour and draw one start's pixel per frame (a palette lookup, the image).
+BASIN_PIXEL_SECONDS = 10e-9
+
+
+def basin_estimates(starts: int, optimizers: Sequence[Any], steps: int, frames: int,
+                    function: Any = None, *, start_path: KeyPath = ("start",),
+                    workers: int = 1) -> list[Estimate]:
+    """Memory and time of a basin map: the per-run reductions and per-frame maps, a block per
+    worker, never starts × steps; time over ``workers`` processes."""
+    entries = max(1, len(optimizers))
+    runs = starts * entries
+    data_points = getattr(function, "n_samples", None)
+    work = max((_work(entry, data_points) for entry in optimizers), default=1.0)
+    what = (f"a basin map of {count(starts, 'start')} × {count(entries, 'optimizer')} × "
+            f"{count(steps, 'step')}")
+    path = start_path if starts >= steps else ("steps",)
+    return [
+        Estimate(what, path,
+                 bytes=runs * (BASIN_RUN_BYTES + frames * BASIN_FRAME_BYTES)
+                 + starts * START_BYTES + max(1, workers) * BASIN_BLOCK_BYTES,
+                 seconds=runs * steps * BASIN_RUN_STEP_SECONDS * work / max(1, workers)),
+        Estimate(f"{count(frames, 'frame')} of {count(runs, 'pixel')}", ("render", "frames"),
+                 seconds=frames * runs * BASIN_PIXEL_SECONDS,
+                 verb="needs" if frames == 1 else "need"),
+    ]
+
+
+def _streaming(render: Any) -> bool:
+    from optiviz.views import VIEWS
+
+    return VIEWS.get(render.view).streaming
+
+
+def _basin_frames(steps: int, render: Any) -> int:
+    from optiviz.views import VIEWS
+
+    return min(steps + 1, render.frames or VIEWS.get(render.view).default_frames)
+
+
+def _workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def check_basins(experiment: Any) -> None:
+    """:func:`optiviz.streaming.run_basins`' own check, for experiments built in Python."""
+    refuse_over(basin_estimates(len(experiment.starts), experiment.optimizers,
+                                experiment.steps, _basin_frames(experiment.steps,
+                                                                experiment.render),
+                                experiment.function, workers=_workers()))
+
+
 def check_optimizers(
     starts: int,
     optimizers: Sequence[Any],
@@ -408,6 +473,12 @@ def check_optimizers(
 ) -> None:
     """Refuse an optimizer experiment (before its starts exist) that would not fit or finish:
     the runs' arrays, one frame's buffers, the time to compute and to draw every frame."""
+    if _streaming(render):
+        frames = _basin_frames(steps, render)
+        refuse_over(basin_estimates(starts, optimizers, steps, frames, function,
+                                    start_path=start_path, workers=_workers())
+                    + _frame_estimates(render.width, render.height, frames, 0))
+        return
     frames = min(steps + 1, render.frames or OPTIMIZER_FRAMES)  # as select_frames picks them
     runs = starts * max(1, len(optimizers))
     refuse_over(optimizer_estimates(starts, optimizers, steps, function, start_path=start_path)

@@ -36,8 +36,8 @@ def resolve_kind(text: str) -> str:
 
 def table(kind: str) -> str:
     """The table of one kind: optimizers, functions, schedules, distributions, methods,
-    writers (output formats), panels or variational (divergences, gradient estimators, q's
-    families), named as :func:`resolve_kind` accepts."""
+    writers (output formats), panels, views or variational (divergences, gradient estimators,
+    q's families), named as :func:`resolve_kind` accepts."""
     return _TABLES[resolve_kind(kind)]()
 
 
@@ -258,6 +258,17 @@ def _writers() -> str:
     )
 
 
+def _views() -> str:
+    from optiviz.views import VIEWS
+
+    rows = [(name, "basin codes per start" if spec.streaming else "every step of every run",
+             spec.summary) for name, spec in VIEWS.items()]
+    return render_table(
+        "views", ("name", "computes", "summary"), rows, (None, None, SUMMARY_WIDTH),
+        "use: render: {view: basins}",
+    )
+
+
 def _panels() -> str:
     from optiviz.render.panels import PANELS
 
@@ -295,6 +306,7 @@ _KIND_WORDS = {
     "methods": ("sampling", "sampler", "samplers", "sampling_methods"),
     "variational": ("vi", "divergences", "gradients", "families", "estimators"),
     "writers": ("format", "formats", "output", "outputs", "extension", "extensions"),
+    "views": ("render_view",),
 }
 
 _TABLES: dict[str, Callable[[], str]] = {
@@ -304,6 +316,7 @@ _TABLES: dict[str, Callable[[], str]] = {
     "distributions": _distributions,
     "methods": _methods,
     "writers": _writers,
+    "views": _views,
     "panels": _panels,
     "variational": _variational,
 }

@@ -128,6 +128,21 @@ def cli() -> None:
     metavar="KEY=VALUE",
     help="Override a config value, e.g. --set steps=500 --set optimizers[0].lr=0.01.",
 )
+@click.option(
+    "--dask",
+    metavar="ADDRESS",
+    default=None,
+    help="Compute a basin map's starts on a Dask cluster (tcp://scheduler:8786, or local).",
+)
+@click.option(
+    "--dask-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10,
+    show_default=True,
+    metavar="SECONDS",
+    envvar="OPTIVIZ_DASK_TIMEOUT",
+    help="Give up reaching the --dask scheduler after this long [env: OPTIVIZ_DASK_TIMEOUT].",
+)
 @click.option("--summary", "table", is_flag=True,
               help="Print a table per config on stdout: per optimizer the median and IQR of "
                    "the final loss, success rate and median steps to tolerance, diverged runs, "
@@ -142,6 +157,8 @@ def run(
     data: Path | None,
     no_render: bool,
     overrides: tuple[str, ...],
+    dask: str | None,
+    dask_timeout: float,
     table: bool,
     quiet: bool,
 ) -> None:
@@ -154,7 +171,12 @@ def run(
     config, one line per optimizer gives its final loss (median and spread over the starts),
     how many runs diverged and how many left the view (for sampling: the estimates).
     Warnings are one line each; -q prints nothing unless the run fails.
+
+    --dask splits the starts of a basin map (render: {view: basins}) into chunks computed
+    on a Dask cluster's workers and renders here; the output is the same file as without.
     """
+    import contextlib
+
     from optiviz import api
     from optiviz.notices import one_line_warnings
 
@@ -178,29 +200,39 @@ def run(
             click.get_current_context().with_resource(api.out_dir_lock(out_dir))
         api.check_runs(list(zip(configs, experiments, strict=True)), output=output,
                        out_dir=out_dir, data=data, render=not no_render)
-    for path, experiment in zip(configs, experiments, strict=True):
-        with one_line_warnings(echo, prefix=f"{path}: "):
-            report = api.run_experiment(
-                experiment,
-                output=output,
-                out_dir=out_dir,
-                data=data,
-                render=not no_render,
-                quiet=quiet,
-                config_path=path,
-                statistics=table,
-            )
-        if not quiet:
-            written = ", ".join(str(p) for p in report.outputs) or "nothing written"
-            shown = "<stdin>" if str(path) == "-" else path
-            click.echo(f"{shown}: {written} ({report.seconds:.1f} s)", err=True)
-            for line in report.summary.lines() if report.summary else ():
-                click.echo(f"  {line}", err=True)
-        if table and report.summary is not None:
-            shown = "<stdin>" if str(path) == "-" else path
-            click.echo(f"{shown}:")
-            for line in report.summary.table():
-                click.echo(f"  {line}")
+        if dask is not None:
+            api.check_dask(experiments)
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(api.dask_client(dask, dask_timeout)) if dask else None
+        for path, experiment in zip(configs, experiments, strict=True):
+            with one_line_warnings(echo, prefix=f"{path}: "):
+                report = api.run_experiment(
+                    experiment,
+                    output=output,
+                    out_dir=out_dir,
+                    data=data,
+                    render=not no_render,
+                    quiet=quiet,
+                    config_path=path,
+                    statistics=table,
+                    dask=client,
+                )
+            _say_done(path, report, quiet, table)
+
+
+def _say_done(path: Path, report: Any, quiet: bool, table: bool) -> None:
+    """The lines after a config: what it wrote and its summary (stderr), and with --summary
+    its table (stdout)."""
+    shown = "<stdin>" if str(path) == "-" else path
+    if not quiet:
+        written = ", ".join(str(p) for p in report.outputs) or "nothing written"
+        click.echo(f"{shown}: {written} ({report.seconds:.1f} s)", err=True)
+        for line in report.summary.lines() if report.summary else ():
+            click.echo(f"  {line}", err=True)
+    if table and report.summary is not None:
+        click.echo(f"{shown}:")
+        for line in report.summary.table():
+            click.echo(f"  {line}")
 
 
 def _check_stdin(configs: tuple[Path, ...]) -> None:
@@ -332,8 +364,8 @@ def list_(kind: str | None) -> None:
     """List the names a config can use, with their defaults.
 
     KIND is one of optimizers, functions, schedules, distributions, methods (sampling),
-    writers (output formats), panels or variational; the singular works too. Without KIND,
-    every table.
+    writers (output formats), panels, views or variational; the singular works too. Without
+    KIND, every table.
     """
     from optiviz.catalog import kinds, resolve_kind, table
 

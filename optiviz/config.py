@@ -38,6 +38,7 @@ from optiviz.registry import (
     show_value,
     validate_params,
 )
+from optiviz.views import VIEWS
 
 TOP_LEVEL_KEYS = (
     "title",
@@ -93,14 +94,16 @@ RENDER_PARAMS: tuple[Param, ...] = (
         "frames",
         None,
         "int",
-        "frames in the animation (default: every step, at most 300; 150 for an orbit)",
+        "frames in the animation (default: every step, at most 300; 150 for an orbit; 60 for "
+        "basins)",
         _at_least(1),
         nullable=True,
     ),
     Param("hold", 1.5, "float", "seconds the last frame stays", in_range(0, 60)),
     Param("loop", True, "bool", "loop the animation (GIF)"),
     Param("theme", "light", "choice", "colour theme", choices=("light", "dark")),
-    Param("view", "contour", "choice", "landscape view", choices=("contour", "surface")),
+    Param("view", "contour", "choice", "what an optimizer experiment shows: "
+          + ", ".join(VIEWS.names()), choices=tuple(VIEWS.names())),
     Param(
         "panels",
         None,
@@ -771,6 +774,7 @@ def parse_optimizers(data: dict, common: Common, attempt: Callable) -> Experimen
                     count, optimizers, steps, render, function, start_path=where)))
             if result is not None:
                 starts, start_kind = result
+    attempt(lambda: _view_checks(data, render, function, start_kind, tolerance, optimizers))
     if errors:
         return Experiment(name=name, title=title, source=source, render=render, seed=seed)
     return Experiment(
@@ -787,6 +791,21 @@ def parse_optimizers(data: dict, common: Common, attempt: Callable) -> Experimen
         optimizers=tuple(optimizers),
         tolerance=tolerance,
     )
+
+
+def _view_checks(data: dict, render: RenderConfig, function: Any, start_kind: str,
+                 tolerance: Any, optimizers: Sequence[OptimizerConfig]) -> None:
+    """What ``render.view`` needs, checked by that view's module: render keys it draws nothing
+    with are refused; a streaming view (basins) checks the function, starts and tolerance."""
+    view = VIEWS.get(render.view)
+    given_render = data.get("render") if isinstance(data.get("render"), dict) else {}
+    for key in view.unused_render_keys:
+        if key in given_render:
+            raise ConfigError(f"not used by the {view.name} view", ("render", key))
+    if view.streaming and function is not None:
+        from optiviz import streaming
+
+        streaming.check_basins(function, start_kind, tolerance, optimizers)
 
 
 def _raise(error: ConfigError) -> None:

@@ -68,7 +68,7 @@ class RenderConfig:
     hold: float = 1.5  # seconds on the last frame
     loop: bool = True
     theme: str = "light"  # light | dark
-    view: str = "contour"  # contour | surface
+    view: str = "contour"  # a name in optiviz.views.VIEWS
     panels: tuple[str, ...] | None = None  # landscape, loss, lr; None: automatic
     overlay: tuple[str, ...] = ()  # arrows at each head: gradient, velocity, step
     levels: int = 30
@@ -110,7 +110,7 @@ class Experiment:
     steps: int = 0
     optimizers: tuple[OptimizerConfig, ...] = ()
     # ``tolerance:`` (an optiviz.statistics.Tolerance): when a run counts as having reached a
-    # known minimum (the success statistics and panel); None: the default tolerance
+    # known minimum (the success statistics and panel, the basins view); None: the default
     tolerance: Any = None
     # sampling experiments
     sampling: SamplingConfig | None = None

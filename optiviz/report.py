@@ -86,12 +86,98 @@ class OptimizerSummary:
 
 
 @dataclass(frozen=True)
+class BasinSummary:
+    """One ``optimizers:`` entry of a basin map: the final loss over its starts (as
+    :class:`OptimizerSummary`), how many runs ended within tolerance of each known minimum,
+    how many of none, how many diverged, and the median steps to tolerance."""
+
+    label: str
+    runs: int
+    median: float
+    q1: float
+    q3: float
+    diverged: int
+    basins: dict[str, int]  # minimum label -> runs that end within tolerance of it
+    none: int  # runs that end near no known minimum (and did not diverge)
+    median_steps: float  # median first step within tolerance, over the runs that end near one
+    success: int = 0  # runs that end within tolerance of a known global minimum
+    tuned_lr: float | None = None  # never: the basins view refuses lr: auto
+
+    @property
+    def success_rate(self) -> float:
+        return self.success / self.runs if self.runs else math.nan
+
+    def numbers(self) -> dict[str, Any]:
+        return {
+            "median": _finite_or_none(self.median),
+            "q1": _finite_or_none(self.q1),
+            "q3": _finite_or_none(self.q3),
+            "diverged": self.diverged,
+            "runs": self.runs,
+            "reached": dict(self.basins),
+            "none": self.none,
+            "success": self.success,
+            "success_rate": _finite_or_none(self.success_rate),
+            "median_steps": _finite_or_none(self.median_steps),
+        }
+
+    def describe(self) -> str:
+        reached = sum(self.basins.values())
+        parts = []
+        if self.runs > self.diverged:
+            parts.append(f"final loss {number(self.median, LOSS_DIGITS)} (median; IQR "
+                         f"{number(self.q1, LOSS_DIGITS)} to {number(self.q3, LOSS_DIGITS)})")
+        shares = ", ".join(f"{name} {_percent(count, self.runs)}"
+                           for name, count in self.basins.items())
+        parts.append(f"{_percent(reached, self.runs)} of {self.runs:,} reached a minimum "
+                     f"({shares})")
+        if reached:
+            parts.append(f"median {number(self.median_steps)} steps to tolerance")
+        parts.append(f"{self.none:,} near none; {self.diverged:,} diverged")
+        return "; ".join(parts)
+
+
+def _percent(count: int, total: int) -> str:
+    return f"{100 * count / total:.3g}%" if total else "0%"
+
+
+def summarize_basins(experiment: Any, result: Any) -> RunSummary:
+    """The :class:`RunSummary` of :class:`~optiviz.streaming.BasinMaps`."""
+    from optiviz.streaming import minimum_label
+
+    names = [minimum_label(x, y) for x, y in result.minima]
+    is_global = np.array([kind == "global minimum" for kind in result.minimum_kinds])
+    entries = []
+    labels: set[str] = set()
+    for e, label in enumerate(result.label):
+        basin, final = result.basin[e], result.final_loss[e]
+        alive = result.diverged_step[e] < 0
+        kept = final[alive & np.isfinite(final)]
+        q1, median, q3 = np.percentile(kept, [25, 50, 75]) if kept.size else (math.nan,) * 3
+        counts = np.bincount(basin[basin >= 0].astype(np.int64), minlength=len(names))
+        reached = result.reached_step[e][basin >= 0]
+        while label in labels:
+            label += "'"
+        labels.add(label)
+        entries.append(BasinSummary(
+            label=label, runs=int(basin.size), median=float(median), q1=float(q1),
+            q3=float(q3), diverged=int(np.count_nonzero(~alive)),
+            basins={name: int(c) for name, c in zip(names, counts, strict=True)},
+            none=int(np.count_nonzero(basin == -1)),
+            median_steps=float(np.median(reached)) if reached.size else math.nan,
+            success=int(counts[is_global].sum())))
+    success = (f"runs ending within {result.tolerance:g} of a known global minimum; median "
+               "steps: of the runs ending near a known minimum, the first step within it")
+    return RunSummary("optimizers", optimizers=tuple(entries), success=success)
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """The numbers a run ends with: ``optimizers`` (optimizer experiments) or ``estimates``
     (sampling experiments, the result's ``summary()``)."""
 
     kind: str
-    optimizers: tuple[OptimizerSummary, ...] = ()
+    optimizers: tuple[OptimizerSummary | BasinSummary, ...] = ()
     estimates: dict[str, float] = field(default_factory=dict)
     method: str | None = None  # the sampling method
     success: str | None = None  # what "success" meant, or why it was not measured
@@ -189,6 +275,10 @@ def summarize_sampling(experiment: Any, result: Any, *,
 def summarize_optimizers(experiment: Any, result: Any, *,
                          statistics: bool | None = None) -> RunSummary:
     """One :class:`OptimizerSummary` per ``optimizers:`` entry of the Trajectories."""
+    from optiviz.views import is_streaming
+
+    if is_streaming(experiment):
+        return summarize_basins(experiment, result)
     from optiviz import statistics as statistics_module
     from optiviz import tuning
     from optiviz.view import left_view

@@ -379,7 +379,14 @@ def _render_lines(output: str) -> list[str]:
         "  fps: 30",
         "  # frames: 150       # default: every step, at most 300",
         "  # theme: dark       # light | dark",
+        f"  # view: contour     # {' | '.join(_view_names())} (optiviz list views)",
     ]
+
+
+def _view_names() -> list[str]:
+    from optiviz.views import VIEWS
+
+    return VIEWS.names()
 
 
 def _flow(value: Any) -> str:

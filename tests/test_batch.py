@@ -23,7 +23,7 @@ from optiviz.experiment import Experiment, RenderConfig
 # A stand-in pipeline --------------------------------------------------------------------------
 
 
-def fake_load(path, overrides=()):
+def fake_load(path, overrides=(), *, render=True):
     text = Path(path).read_text()
     if "broken" in text:
         raise ConfigError("unknown optimizer 'adma'", ("optimizers", 0, "name"), file=str(path),

@@ -200,7 +200,10 @@ def readout(experiment: Any, result: Any, scene: Any) -> dict[str, Any]:
         return tables.data()
     if experiment.kind != "sampling":
         tables = Tables(mark, marks, result.steps)
-        optimizer_tables(tables, experiment, result, marks)
+        if hasattr(result, "frame_steps"):  # a basin map (optiviz.streaming.BasinMaps)
+            basin_tables(tables, result, scene)
+        else:
+            optimizer_tables(tables, experiment, result, marks)
     else:
         method = getattr(result, "method", "")
         total = result.steps if method == "metropolis" else int(np.max(result.checkpoints))
@@ -256,6 +259,29 @@ def optimizer_tables(tables: Tables, experiment: Any, trajectories: Any,
         rows.append([entry.label, tables.add(median), tables.add(lr[i * starts]),
                      tables.add(so_far, "int", unit=f" of {starts}")])
     tables.table(["optimizer", f"median loss ({starts} starts)", "lr", "diverged"], rows)
+
+
+def basin_tables(tables: Tables, maps: Any, scene: Any) -> None:
+    """A basin map: per optimizer, the share of its runs near each known minimum, near none
+    and diverged at each frame (the frame's map, counted)."""
+    from optiviz.streaming import DIVERGED, NONE, minimum_label
+
+    minima = len(maps.minima)
+    frames = maps.frames[: scene.n_frames]
+    rows = []
+    for e, label in enumerate(maps.label):
+        counts = np.stack([np.bincount(codes.astype(np.int64) + 2, minlength=minima + 2)
+                           for codes in frames[:, e]])  # columns: diverged, none, minima...
+        share = 100.0 * counts / max(maps.starts, 1)
+        cells = [tables.add(share[:, k + 2], "fixed", decimals=1, unit=" %")
+                 for k in range(minima)]
+        cells.append(tables.add(share[:, NONE + 2], "fixed", decimals=1, unit=" %"))
+        cells.append(tables.add(share[:, DIVERGED + 2], "fixed", decimals=1, unit=" %"))
+        rows.append([label, *cells])
+    names = [f"near {minimum_label(x, y)}" for x, y in maps.minima]
+    tables.table(["optimizer", *names, "near none", "diverged"], rows,
+                 title=f"runs within {maps.tolerance:g} of a known minimum "
+                       f"({maps.starts:,} starts each)")
 
 
 def coordinate_names(dim: int) -> list[str]:

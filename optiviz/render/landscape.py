@@ -1,6 +1,6 @@
 """Optimizer scenes: paths racing over a contour map with the loss/lr side panels, and the
 helpers the particle-cloud (``cloud.py``) and surface (``surface.py``) views share.
-``build_scene(experiment, trajectories)`` picks one of the three.
+``build_scene(experiment, result)`` builds the scene of ``render.view`` (``optiviz.views``).
 
 The renderer never recomputes numerics: paths, losses and learning rates come from the
 :class:`~optiviz.trajectories.Trajectories`; only the background map evaluates
@@ -46,29 +46,32 @@ POINT_MARKERS = {  # kind -> (marker, size) for known points of the function
 }
 
 
-def build_scene(experiment: Any, trajectories: Any) -> Any:
-    """The scene for an optimizer experiment, chosen by ``render.view`` and the number of starts."""
+def build_scene(experiment: Any, result: Any) -> Any:
+    """The scene for an optimizer experiment: the builder ``render.view`` names in
+    :data:`optiviz.views.VIEWS`, called as ``builder(experiment, result, theme, size)``."""
     import matplotlib
 
     from optiviz.recording import check_overlay_view
+    from optiviz.views import view_of
 
     render = experiment.render
-    check_overlay_view(experiment, len(np.unique(trajectories.run_start)))
+    view = view_of(experiment)
+    if not view.streaming:  # a basin map refuses overlays when it loads
+        check_overlay_view(experiment, len(np.unique(result.run_start)))
     theme = get_theme(render.theme)
     size = font_size(render.width, render.height, render.dpi)
+    builder = view.scene_builder()
     with matplotlib.rc_context(rc_params(theme, size)):
-        if render.view == "surface":
-            from optiviz.render.surface import SurfaceScene
+        return builder(experiment, result, theme, size)
 
-            return SurfaceScene(experiment, trajectories, theme, size)
-        if render.view != "contour":
-            raise ConfigError(f"unknown view {render.view!r} (valid: contour, surface)",
-                              ("render", "view"))
-        if is_cloud(experiment, trajectories):
-            from optiviz.render.cloud import CloudScene
 
-            return CloudScene(experiment, trajectories, theme, size)
-        return LandscapeScene(experiment, trajectories, theme, size)
+def contour_scene(experiment: Any, trajectories: Any, theme: Theme, size: float) -> Any:
+    """The contour view: particle clouds for many starts, else paths over the contour map."""
+    if is_cloud(experiment, trajectories):
+        from optiviz.render.cloud import CloudScene
+
+        return CloudScene(experiment, trajectories, theme, size)
+    return LandscapeScene(experiment, trajectories, theme, size)
 
 
 def is_cloud(experiment: Any, trajectories: Any) -> bool:
