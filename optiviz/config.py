@@ -801,7 +801,9 @@ def _view_checks(data: dict, render: RenderConfig, function: Any, start_kind: st
     given_render = data.get("render") if isinstance(data.get("render"), dict) else {}
     for key in view.unused_render_keys:
         if key in given_render:
-            raise ConfigError(f"not used by the {view.name} view", ("render", key))
+            users = [name for name, other in VIEWS.items() if key not in other.unused_render_keys]
+            hint = f" (only by view: {' or '.join(users)})" if users else ""
+            raise ConfigError(f"not used by the {view.name} view{hint}", ("render", key))
     if view.streaming and function is not None:
         from optiviz import streaming
 
@@ -1000,6 +1002,9 @@ def check_map(experiment: Experiment) -> None:
     if experiment.render.view == "contour" and (experiment.start_kind in ("random", "grid")
                                                or len(experiment.starts) > CLOUD_MIN_STARTS):
         cloud_panels(experiment)
+        if experiment.render.trail is not None:
+            raise ConfigError("not used by the particle-cloud view (many starts: each run is a "
+                              "moving particle, with no path behind it)", ("render", "trail"))
     else:
         chosen_panels(experiment, len(experiment.optimizers) * len(experiment.starts),
                       f"{experiment.render.view} view")
