@@ -41,6 +41,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/basins.py
 	$(BIN)/python bench/torch_adapter.py
+	$(BIN)/python bench/variational.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check optiviz tests bench

@@ -47,8 +47,8 @@ def tune(experiment: Experiment, progress: Callable[[int, int], None] | None = N
          ) -> Experiment:
     """``experiment`` with every ``lr: auto`` tuned (optiviz/tuning.py): the chosen lr, the
     label that says it and the tuning's record on each such entry; itself when it has none."""
-    if experiment.kind == "sampling":
-        return experiment
+    if experiment.kind != "optimizers":  # only optimizer experiments tune (variational
+        return experiment                 # configs refuse lr: auto at load)
     from optiviz import tuning
 
     try:
@@ -57,35 +57,56 @@ def tune(experiment: Experiment, progress: Callable[[int, int], None] | None = N
         raise config_module.locate_in_source(exc, experiment.source) from None
 
 
-def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None, *,
-            still: bool = False, dask: Any = None) -> Any:
-    """Trajectories for optimizer experiments, a SamplingResult for sampling ones, BasinMaps
-    for a basins view (``still``: the final map only, for a PNG; ``dask``: a
-    ``distributed.Client`` to compute the blocks of starts on). ``progress(done, total)``,
-    when given, hears now and then how far the work is. A config problem only computing can
-    find (an estimate that is NaN at a sample) is a ConfigError naming the config file and the
-    key. Entries with ``lr: auto`` are tuned first (see :func:`tune`, which also returns the
-    experiment with the chosen lrs, for rendering)."""
+def compute_optimizers(experiment: Experiment,
+                       progress: Callable[[int, int], None] | None = None, *,
+                       plan: Any = None, still: bool = False, dask: Any = None) -> Any:
+    """The optimizer kind's computing (:mod:`optiviz.kinds`): a basins view's streaming maps
+    (``still``: the final map only, for a PNG; ``dask``: a ``distributed.Client`` to compute
+    the blocks of starts on); else ``lr: auto`` tuned, then every run simulated, the tuning's
+    record attached to the Trajectories. ``plan``: what to record
+    (:func:`optiviz.reductions.plan`); None records every step."""
     from optiviz.views import is_streaming
 
-    streaming = is_streaming(experiment)
-    if dask is not None:
+    if is_streaming(experiment):
+        from optiviz.streaming import run_basins
+
+        return run_basins(experiment, still=still, progress=progress, client=dask)
+    from optiviz import tuning
+    from optiviz.engine import simulate
+
+    tuned = tuning.tune(experiment)
+    if plan is None or plan.wanted is None:
+        result = simulate(tuned, progress=progress)
+    else:
+        result = simulate(tuned, progress=progress, record_steps=plan.steps,
+                          reduce=plan.wanted)
+    return result if tuned is experiment else tuning.attach(result, tuned)
+
+
+def compute(experiment: Experiment, progress: Callable[[int, int], None] | None = None,
+            *, plan: Any = None, still: bool = False, dask: Any = None) -> Any:
+    """Trajectories for optimizer experiments (BasinMaps for a basins view), a SamplingResult
+    for sampling ones, a VariationalResult for variational ones (:mod:`optiviz.kinds`).
+    ``progress(done, total)``, when given, hears now and then how far the work is. A config
+    problem only computing can find (an estimate that is NaN at a sample) is a ConfigError
+    naming the config file and the key. Entries with ``lr: auto`` are tuned first (see
+    :func:`tune`, which also returns the experiment with the chosen lrs, for rendering).
+    ``plan``: what to record (:func:`optiviz.reductions.plan`, for the outputs a run writes;
+    only optimizer experiments record less than everything); None records every step.
+    ``still`` and ``dask``: see :func:`compute_optimizers` (basin maps only)."""
+    from optiviz.kinds import KINDS
+    from optiviz.views import is_streaming
+
+    options: dict[str, Any] = {}
+    if plan is not None and plan.wanted is not None:
+        options["plan"] = plan
+    if is_streaming(experiment):
+        options.update(still=still, dask=dask)
+    elif dask is not None:
         check_dask([experiment])
     try:
-        if experiment.kind == "sampling":
-            from optiviz import sampling
-
-            return sampling.run(experiment.sampling, progress=progress)
-        if streaming:
-            from optiviz.streaming import run_basins
-
-            return run_basins(experiment, still=still, progress=progress, client=dask)
-        from optiviz import tuning
-        from optiviz.engine import simulate
-
-        tuned = tuning.tune(experiment)
-        result = simulate(tuned, progress=progress)
-        return result if tuned is experiment else tuning.attach(result, tuned)
+        return KINDS[experiment.kind].call("compute", experiment, progress=progress,
+                                           **options)
     except ConfigError as exc:
         if experiment.source is None and experiment.name == "stdin" and exc.file is None:
             exc.file = "<stdin>"
@@ -318,8 +339,14 @@ def run_experiment(
     if experiment.kind == "optimizers" and pending(experiment):
         with Progress(1, label="tuning lr", unit="steps", enabled=not quiet) as progress:
             experiment = tune(experiment, progress=progress.callback)
+    from optiviz.reductions import plan
+
+    # only what the outputs read: every step for --data and paths, else the frames and the
+    # reductions (optiviz/reductions.py)
+    kept = plan(experiment, render=render, data=data is not None, statistics=statistics)
     with Progress(1, label="computing", unit="steps", enabled=not quiet) as progress:
-        result = compute(experiment, progress=progress.callback, still=still, dask=dask)
+        result = compute(experiment, progress=progress.callback, plan=kept, still=still,
+                         dask=dask)
     summary = summarize(experiment, result,
                         statistics=True if statistics or data is not None else None)
     outputs: list[Path] = []

@@ -299,13 +299,17 @@ def optimizer_estimates(
     function: Any = None,
     *,
     start_path: KeyPath = ("start",),
+    recorded: int | None = None,
 ) -> list[Estimate]:
     """Memory and time of running ``optimizers`` (expanded OptimizerConfig entries; one is
     assumed while they are unknown) from ``starts`` starts for ``steps`` steps, the recorded
-    paths included. Blames the start count, or ``steps`` when the steps are the larger factor."""
+    paths included: every step, or ``recorded`` steps when only those are kept
+    (optiviz/reductions.py). Blames the start count, or ``steps`` when the steps are the
+    larger factor."""
     entries = max(1, len(optimizers))
     runs = starts * entries
-    memory = runs * ((steps + 1) * RUN_STEP_BYTES + RUN_BYTES) + starts * START_BYTES
+    rows = steps + 1 if recorded is None else recorded
+    memory = runs * (rows * RUN_STEP_BYTES + RUN_BYTES) + starts * START_BYTES
     data_points = getattr(function, "n_samples", None)
     groups = _groups(optimizers) or [[None]]
     seconds = 0.0
@@ -351,7 +355,8 @@ def tuning_estimates(starts: int, optimizers: Sequence[Any], steps: int, functio
         work = _work(config, data_points)
         seconds += groups * steps * (GROUP_STEP_SECONDS + width * starts * RUN_STEP_SECONDS
                                      * work)
-        largest = max(largest, width * starts * ((steps + 1) * RUN_STEP_BYTES + RUN_BYTES))
+        # a candidate run keeps its last step (and a running sum), not every step
+        largest = max(largest, width * starts * (2 * RUN_STEP_BYTES + RUN_BYTES))
         candidates += settings.budget * repeats
     what = (f"tuning lr: {count(candidates, 'candidate run')} × {count(starts, 'start')} × "
             f"{count(steps, 'step')}")
@@ -494,12 +499,54 @@ def recording_estimates(runs: int, steps: int, render: Any) -> list[Estimate]:
                      f"{count(steps, 'step')}", path, bytes=runs * steps * 16 * len(names))]
 
 
-def check_simulation(experiment: Any) -> None:
-    """The engine's own check, for experiments built in Python rather than loaded."""
+def check_simulation(experiment: Any, recorded: int | None = None) -> None:
+    """The engine's own check, for experiments built in Python rather than loaded, and for
+    what a run keeps: every step, or ``recorded`` steps (the loader, which cannot know the
+    outputs yet, counts every step)."""
     refuse_over(optimizer_estimates(len(experiment.starts), experiment.optimizers,
-                                    experiment.steps, experiment.function)
+                                    experiment.steps, experiment.function, recorded=recorded)
                 + recording_estimates(len(experiment.starts) * len(experiment.optimizers),
                                       experiment.steps, experiment.render))
+
+
+# Variational experiments -------------------------------------------------------------------------
+
+#: Per run and step: q's d parameters and seven readouts (objective, cross-entropy, entropy, band
+#: low and high, its spread, lr), float64.
+VARIATIONAL_STEP_FLOATS = 7
+#: One log-density evaluation at one point, with its share of the gradient (measured: about
+#: 0.4 ms per step of a 1-D run with 200 nodes and 8 draws, readouts and landscape included).
+VARIATIONAL_POINT_SECONDS = 1.5e-6
+
+
+def variational_estimates(runs: int, steps: int, d: int, nodes: int, samples: int,
+                          clouds: int = 0, frames: int = 0) -> list[Estimate]:
+    """Memory and time of ``runs`` variational runs of ``steps`` steps over q's ``d``
+    parameters, each step an exact expectation over ``nodes`` quadrature nodes and a gradient
+    from ``samples`` draws; ``clouds`` single-draw gradients on each of ``frames`` frames
+    (the gradients panel). Blames ``variational.samples`` when the draws are most of the work,
+    else ``steps``."""
+    per_step = nodes + samples
+    what = f"{count(runs, 'run')} × {count(steps, 'step')} × {count(per_step, 'point')}"
+    path = ("variational", "samples") if samples > nodes else ("steps",)
+    out = [Estimate(what, path, bytes=runs * (steps + 1) * 8 * (d + VARIATIONAL_STEP_FLOATS)
+                    + 8 * samples * runs * max(d, 2),
+                    seconds=runs * steps * per_step * VARIATIONAL_POINT_SECONDS)]
+    if clouds and frames:
+        out.append(Estimate(
+            f"the gradients panel's {count(clouds, 'draw')} on {count(frames, 'frame')}",
+            ("render", "panels"), bytes=frames * clouds * 2 * d * 8,
+            seconds=frames * clouds * nodes * VARIATIONAL_POINT_SECONDS / 10))
+    return out
+
+
+def check_variational(runs: int, steps: int, d: int, nodes: int, samples: int, render: Any,
+                      clouds: int = 0) -> None:
+    """Refuse a variational experiment that would not fit or finish: its runs, the gradients
+    panel's draws, one frame's buffers, the time to draw every frame."""
+    frames = min(steps + 1, render.frames or OPTIMIZER_FRAMES)
+    refuse_over(variational_estimates(runs, steps, d, nodes, samples, clouds, frames)
+                + _frame_estimates(render.width, render.height, frames, runs * 60))
 
 
 # Sampling experiments ----------------------------------------------------------------------------

@@ -36,7 +36,8 @@ def resolve_kind(text: str) -> str:
 
 def table(kind: str) -> str:
     """The table of one kind: optimizers, functions, schedules, distributions, methods,
-    writers (output formats), panels or views, named as :func:`resolve_kind` accepts."""
+    writers (output formats), panels, views or variational (divergences, gradient estimators,
+    q's families), named as :func:`resolve_kind` accepts."""
     return _TABLES[resolve_kind(kind)]()
 
 
@@ -271,7 +272,7 @@ def _views() -> str:
 def _panels() -> str:
     from optiviz.render.panels import PANELS
 
-    views = {"paths": "contour, surface", "cloud": "clouds"}
+    views = {"paths": "contour, surface", "cloud": "clouds", "variational": "variational"}
     rows = [(name, ", ".join(views.get(view, view) for view in spec.views) or "every view",
              spec.summary) for name, spec in PANELS.items()]
     return render_table(
@@ -280,11 +281,30 @@ def _panels() -> str:
     )
 
 
+def _variational() -> str:
+    from optiviz.variational import DIVERGENCES, FAMILIES, GRADIENTS
+
+    rows = []
+    for key, registry in (("divergence", DIVERGENCES), ("gradient", GRADIENTS),
+                          ("family", FAMILIES)):
+        aliases = _aliases_by_name(registry)
+        rows += [(name, key, ", ".join(aliases.get(name, [])), spec.summary)
+                 for name, spec in registry.items()]
+    return render_table(
+        "variational", ("name", "key", "aliases", "summary"), rows,
+        (None, None, 24, SUMMARY_WIDTH),
+        "use: variational: {target: {name: normal, loc: 1, scale: 2}, divergence: reverse, "
+        "gradient: reparam}; target: a 1-D continuous distribution, a 1-D mixture, or banana, "
+        "donut, mixture, expr",
+    )
+
+
 # Other words users reach for (plurals and singulars of the kinds themselves always work).
 _KIND_WORDS = {
     "functions": ("function", "landscape", "landscapes"),
     "distributions": ("dist", "dists"),
     "methods": ("sampling", "sampler", "samplers", "sampling_methods"),
+    "variational": ("vi", "divergences", "gradients", "families", "estimators"),
     "writers": ("format", "formats", "output", "outputs", "extension", "extensions"),
     "views": ("render_view",),
 }
@@ -298,4 +318,5 @@ _TABLES: dict[str, Callable[[], str]] = {
     "writers": _writers,
     "views": _views,
     "panels": _panels,
+    "variational": _variational,
 }

@@ -364,8 +364,8 @@ def list_(kind: str | None) -> None:
     """List the names a config can use, with their defaults.
 
     KIND is one of optimizers, functions, schedules, distributions, methods (sampling),
-    writers (output formats), panels or views; the singular works too. Without KIND, every
-    table.
+    writers (output formats), panels, views or variational; the singular works too. Without
+    KIND, every table.
     """
     from optiviz.catalog import kinds, resolve_kind, table
 
@@ -389,8 +389,15 @@ def list_(kind: str | None) -> None:
     default=None,
     help="Make a sampling experiment of this distribution instead.",
 )
+@click.option(
+    "--variational",
+    metavar="TARGET",
+    default=None,
+    help="Make a variational experiment fitting q to this target instead (mixture: two modes).",
+)
 @_user_errors
-def init(function: str | None, optimizers: str, sampling: str | None) -> None:
+def init(function: str | None, optimizers: str, sampling: str | None,
+         variational: str | None) -> None:
     """Print a commented config to start from.
 
     The config runs as printed: optiviz init > exp.yaml && optiviz run exp.yaml
@@ -398,7 +405,8 @@ def init(function: str | None, optimizers: str, sampling: str | None) -> None:
     from optiviz.templates import init_config
 
     names = [n.strip() for n in optimizers.split(",") if n.strip()]
-    click.echo(init_config(function=function, optimizers=names, sampling=sampling), nl=False)
+    click.echo(init_config(function=function, optimizers=names, sampling=sampling,
+                           variational=variational), nl=False)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ TOP_LEVEL_KEYS = (
     "optimizers",
     "render",
     "sampling",
+    "variational",
     "tune",
     "tolerance",
 )
@@ -626,52 +627,97 @@ def parse_experiment(
     seed = attempt(lambda: _integer(data.get("seed", 0), ("seed",), low=0), 0)
     render = attempt(lambda: _render(data.get("render"), ("render",)), RenderConfig())
 
-    if "sampling" in data:
-        for key in ("function", "start", "steps", "optimizers", "tune", "tolerance"):
-            if key in data:
-                attempt(
-                    lambda key=key: _raise(
-                        ConfigError(
-                            "not used by a sampling experiment (it has a 'sampling' section)",
-                            (key,),
-                        )
-                    )
-                )
-        given_render = data.get("render") if isinstance(data.get("render"), dict) else {}
-        for key in SAMPLING_UNUSED_RENDER_KEYS:
-            if key in given_render:
-                attempt(
-                    lambda key=key: _raise(
-                        ConfigError("not used by a sampling experiment (it draws no landscape)",
-                                    ("render", key))
-                    )
-                )
-        from optiviz import sampling
+    from optiviz import kinds
 
-        section = attempt(lambda: _mapping(data["sampling"], ("sampling",)), None)
-        sampling_config: SamplingConfig | None = None
-        if section is not None:
-            sampling_config = attempt(
-                lambda: sampling.validate(section, seed=seed, path=("sampling",),
-                                          drawable=False)
+    others = [section for section in kinds.SECTIONS if section in data]
+    for section in others[1:]:
+        attempt(lambda section=section: _raise(ConfigError(
+            f"a config is one kind of experiment: it has a '{others[0]}' section already",
+            (section,))))
+    common = Common(name=name, title=title, source=source, render=render, seed=seed,
+                    errors=errors)
+    return kinds.of_config(data).call("parse", data, common, attempt)
+
+
+@dataclass(frozen=True)
+class Common:
+    """What every kind of experiment reads the same way (``parse_experiment``): the name,
+    title, source, render settings and seed; ``errors`` is the list ``optiviz validate``
+    collects into (None: raise at the first)."""
+
+    name: str
+    title: str | None
+    source: Path | None
+    render: RenderConfig
+    seed: int
+    errors: list[ConfigError] | None = None
+
+
+def unused_keys(data: dict, keys: Iterable[str], kind: str, attempt: Callable,
+                path: KeyPath = (), why: str = "") -> None:
+    """Refuse each of ``keys`` present in ``data`` (at ``path``): not used by a ``kind``
+    experiment."""
+    for key in keys:
+        if key in data:
+            message = f"not used by a {kind} experiment" + (f" ({why})" if why else "")
+            attempt(lambda key=key, message=message: _raise(ConfigError(message, path + (key,))))
+
+
+def parse_sampling(data: dict, common: Common, attempt: Callable) -> Experiment:
+    """The ``sampling:`` kind."""
+    name, title, source, render, seed = (common.name, common.title, common.source,
+                                         common.render, common.seed)
+    for key in ("function", "start", "steps", "optimizers", "tune", "tolerance"):
+        if key in data:
+            attempt(
+                lambda key=key: _raise(
+                    ConfigError(
+                        "not used by a sampling experiment (it has a 'sampling' section)",
+                        (key,),
+                    )
+                )
             )
-        if sampling_config is not None:
-            # sizes first: a quantile search over binom(n=1e18) would never end
-            if attempt(lambda: budget.check_sampling(sampling_config, render) or True):
-                attempt(lambda: sampling.check_drawable(sampling_config))
-        return Experiment(
-            name=name,
-            title=title,
-            source=source,
-            render=render,
-            seed=seed,
-            sampling=sampling_config,
-        )
+    given_render = data.get("render") if isinstance(data.get("render"), dict) else {}
+    for key in SAMPLING_UNUSED_RENDER_KEYS:
+        if key in given_render:
+            attempt(
+                lambda key=key: _raise(
+                    ConfigError("not used by a sampling experiment (it draws no landscape)",
+                                ("render", key))
+                )
+            )
+    from optiviz import sampling
 
+    section = attempt(lambda: _mapping(data["sampling"], ("sampling",)), None)
+    sampling_config: SamplingConfig | None = None
+    if section is not None:
+        sampling_config = attempt(
+            lambda: sampling.validate(section, seed=seed, path=("sampling",),
+                                      drawable=False)
+        )
+    if sampling_config is not None:
+        # sizes first: a quantile search over binom(n=1e18) would never end
+        if attempt(lambda: budget.check_sampling(sampling_config, render) or True):
+            attempt(lambda: sampling.check_drawable(sampling_config))
+    return Experiment(
+        name=name,
+        title=title,
+        source=source,
+        render=render,
+        seed=seed,
+        sampling=sampling_config,
+    )
+
+
+def parse_optimizers(data: dict, common: Common, attempt: Callable) -> Experiment:
+    """The optimizer kind: ``function``, ``start``, ``steps``, ``optimizers``."""
+    name, title, source, render, seed, errors = (common.name, common.title, common.source,
+                                                 common.render, common.seed, common.errors)
     from optiviz.functions import make_function
 
     if "optimizers" not in data:
-        raise_or_collect = ConfigError("missing 'optimizers' (or a 'sampling' section)", ())
+        raise_or_collect = ConfigError(
+            "missing 'optimizers' (or a 'sampling' or 'variational' section)", ())
         attempt(lambda: _raise(raise_or_collect))
     if "function" not in data:
         attempt(lambda: _raise(ConfigError("missing 'function' (e.g. function: rosenbrock)", ())))
@@ -755,7 +801,9 @@ def _view_checks(data: dict, render: RenderConfig, function: Any, start_kind: st
     given_render = data.get("render") if isinstance(data.get("render"), dict) else {}
     for key in view.unused_render_keys:
         if key in given_render:
-            raise ConfigError(f"not used by the {view.name} view", ("render", key))
+            users = [name for name, other in VIEWS.items() if key not in other.unused_render_keys]
+            hint = f" (only by view: {' or '.join(users)})" if users else ""
+            raise ConfigError(f"not used by the {view.name} view{hint}", ("render", key))
     if view.streaming and function is not None:
         from optiviz import streaming
 
@@ -888,8 +936,11 @@ def preflight(experiment: Experiment, *, render: bool = True) -> None:
         return
     for text, path in _texts(experiment):
         check_typeset(text, path)
-    if experiment.kind == "optimizers":
-        _check_map(experiment)
+    from optiviz import kinds
+
+    kind = kinds.KINDS[experiment.kind]
+    if kind.preflight is not None:
+        kind.call("preflight", experiment)
 
 
 def _texts(experiment: Experiment) -> list[tuple[str | None, KeyPath]]:
@@ -939,7 +990,7 @@ def _mathtext_reason(exc: ValueError) -> str:
                   reason)
 
 
-def _check_map(experiment: Experiment) -> None:
+def check_map(experiment: Experiment) -> None:
     """What every optimizer view needs: panels it can draw, and a function that is finite
     somewhere in the shown domain and not constant there (contour levels must increase)."""
     from optiviz.recording import check_overlay_view
@@ -951,6 +1002,9 @@ def _check_map(experiment: Experiment) -> None:
     if experiment.render.view == "contour" and (experiment.start_kind in ("random", "grid")
                                                or len(experiment.starts) > CLOUD_MIN_STARTS):
         cloud_panels(experiment)
+        if experiment.render.trail is not None:
+            raise ConfigError("not used by the particle-cloud view (many starts: each run is a "
+                              "moving particle, with no path behind it)", ("render", "trail"))
     else:
         chosen_panels(experiment, len(experiment.optimizers) * len(experiment.starts),
                       f"{experiment.render.view} view")

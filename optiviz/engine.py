@@ -337,6 +337,7 @@ def run_group(
     *,
     record_steps: np.ndarray | None = None,
     record: Any = None,
+    reduce: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run a group of G entries (see :func:`group_entries`) from every start as G·N runs,
     entry-major, on ``function`` (an :class:`Objective` of d parameters or a 2-D ``Function``)
@@ -348,7 +349,9 @@ def run_group(
     (e.g. views of the whole experiment's), so that nothing is copied afterwards.
     ``progress(steps_done)`` is called every :func:`progress_every` steps. ``record``: a
     :class:`optiviz.recording.GroupRecorder` that sees the gradients and state of every step
-    (overlays, the state panel).
+    (overlays, the state panel). ``reduce``: a :class:`optiviz.reductions.GroupReducer` that
+    sees every step's positions and loss as they would be recorded (what an output reads from
+    every step when only some are kept).
 
     Each step, in order: the schedule's hyperparameters and lr; the oracle's next mini-batch;
     one ``spec.step`` for all runs; the recorded position (``spec.position`` or the
@@ -406,9 +409,13 @@ def run_group(
     params = np.tile(starts, (len(configs), 1))
     state = spec.init(params, fixed)
     shown = params if position is None else position(params, state)
-    if slots[0] >= 0:
-        positions[slots[0]] = shown
-        loss[slots[0]] = loss_of.value(shown)
+    if slots[0] >= 0 or reduce is not None:
+        value = loss_of.value(shown)
+        if slots[0] >= 0:
+            positions[slots[0]] = shown
+            loss[slots[0]] = value
+        if reduce is not None:
+            reduce.see(0, shown, value, alive)
     last_good = params.copy()
     total = np.empty(runs)  # loss + every coordinate: non-finite iff any of them is
     finite = np.empty(runs, dtype=bool)
@@ -461,7 +468,12 @@ def run_group(
                         loss[later[0] :] = np.nan
                     for rest in range(t + 1, steps):
                         record_lr(rest)
+                    if reduce is not None:
+                        reduce.see(t + 1, shown, value, alive)
+                        reduce.rest(t + 2)
                     break
+            if reduce is not None:
+                reduce.see(t + 1, shown, value, alive)
             np.copyto(last_good, params)
     return positions, loss, lr, diverged_step
 
@@ -509,24 +521,28 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
     *,
     record_steps: Sequence[int] | np.ndarray | None = None,
+    reduce: Any = None,
 ) -> Trajectories:
     """Run every optimizer of the experiment from every start, one run group at a time.
 
     ``progress(done, total)`` hears how far the work is, in optimizer-entry steps (``total`` =
     entries x steps; an entry's steps count once however many starts it has), now and then
     during each run group and once at the end of each. ``record_steps``: the steps to keep
-    (increasing, in 0..S; default all); the result's ``steps_recorded`` lists them."""
+    (increasing, in 0..S; default all); the result's ``steps_recorded`` lists them.
+    ``reduce``: an :class:`optiviz.reductions.Wanted`, the reductions over every step that
+    the outputs read instead of the steps not recorded (``Trajectories.reduced``)."""
     if experiment.kind != "optimizers":
         raise ValueError("simulate() runs optimizer experiments; use optiviz.sampling.run")
     from optiviz import budget
 
-    budget.check_simulation(experiment)  # loaded configs passed it; experiments built in Python
+    kept = None if record_steps is None else np.asarray(record_steps, dtype=np.int64)
+    # loaded configs passed it (for every step); experiments built in Python, and what is kept
+    budget.check_simulation(experiment, recorded=None if kept is None else kept.size)
     starts = np.asarray(experiment.starts, dtype=np.float64)
     n, dim = starts.shape
     steps = experiment.steps
     entries = experiment.optimizers
     runs = len(entries) * n
-    kept = None if record_steps is None else np.asarray(record_steps, dtype=np.int64)
     rows = steps + 1 if kept is None else kept.size
     # Recorded time-major (each step writes one contiguous block) and handed out transposed:
     # positions[r, t] is a view, never a copy of the (possibly gigabytes of) paths.
@@ -539,6 +555,11 @@ def simulate(
 
     wanted = requested(experiment)  # overlays and the state panel: recorded only when asked
     recording = Recording(wanted, steps, runs, starts.shape[1]) if wanted else None
+    reductions = None
+    if reduce is not None:
+        from optiviz.reductions import Reductions
+
+        reductions = Reductions(reduce, experiment.function, len(entries), n, steps)
     for group in group_entries(entries):
         # A group of one keeps its entry's generator; larger groups are deterministic.
         rng = np.random.default_rng([experiment.seed, group[0]])
@@ -556,7 +577,8 @@ def simulate(
                                                      for i in group]))
         group_path, group_values, rates, stopped = run_group(
             configs, experiment.function, starts, steps, rng, out=out, progress=report,
-            record_steps=kept, record=record)
+            record_steps=kept, record=record,
+            reduce=reductions.group(group) if reductions is not None else None)
         done += len(group) * steps
         if progress is not None:
             progress(done, total)
@@ -580,4 +602,5 @@ def simulate(
         param_names=param_names_of(experiment.function),
         steps_recorded=kept,
         recorded=recording.finish(path, diverged) if recording is not None else {},
+        reduced=reductions.finish() if reductions is not None else None,
     )

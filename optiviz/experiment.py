@@ -114,7 +114,12 @@ class Experiment:
     tolerance: Any = None
     # sampling experiments
     sampling: SamplingConfig | None = None
+    # variational experiments (optiviz.variational.VariationalConfig); steps and optimizers too
+    variational: Any = None
 
     @property
     def kind(self) -> str:
-        return "sampling" if self.sampling is not None else "optimizers"
+        """``optimizers``, ``sampling`` or ``variational`` (see :mod:`optiviz.kinds`)."""
+        from optiviz.kinds import of_experiment
+
+        return of_experiment(self)

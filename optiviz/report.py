@@ -255,14 +255,26 @@ class RunSummary:
 
 
 def summarize(experiment: Any, result: Any, *, statistics: bool | None = None) -> RunSummary:
-    """The :class:`RunSummary` of ``result`` (Trajectories or a sampling result).
+    """The :class:`RunSummary` of ``result``, made by its kind of experiment
+    (:mod:`optiviz.kinds`).
 
-    ``statistics``: whether to measure success (each run's first step within tolerance of a
-    known global minimum: a pass over every recorded point); None: when the config writes
-    ``tolerance:``. ``run --summary`` and ``--data`` ask for it."""
-    if experiment.kind == "sampling":
-        estimates = {str(name): _as_float(value) for name, value in result.summary().items()}
-        return RunSummary("sampling", estimates=estimates, method=experiment.sampling.method)
+    ``statistics`` (optimizer experiments): whether to measure success (each run's first step
+    within tolerance of a known global minimum: a pass over every recorded point); None: when
+    the config writes ``tolerance:``. ``run --summary`` and ``--data`` ask for it."""
+    from optiviz.kinds import KINDS
+
+    return KINDS[experiment.kind].call("summarize", experiment, result, statistics=statistics)
+
+
+def summarize_sampling(experiment: Any, result: Any, *,
+                       statistics: bool | None = None) -> RunSummary:
+    estimates = {str(name): _as_float(value) for name, value in result.summary().items()}
+    return RunSummary("sampling", estimates=estimates, method=experiment.sampling.method)
+
+
+def summarize_optimizers(experiment: Any, result: Any, *,
+                         statistics: bool | None = None) -> RunSummary:
+    """One :class:`OptimizerSummary` per ``optimizers:`` entry of the Trajectories."""
     from optiviz.views import is_streaming
 
     if is_streaming(experiment):

@@ -94,7 +94,7 @@ def has_target(experiment: Any) -> bool:
 
 def recorded_steps(trajectories: Any) -> np.ndarray:
     """The step of each recorded column of ``positions`` and ``loss``."""
-    recorded = getattr(trajectories, "recorded", None)
+    recorded = getattr(trajectories, "recorded_steps", None)
     if callable(recorded):
         return np.asarray(recorded())
     return np.arange(trajectories.loss.shape[1])
@@ -123,6 +123,11 @@ def hitting_steps(experiment: Any, trajectories: Any) -> np.ndarray | None:
     if not has_target(experiment):
         return None
     tolerance = tolerance_of(experiment)
+    reduced = getattr(trajectories, "reduced", None)
+    if reduced is not None:  # only some steps recorded: the engine measured every step
+        if reduced.hits is None:
+            raise ValueError("success was not measured while the runs were computed")
+        return reduced.hits.copy()
     steps = recorded_steps(trajectories)
     runs, columns = trajectories.loss.shape
     out = np.full(runs, -1, dtype=np.int64)

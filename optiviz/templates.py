@@ -73,7 +73,8 @@ DISTRIBUTION_EXAMPLES: dict[str, dict[str, Any]] = {
 
 
 def init_config(
-    *, function: str | None = None, optimizers: Sequence[str] = (), sampling: str | None = None
+    *, function: str | None = None, optimizers: Sequence[str] = (), sampling: str | None = None,
+    variational: str | None = None,
 ) -> str:
     """A commented YAML experiment that loads and runs as printed.
 
@@ -81,6 +82,11 @@ def init_config(
     ``function``/``optimizers``. Unknown names raise :class:`UnknownNameError` with the nearest
     valid name.
     """
+    if variational is not None:
+        if function is not None or sampling is not None:
+            raise ConfigError("--variational makes a variational experiment; drop --function "
+                              "and --sampling")
+        return variational_template(variational, tuple(optimizers) or VARIATIONAL_OPTIMIZERS)
     if sampling is not None:
         if function is not None or optimizers:
             raise ConfigError(
@@ -294,6 +300,74 @@ def _scipy_example_shapes(name: str) -> list[Any] | None:
 
 
 # YAML pieces ----------------------------------------------------------------------------------
+
+# Variational experiments ----------------------------------------------------------------------
+
+VARIATIONAL_OPTIMIZERS = ("adam", "sgd")
+VARIATIONAL_LR = {"adam": 0.05, "sgd": 0.05}  # others: their torch default
+TWO_MODES = {"name": "mixture", "components": [
+    {"mean": -2.0, "std": 0.6, "weight": 0.3}, {"mean": 2.0, "std": 1.0, "weight": 0.7}]}
+
+
+def variational_template(target_name: str, optimizer_names: Sequence[str]) -> str:
+    """q fitted to ``target_name`` (``mixture``: the two-mode 1-D example, reverse and forward
+    KL side by side; a 2-D target: a full-covariance q, reverse KL)."""
+    from optiviz.optimizers import OPTIMIZERS
+    from optiviz.sampling.distributions import DISTRIBUTIONS
+    from optiviz.variational import validate
+    from optiviz.variational.targets import parse_target
+
+    if target_name.strip().lower() == "mixture":
+        target: dict[str, Any] = dict(TWO_MODES)
+    else:
+        canonical = DISTRIBUTIONS.canonical(target_name, ("variational", "target", "name"))
+        spec = DISTRIBUTIONS.get(canonical)
+        target = {"name": DISTRIBUTIONS.spelling(target_name),
+                  **distribution_example(canonical, spec)}
+    two_d = parse_target(target, ("variational", "target"))["dim"] == 2
+    # both divergences where both are finite (reverse needs p on all of ℝ, forward its moments)
+    choices = (["reverse"],) if two_d else (["reverse", "forward"], ["reverse"], ["forward"])
+    for chosen in choices:
+        try:
+            validate({"target": target, "divergence": chosen})
+        except ConfigError:
+            continue
+        break
+    divergence = chosen[0] if len(chosen) == 1 else "[reverse, forward]"
+    start = ("{mean: [1.0, 1.0], log_std: [-0.5, -0.5]}" if two_d
+             else "{mean: -1.5, log_std: -0.5}" if target.get("name") == "mixture"
+             else "{mean: 0.5, log_std: 0.0}")
+    lines = [
+        "# optiviz experiment: a Gaussian q fitted to a target p by minimizing a KL divergence.",
+        "# Run:  optiviz run THIS.yaml      Keys:  optiviz list variational | distributions",
+        f"title: {_quote('q fitted to ' + str(target['name']))}",
+        "",
+        "variational:",
+        f"  target: {_flow(target)}",
+        "  family: gaussian      # 2-D targets: gaussian (full covariance) or diagonal",
+        f"  divergence: {divergence}   # reverse: KL(q‖p), mode-seeking; forward: KL(p‖q)",
+        "  gradient: reparam     # reparam | score | exact",
+        "  samples: 8            # Monte Carlo draws per step",
+        f"  start: {start}",
+        f"steps: {VARIATIONAL_STEPS}",
+        "seed: 0",
+        "",
+        "optimizers:",
+    ]
+    for i, name in enumerate(optimizer_names):
+        spec = OPTIMIZERS.get(name, ("optimizers", i, "name"))
+        lr = VARIATIONAL_LR.get(OPTIMIZERS.canonical(name))
+        entry: dict[str, Any] = {"name": spec.name}
+        if lr is not None:
+            entry["lr"] = lr
+        lines.append(f"  - {_flow(entry)}")
+    lines += _render_lines("variational.gif")
+    lines.insert(-6, "  # panels: [landscape, loss, gradients]   # + one-draw gradient clouds")
+    return "\n".join(lines) + "\n"
+
+
+VARIATIONAL_STEPS = 400
+
 
 def _render_lines(output: str) -> list[str]:
     return [

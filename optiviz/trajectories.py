@@ -99,6 +99,10 @@ class Trajectories:
     # What overlays and the state panel asked the engine to record (optiviz/recording.py):
     # name -> (R, S, d), step t of run r; empty when nothing asked.
     recorded: dict[str, np.ndarray] = field(default_factory=dict)
+    # What the outputs read from every step when only some were recorded
+    # (optiviz/reductions.py: final loss, left the view, first step within tolerance, the loss
+    # percentiles and the share inside the view per step); None when every step is recorded.
+    reduced: Any = None
 
     @property
     def diverged(self) -> np.ndarray:
@@ -125,8 +129,24 @@ class Trajectories:
             return np.arange(self.positions.shape[1])
         return self.steps_recorded
 
+    def columns(self, steps: Any) -> np.ndarray:
+        """The columns of ``positions`` and ``loss`` that hold these steps; a step that was
+        not recorded is an error (an output read a step it did not ask to be kept)."""
+        steps = np.asarray(steps, dtype=np.int64)
+        if self.steps_recorded is None:
+            return steps
+        recorded = self.steps_recorded
+        at = np.clip(np.searchsorted(recorded, steps), 0, max(recorded.size - 1, 0))
+        if recorded.size == 0 or not np.array_equal(recorded[at], steps):
+            missing = np.setdiff1d(steps, recorded)
+            raise ValueError(f"steps {missing[:5].tolist()} were not recorded")
+        return at
+
     def final_loss(self) -> np.ndarray:
-        """Each run's loss after its last finite recorded step."""
+        """Each run's loss after its last finite step (the reduction when only some steps were
+        recorded, else the last finite recorded one)."""
+        if self.reduced is not None:
+            return self.reduced.final_loss.copy()
         finite = np.isfinite(self.loss)
         last = self.loss.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
         out = self.loss[np.arange(self.runs), last]

@@ -170,8 +170,10 @@ def pending(experiment: Any) -> list[int]:
             if c.tune is not None and c.tuned is None]
 
 
-#: The most bytes one run group of candidates records (positions and loss of every step); a
-#: larger group advances in chunks of candidates, each run bit-identical to running alone.
+#: The most bytes one run group of candidates would record with every step (positions and loss;
+#: it keeps only the last step and, for the ``mean`` objective, a running sum: the chunks are
+#: smaller than memory needs); a larger group advances in chunks of candidates, each run
+#: bit-identical to running alone.
 CHUNK_BYTES = 256 << 20
 RECORDED_BYTES = 24  # per run and step: x, y, loss
 
@@ -201,6 +203,7 @@ def tune_entry(experiment: Any, index: int,
                progress: Callable[[int], None] | None = None) -> EntryTuning:
     """Tune entry ``index`` of ``experiment`` (its ``tune`` settings) over all its starts."""
     from optiviz.engine import run_group
+    from optiviz.reductions import LossSum
 
     config = experiment.optimizers[index]
     settings: TuneConfig = config.tune
@@ -224,14 +227,14 @@ def tune_entry(experiment: Any, index: int,
             if progress is not None:
                 def report(t: int, base: int = done, weight: int = len(group)) -> None:
                     progress(base + weight * t)
+            # only the last step is recorded; the mean objective sums every step as it runs
+            summed = None if settings.objective == "final" else LossSum(len(group) * n, steps)
             _, loss, _, stopped = run_group([candidates[i] for i in group], experiment.function,
-                                            starts, steps, rng, progress=report)
+                                            starts, steps, rng, progress=report,
+                                            record_steps=np.array([steps]), reduce=summed)
             done += len(group) * steps
             with np.errstate(invalid="ignore"):
-                if settings.objective == "final":
-                    score = loss[-1].copy()
-                else:
-                    score = loss.mean(axis=0)
+                score = loss[-1].copy() if summed is None else summed.mean()
             gone = stopped >= 0
             score[gone | ~np.isfinite(score)] = np.inf
             for member, i in enumerate(group):

@@ -36,6 +36,22 @@ def is_cloud(experiment: Any, trajectories: Any) -> bool:
     return experiment.start_kind in ("random", "grid") or starts > CLOUD_MIN_STARTS
 
 
+def cloud_experiment(experiment: Any) -> bool:
+    """:func:`is_cloud` before computing: the runs' starts are the experiment's."""
+    return experiment.start_kind in ("random", "grid") or \
+        len(experiment.starts) > CLOUD_MIN_STARTS
+
+
+def starts_domain(experiment: Any) -> Domain:
+    """The particle clouds' view before computing: ``render.domain``, else the function's
+    domain grown to the starts (what :func:`view_domain` gives clouds from step 0)."""
+    fixed = experiment.render.domain
+    if fixed is not None:
+        return _as_domain(fixed)
+    starts = np.asarray(experiment.starts, dtype=float)
+    return fitted_domain(_as_domain(experiment.function.domain), starts[:, None, :2])
+
+
 def view_domain(experiment: Any, trajectories: Any) -> Domain:
     """What the map shows: ``render.domain`` when the user fixed it; else the function's domain
     grown to hold the starts and every bounded run (see the module docstring)."""
@@ -120,8 +136,18 @@ def outside(positions: np.ndarray, domain: Domain) -> np.ndarray:
 
 
 def left_view(experiment: Any, trajectories: Any) -> np.ndarray:
-    """(R,) bool: runs that were, at some step, at a finite point outside the shown view."""
-    return outside(trajectories.positions, view_domain(experiment, trajectories)).any(axis=1)
+    """(R,) bool: runs that were, at some step, at a finite point outside the shown view
+    (the engine's reduction when only some steps were recorded, optiviz/reductions.py)."""
+    domain = view_domain(experiment, trajectories)
+    reduced = getattr(trajectories, "reduced", None)
+    if reduced is not None and reduced.left_view is not None:
+        if reduced.domain != domain:
+            raise ValueError(f"the runs were reduced over the view {reduced.domain}, "
+                             f"not {domain}")
+        return reduced.left_view.copy()
+    if reduced is not None:
+        raise ValueError("the runs left the view: not reduced, and not every step recorded")
+    return outside(trajectories.positions, domain).any(axis=1)
 
 
 class Exits:

@@ -49,10 +49,10 @@ VIEWS: Registry[ViewSpec] = Registry("view")
 
 VIEWS.add("contour", ViewSpec(
     "contour", "paths (or particle clouds, for many starts) over a contour map",
-    "optiviz.render.landscape:contour_scene"))
+    "optiviz.render.landscape:contour_scene", unused_render_keys=("orbit", "elev", "azim")))
 VIEWS.add("surface", ViewSpec(
     "surface", "paths on the 3-D surface, a fixed camera or a slow orbit",
-    "optiviz.render.surface:SurfaceScene"))
+    "optiviz.render.surface:SurfaceScene", unused_render_keys=("levels",)))
 VIEWS.add("basins", ViewSpec(
     "basins", "basin map: each start of a grid coloured by the known minimum its run reaches "
     "(hue) and how fast (lightness); one panel per optimizer",

@@ -171,9 +171,9 @@ def test_sigterm_while_computing_says_terminated_and_exits_143(tmp_path, monkeyp
     (tmp_path / "out.gif").write_bytes(b"previous")
     compute = api.compute
 
-    def compute_then_terminated(experiment, progress=None):
+    def compute_then_terminated(experiment, progress=None, **options):
         os.kill(os.getpid(), signal.SIGTERM)
-        return compute(experiment, progress)
+        return compute(experiment, progress, **options)
 
     def unhandled(signum, frame):
         raise AssertionError("the run did not handle SIGTERM")

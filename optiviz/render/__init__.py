@@ -1,8 +1,9 @@
 """Rendering: experiment + result -> animation or still, by the output's extension.
 
 ``render(experiment, result, output)`` builds a Scene (``landscape.build_scene`` for optimizer
-experiments, ``sampling.build_scene`` for sampling ones), then either blits every frame into an
-animation writer or saves the final frame as a still. Matplotlib is imported only here, lazily.
+experiments, ``sampling.build_scene`` and ``variational.build_scene`` for the other kinds, by
+:mod:`optiviz.kinds`), then either blits every frame into an animation writer or saves the final
+frame as a still. Matplotlib is imported only here, lazily.
 """
 
 from __future__ import annotations
@@ -61,15 +62,11 @@ def _check_format(path: Path, origin: str) -> None:
 
 
 def build_scene(experiment: Any, result: Any) -> Any:
-    """The scene for ``result``: sampling scenes for sampling experiments, optimizer scenes
-    (landscape, particle clouds, surface) otherwise."""
-    if experiment.kind == "sampling":
-        from optiviz.render.sampling import build_scene as build_sampling_scene
+    """The scene for ``result``, built by its kind of experiment (:mod:`optiviz.kinds`):
+    optimizer scenes (landscape, particle clouds, surface), sampling or variational scenes."""
+    from optiviz.kinds import KINDS
 
-        return build_sampling_scene(experiment, result)
-    from optiviz.render.landscape import build_scene as build_optimizer_scene
-
-    return build_optimizer_scene(experiment, result)
+    return KINDS[experiment.kind].call("scene", experiment, result)
 
 
 def render(experiment: Any, result: Any, output: Path, *, quiet: bool = False) -> Path:

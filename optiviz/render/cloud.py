@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from optiviz.errors import ConfigError
+from optiviz.reductions import QUANTILES, band_rows, lost_values
 from optiviz.render.animate import select_frames
 from optiviz.render.landscape import (
     SidePanel,
@@ -45,7 +46,6 @@ from optiviz.render.theme import Theme, style_axes
 from optiviz.view import outside, view_domain
 
 CATCH_RADIUS = 0.025  # particles this close to a minimum (times the map's diagonal) count as in it
-QUANTILES = (0.25, 0.5, 0.75)  # the loss panel's band and line
 DEFAULT_LOSS_KEEPS = 0.66  # by default the loss panel comes when the maps keep this share of size
 MIN_MAP_PIXELS = 40  # requested panels that leave the maps smaller than this are refused
 MAX_ASPECT = 4.0  # a map is at most this many times taller than wide (or wider than tall)
@@ -177,7 +177,8 @@ def median_band(loss: np.ndarray, function: Any,
                 chunk_values: int = 4_000_000) -> np.ndarray:
     """``(3, steps + 1)``: the 25th, 50th and 75th percentiles over the runs of ``loss``
     (``runs x steps+1``) at every step, interpolating linearly between order statistics (as
-    ``numpy.quantile``).
+    ``numpy.quantile``; :func:`optiviz.reductions.band_rows`, which the engine also runs step
+    by step when it reduces instead of recording every step).
 
     A diverged run (NaN) counts as +inf, or as −inf when ``function`` has no known minimum and
     the run's last finite loss was below its first (it fell off an unbounded surface). A
@@ -187,47 +188,14 @@ def median_band(loss: np.ndarray, function: Any,
     if getattr(function, "minimum", None) is None:
         finite = np.isfinite(loss)
         last = steps - 1 - np.argmax(finite[:, ::-1], axis=1)
-        falling = finite.any(axis=1) & (loss[np.arange(runs), last] < loss[:, 0])
-        lost[falling] = -np.inf
-    heights = [(runs - 1) * q for q in QUANTILES]
-    floors = sorted({int(math.floor(h)) for h in heights})
+        lost = lost_values(loss[:, 0], loss[np.arange(runs), last], function)
     out = np.empty((len(QUANTILES), steps))
     width = max(1, chunk_values // max(runs, 1))
     for start in range(0, steps, width):
         block = np.ascontiguousarray(loss[:, start: start + width].T)  # steps x runs
         block = np.where(np.isnan(block), lost, block)
-        select(block, floors)
-        for i, h in enumerate(heights):
-            low = int(math.floor(h))
-            below = block[:, low]
-            fraction = h - low
-            if fraction == 0:
-                out[i, start: start + width] = below
-                continue
-            # the next order statistic: the least value between this one and the next selected
-            following = next((k for k in floors if k > low), runs - 1)
-            above = block[:, low + 1: following + 1].min(axis=1)
-            with np.errstate(invalid="ignore"):
-                between = below + fraction * (above - below)
-            # inf - inf is NaN: next to an infinite order statistic the percentile is infinite
-            out[i, start: start + width] = np.where(
-                np.isfinite(below) & np.isfinite(above), between,
-                np.where(np.isinf(above) & (above > 0), above, below))
+        out[:, start: start + width] = band_rows(block)
     return out
-
-
-def select(rows: np.ndarray, ranks: Sequence[int]) -> None:
-    """Partially sort each row of ``rows`` in place so that the values of the sorted ``ranks``
-    (0-based, ascending) are in place, everything before each no greater and everything after
-    no less: one single-rank partition per rank, on ever smaller slices (much faster than one
-    many-rank ``numpy.partition``)."""
-    if not ranks or rows.shape[1] == 0:
-        return
-    middle = len(ranks) // 2
-    rank = ranks[middle]
-    rows.partition(rank, axis=1)
-    select(rows[:, :rank], ranks[:middle])
-    select(rows[:, rank + 1:], [k - rank - 1 for k in ranks[middle + 1:]])
 
 
 def thin_curves(curves: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -283,12 +251,23 @@ def loss_summary(experiment: Any, trajectories: Any, groups: Sequence[np.ndarray
     function unbounded below) covers the steps where at least three quarters of the starts
     are on the map, so a cloud sliding off it leaves the panel through its floor."""
     function = experiment.function
-    raw = [median_band(rows_of(trajectories.loss, runs), function) for runs in groups]
+    reduced = trajectories.reduced  # only some steps recorded: the engine reduced every step
+    entries = [int(trajectories.run_optimizer[runs[0]]) for runs in groups]
+    if reduced is not None:
+        if reduced.bands is None or reduced.share is None or reduced.domain != domain:
+            raise ValueError("the loss panel's percentiles were not reduced for this view")
+        raw = [reduced.bands[entry] for entry in entries]
+    else:
+        raw = [median_band(rows_of(trajectories.loss, runs), function) for runs in groups]
     stacked, label, scale = loss_axis(np.vstack(raw), function)
     curves = list(stacked.reshape(len(groups), len(QUANTILES), -1))
     shown = None
     if scale == "linear":
-        share = np.vstack([view_share(trajectories.positions, runs, domain) for runs in groups])
+        if reduced is not None:
+            share = np.vstack([reduced.share[entry] for entry in entries])
+        else:
+            share = np.vstack([view_share(trajectories.positions, runs, domain)
+                               for runs in groups])
         shown = np.repeat(share >= 0.75, len(QUANTILES), axis=0)
     with np.errstate(invalid="ignore"):
         low, high = value_limits(np.where(np.isfinite(stacked), stacked, np.nan), scale, shown)
@@ -418,6 +397,7 @@ class CloudScene:
         render = experiment.render
         requested = cloud_panels(experiment)
         self.steps = select_frames(trajectories.steps, render.frames)
+        self.columns = trajectories.columns(self.steps)  # where the frames' steps are recorded
         self.n_frames = len(self.steps)
         self.total_steps = trajectories.steps
         self.positions = trajectories.positions
@@ -525,7 +505,7 @@ class CloudScene:
         self.counter.set_text(f"step {self.total_steps}/{self.total_steps}")
         clear_of(self.suptitle, self.counter.get_window_extent(renderer), renderer)
         self.counter.set_text("")
-        frames = self.positions[:, self.steps]
+        frames = self.positions[:, self.columns]
         self.short: list[bool] = []
         self.widest_status: list[str] = []  # what each map's status box was placed for
         for (runs, _, status), tallies in zip(self.groups, self.tallies, strict=True):
@@ -579,10 +559,11 @@ class CloudScene:
 
     def update(self, frame: int) -> Sequence[Any]:
         step = int(self.steps[frame])
+        column = int(self.columns[frame])
         artists: list[Any] = []
         for (runs, cloud, status), tallies, short in zip(self.groups, self.tallies, self.short,
                                                          strict=True):
-            points = self.positions[runs, step]
+            points = self.positions[runs, column]
             away_from_view = outside(points, self.domain)
             # a particle outside the view is counted in the status, not drawn: half a marker
             # on the edge would read as a particle there

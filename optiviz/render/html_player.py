@@ -191,6 +191,13 @@ def frame_marks(scene: Any, result: Any) -> tuple[str, np.ndarray]:
 def readout(experiment: Any, result: Any, scene: Any) -> dict[str, Any]:
     """The readout of every frame of ``scene`` (see the module docstring), ready for JSON."""
     mark, marks = frame_marks(scene, result)
+    from optiviz.kinds import KINDS
+
+    kind = KINDS[experiment.kind]
+    if kind.readout is not None:  # a kind with a readout of its own (variational)
+        tables = Tables(mark, marks, result.steps)
+        kind.call("readout", tables, experiment, result, marks)
+        return tables.data()
     if experiment.kind != "sampling":
         tables = Tables(mark, marks, result.steps)
         if hasattr(result, "frame_steps"):  # a basin map (optiviz.streaming.BasinMaps)
@@ -245,7 +252,8 @@ def optimizer_tables(tables: Tables, experiment: Any, trajectories: Any,
     rows = []
     for i, entry in enumerate(experiment.optimizers):
         runs = slice(i * starts, (i + 1) * starts)
-        median = median_band(trajectories.loss[runs][:, steps], experiment.function)[1]
+        median = median_band(trajectories.loss[runs][:, trajectories.columns(steps)],
+                             experiment.function)[1]
         diverged = trajectories.diverged_step[runs]
         so_far = ((diverged[:, None] >= 0) & (diverged[:, None] <= steps[None, :])).sum(axis=0)
         rows.append([entry.label, tables.add(median), tables.add(lr[i * starts]),

@@ -27,7 +27,8 @@ from optiviz.errors import ConfigError, closest
 from optiviz.registry import Registry
 
 # Modules that register panels of their own (imported on the first lookup).
-PANEL_MODULES: tuple[str, ...] = ("optiviz.render.outcomes", "optiviz.render.state_panel")
+PANEL_MODULES: tuple[str, ...] = ("optiviz.render.outcomes", "optiviz.render.state_panel",
+                                  "optiviz.variational.panels")
 
 
 @dataclass

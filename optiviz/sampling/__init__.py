@@ -601,6 +601,12 @@ def run(config: SamplingConfig,
     return METHODS.get(config.method).run(config, target, rng, progress=progress)
 
 
+def run_experiment(experiment: Any,
+                   progress: Callable[[int, int], None] | None = None) -> SamplingResult:
+    """:func:`run` of a sampling Experiment's section (the kind table's ``compute``)."""
+    return run(experiment.sampling, progress=progress)
+
+
 __all__ = [
     "DISTRIBUTIONS",
     "METHODS",
