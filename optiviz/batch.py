@@ -302,9 +302,7 @@ def plan(
             continue
         try:
             text = Path(path).read_bytes()
-            # the checks only drawing needs (typesetting, a drawable map) run in the job: the
-            # planning stays cheap and free of Matplotlib, so that workers start at once
-            experiment = config_module.load(Path(path), render=False)
+            experiment = config_module.load(Path(path))
             origin = output_origin(experiment)
             output = Path(os.path.abspath(output_path(experiment, out_dir=out_dir)))
             check_writable(output, origin)
@@ -532,41 +530,8 @@ def _run_locked(
 ) -> BatchReport:
     manifest_path = out_dir / MANIFEST_NAME
     previous = read_manifest(manifest_path)
-    # Workers start now and import the renderer while this process plans (which needs no
-    # Matplotlib): on two cores the planning and the workers' start-up overlap instead of
-    # adding up, and each worker's first job costs what the others do.
-    workers = [] if client is not None else _start_workers(jobs, len(paths))
-    try:
-        planned = plan(paths, out_dir=out_dir, previous=previous, force=force,
-                       stopped=signals.reason)
-        return _run_planned(planned, out_dir, manifest_path, previous, workers=workers,
-                            jobs=jobs, fail_fast=fail_fast, client=client, progress=progress,
-                            timeout=timeout, signals=signals, start=start)
-    finally:
-        for worker in workers:  # whatever the pool did not take over (an error, no jobs)
-            if worker.process.is_alive() and worker.job is None:
-                with contextlib.suppress(OSError):
-                    worker.connection.send(None)
-            worker.process.join(STOP_GRACE_SECONDS)
-            worker.kill()
-
-
-def _start_workers(jobs: int | None, configs: int) -> list[_Worker]:
-    """The batch's forked worker processes, started before planning (see :func:`_run_locked`):
-    as many as ``jobs`` (default: the cores), never more than there are configs."""
-    import multiprocessing
-
-    context = multiprocessing.get_context(POOL_START_METHOD)
-    count = max(0, min(jobs or os.cpu_count() or 1, configs))
-    return [_Worker(context) for _ in range(count)]
-
-
-def _run_planned(
-    planned: list[Job | JobResult], out_dir: Path, manifest_path: Path,
-    previous: dict[str, dict[str, Any]], *, workers: list[_Worker], jobs: int | None,
-    fail_fast: bool, client: Any, progress: Callable[[str], None] | None,
-    timeout: float | None, signals: StopSignals, start: float,
-) -> BatchReport:
+    planned = plan(paths, out_dir=out_dir, previous=previous, force=force,
+                   stopped=signals.reason)
 
     results: list[JobResult | None] = [None] * len(planned)
     finished = 0
@@ -596,7 +561,7 @@ def _run_planned(
                           timeout=timeout, signals=signals)
         else:
             _execute_pool(pending, record, jobs=jobs, fail_fast=fail_fast, timeout=timeout,
-                          signals=signals, started=workers)
+                          signals=signals)
 
     done = tuple(r for r in results if r is not None)
     write_manifest(manifest_path, done, previous, out_dir)
@@ -629,7 +594,6 @@ def _worker_main(connection: Any, parent: int) -> None:
             return  # the batch died before we could ask to follow it
         if request is None:
             _follow_parent(parent)
-        warm_up()
         while True:
             job = connection.recv()
             if job is None:
@@ -642,21 +606,6 @@ def _worker_main(connection: Any, parent: int) -> None:
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
     sys.exit(code)
-
-
-def warm_up() -> None:
-    """Import what every job needs (the API, the optimizer scenes, Matplotlib's Agg canvas and
-    font list, the GIF writer's Pillow) so that a worker started before the planning has paid
-    for it by the time its first job arrives. Nothing here can fail a job: a module that does
-    not import is imported (and fails) again by the job that needs it."""
-    import importlib
-
-    for module in ("optiviz.api", "optiviz.engine", "optiviz.optimizers",
-                   "optiviz.render.landscape", "optiviz.render.cloud", "optiviz.render.writers",
-                   "optiviz.render.glyphs", "matplotlib.backends.backend_agg",
-                   "matplotlib.font_manager", "PIL.Image"):
-        with contextlib.suppress(Exception):
-            importlib.import_module(module)
 
 
 def _exit_on_signal(signum: int, frame: Any) -> None:
@@ -742,7 +691,7 @@ class _Worker:
 
 def _execute_pool(
     pending: list[tuple[int, Job]], record: Record, *, jobs: int | None, fail_fast: bool,
-    timeout: float | None, signals: StopSignals, started: list[_Worker] | None = None,
+    timeout: float | None, signals: StopSignals,
 ) -> None:
     """Run ``pending`` on up to ``jobs`` forked worker processes.
 
@@ -756,14 +705,7 @@ def _execute_pool(
     context = multiprocessing.get_context(POOL_START_METHOD)
     limit = max(1, min(jobs or os.cpu_count() or 1, len(pending)))
     queue = deque(pending)
-    # workers started before planning; those beyond the jobs to run are told to exit
-    started = list(started or ())
-    workers: list[_Worker] = started[:limit]
-    for spare in started[limit:]:
-        with contextlib.suppress(OSError):
-            spare.connection.send(None)
-    if started:
-        started.clear()
+    workers: list[_Worker] = []
 
     def cancel_queue(why: str) -> None:
         while queue:
