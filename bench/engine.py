@@ -38,10 +38,14 @@ OPTIMIZERS = [  # (optiviz entry, torch constructor)
     ("{name: radam, lr: 0.001}", "torch.optim.RAdam(ps, lr=0.001)"),
 ]
 
-# Every child reports its own peak resident set (kilobytes on Linux) as its last stdout line.
+# Every child reports its peak resident set (kilobytes on Linux) as its last stdout line: its own
+# plus its largest worker's (optiviz forks one worker per further core for large runs; the
+# shared recording's pages count in whichever process wrote them, so the sum is the total).
 PEAK = textwrap.dedent("""
     import json, resource
-    print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"maxrss_kb": own + workers}))
 """)
 
 

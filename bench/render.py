@@ -2,8 +2,8 @@
 
 The scene of the renderer issue: Rosenbrock, 5 optimizers, 200 frames (199 steps), 640x480,
 ``panels: [landscape]``, 30 fps. Both sides run as whole processes (imports included) and use
-the same trajectories (optiviz's engine); optiviz is timed best of --repeat runs, the recipe
-(tens of seconds) once:
+the same trajectories (optiviz's engine); both are timed as medians of --repeat alternating
+runs (ours, the recipe, ours, ...):
 
   * optiviz: ``optiviz run cfg.yaml -o out.gif --quiet`` (and ``out.mp4``);
   * recipe: a pyplot figure with the same contours, paths, heads, legend and counter, animated by
@@ -24,7 +24,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from whole_process import best_time  # bench/ is on sys.path: run as a script
+from whole_process import alternating_medians  # bench/ is on sys.path: run as a script
 
 BIN = Path(sys.executable).parent
 FPS = 30
@@ -111,11 +111,11 @@ def main() -> None:
             ours = folder / f"optiviz.{extension}"
             theirs = folder / f"recipe.{extension}"
             command = [str(BIN / "optiviz"), "run", str(config), "-o", str(ours), "--quiet"]
-            ours_s = best_time(command, args.repeat)
-            theirs_s = best_time([sys.executable, str(recipe), str(config), str(theirs)], 1)
+            ours_s, theirs_s = alternating_medians(
+                [command, [sys.executable, str(recipe), str(config), str(theirs)]], args.repeat)
             rows.append((extension, ours_s, theirs_s, ours.stat().st_size, theirs.stat().st_size))
     print("renderer: 5 optimizers, 200 frames, 640x480, panels [landscape], whole processes, "
-          f"optiviz best of {args.repeat}")
+          f"medians of {args.repeat} alternating runs")
     print(f"{'format':<7}{'optiviz s':>10}{'recipe s':>10}{'speed-up':>10}"
           f"{'optiviz KB':>12}{'recipe KB':>11}{'size ratio':>12}")
     for extension, ours_s, theirs_s, ours_b, theirs_b in rows:

@@ -3,8 +3,8 @@
 ours:      `optiviz run config.yaml -o ours.gif` (one `stairs` artist updated in place, blitted)
 tutorial:  matplotlib's FuncAnimation with `ax.cla()` + `ax.hist` + the PDF every frame, saved
            with PillowWriter.
-Each side is a whole Python process (imports included); best of --repeat runs. Prints seconds,
-bytes and the ratios. Targets: >= 8x faster and <= 0.5x the size.
+Each side is a whole Python process (imports included); medians of --repeat alternating runs.
+Prints seconds, bytes and the ratios. Targets: >= 8x faster and <= 0.5x the size.
 
     python bench/sampling.py [--repeat 3]
 """
@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from whole_process import best_time  # bench/ is on sys.path: run as a script
+from whole_process import alternating_medians  # bench/ is on sys.path: run as a script
 
 FRAMES, SAMPLES, WIDTH, HEIGHT, FPS = 120, 5000, 640, 360, 30
 
@@ -68,8 +68,7 @@ def main() -> None:
         script.write_text(TUTORIAL.replace("{out}", str(theirs)))
         ours_command = [sys.executable, "-m", "optiviz", "run", str(config), "-o", str(ours)]
         their_command = [sys.executable, str(script)]
-        ours_s = best_time(ours_command, args.repeat)
-        their_s = best_time(their_command, args.repeat)
+        ours_s, their_s = alternating_medians([ours_command, their_command], args.repeat)
         ours_b, their_b = ours.stat().st_size, theirs.stat().st_size
     print(f"histogram animation: {FRAMES} frames {WIDTH}x{HEIGHT}, {SAMPLES:,} N(0,1) samples")
     print(f"  optiviz  {ours_s:7.2f} s  {ours_b / 1e3:8.1f} KB")

@@ -478,24 +478,122 @@ def run_group(
     return positions, loss, lr, diverged_step
 
 
-def record_array(shape: tuple[int, ...]) -> np.ndarray:
-    """A zero-filled float64 array for recorded trajectories, on ordinary pages.
+def record_array(shape: tuple[int, ...], *, shared: bool = False) -> np.ndarray:
+    """A zero-filled float64 array for recorded trajectories, on ordinary pages, faulted in at
+    once (``shared``: visible to forked workers, see :func:`simulate`).
 
     NumPy asks the kernel for transparent huge pages (``madvise``) for every array over 4 MB;
     on first touch the kernel may then compact memory to find 2 MB pages, and for the gigabyte
     a large run records, that compaction, not the arithmetic, dominated the run (measured:
     1.7–2.2 s of system time against 0.4 s on ordinary pages, for 8 × 10,000 × 500 steps). The
     recording is written once, step by step, so huge pages buy it nothing: it is an anonymous
-    memory map of its own (public ``mmap``, unmapped when the array is freed), which the kernel
-    fills with zero pages as the steps are written."""
+    memory map of its own (public ``mmap``, unmapped when the array is freed). ``MAP_POPULATE``
+    has the kernel fill it in one pass rather than one page fault per 4 KB written (0.6 s of
+    system time down to 0.25 s for that gigabyte)."""
     size = int(np.prod(shape, dtype=np.int64)) * 8
-    if size < RECORD_MAP_BYTES:
+    if size < RECORD_MAP_BYTES and not shared:
         return np.zeros(shape)
-    return np.frombuffer(mmap.mmap(-1, size), dtype=np.float64).reshape(shape)
+    flags = (mmap.MAP_SHARED if shared else mmap.MAP_PRIVATE) | mmap.MAP_ANONYMOUS
+    if not shared:  # shared: each worker faults in the pages it writes, in parallel
+        flags |= getattr(mmap, "MAP_POPULATE", 0)
+    return np.frombuffer(mmap.mmap(-1, max(size, 8), flags=flags), dtype=np.float64)[
+        : size // 8].reshape(shape)
 
 
 #: Records smaller than this are ordinary NumPy arrays (NumPy madvises from 4 MB on).
 RECORD_MAP_BYTES = 4 << 20
+
+
+#: Recorded run-steps from which :func:`simulate` spreads its run groups over the cores:
+#: below it, forking costs more than it saves.
+PARALLEL_MIN_WORK = 4_000_000
+
+
+def _workers(entries: Sequence[OptimizerConfig], groups: Sequence[tuple[int, ...]],
+             work: int, *, hooks: bool) -> int:
+    """How many processes :func:`simulate` runs its groups on: one per core it may use, at
+    most one per group, and one alone for small work, where fork is missing, for entries that
+    carry their own spec (torch classes, plugins: their libraries may not survive a fork), or
+    when overlays or reductions gather per-step results in this process (``hooks``)."""
+    import os
+
+    if hooks or work < PARALLEL_MIN_WORK or len(groups) < 2 or not hasattr(os, "fork"):
+        return 1
+    if any(entry.spec is not None for entry in entries):
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, len(groups)))
+
+
+def _run_forked(groups: Sequence[tuple[int, ...]], workers: int,
+                run_one: Callable[[tuple[int, ...], int], None]) -> None:
+    """Run ``run_one(group, worker)`` for every group, spread over ``workers`` processes: this
+    one (worker 0) and ``workers - 1`` forked children that write into the shared arrays
+    ``run_one`` closes over. Each group keeps its own generator, so the results are those of
+    running the groups one after another, bit for bit. The children die with this process
+    (PR_SET_PDEATHSIG) and are killed if it stops early (an error, SIGINT, SIGTERM); a
+    child's error is raised here."""
+    import os
+    import pickle
+    import signal
+
+    from optiviz.atomic import exit_with_parent
+
+    # balanced by work (runs × entries are the group's sizes), largest first
+    loads = [0] * workers
+    shares: list[list[tuple[int, ...]]] = [[] for _ in range(workers)]
+    for group in sorted(groups, key=len, reverse=True):
+        worker = loads.index(min(loads))
+        shares[worker].append(group)
+        loads[worker] += len(group)
+    children: dict[int, int] = {}  # pid -> the read end of its error pipe
+    try:
+        for worker in range(1, workers):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: its groups, then out without any cleanup of the parent's
+                code = 1
+                try:
+                    os.close(read)
+                    request = exit_with_parent(signal.SIGKILL)
+                    if request is not None:
+                        request()
+                    for group in shares[worker]:
+                        run_one(group, worker)
+                    code = 0
+                except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                    try:
+                        message = pickle.dumps(exc)
+                    except Exception:  # noqa: BLE001 - an exception that does not pickle
+                        message = pickle.dumps(RuntimeError(repr(exc)))
+                    os.write(write, message)
+                finally:
+                    os._exit(code)
+            os.close(write)
+            children[pid] = read
+        for group in shares[0]:
+            run_one(group, 0)
+        failure: BaseException | None = None
+        for pid, read in list(children.items()):
+            _, status = os.waitpid(pid, 0)
+            del children[pid]
+            with os.fdopen(read, "rb") as stream:
+                report = stream.read()
+            if failure is None and report:
+                failure = pickle.loads(report)
+            elif failure is None and status != 0:
+                failure = RuntimeError(f"a simulation worker ended with status {status}")
+        if failure is not None:
+            raise failure
+    finally:
+        for pid, read in children.items():
+            with __import__("contextlib").suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            os.close(read)
 
 
 PROGRESS_CALLS = 1000
@@ -544,13 +642,6 @@ def simulate(
     entries = experiment.optimizers
     runs = len(entries) * n
     rows = steps + 1 if kept is None else kept.size
-    # Recorded time-major (each step writes one contiguous block) and handed out transposed:
-    # positions[r, t] is a view, never a copy of the (possibly gigabytes of) paths.
-    path = record_array((rows, runs, dim))
-    values = record_array((rows, runs))
-    lr = np.empty((len(entries), steps))  # one schedule per entry, expanded per run on demand
-    diverged = np.empty(runs, dtype=np.int64)
-    total, done = len(entries) * steps, 0
     from optiviz.recording import Recording, requested
 
     wanted = requested(experiment)  # overlays and the state panel: recorded only when asked
@@ -560,17 +651,37 @@ def simulate(
         from optiviz.reductions import Reductions
 
         reductions = Reductions(reduce, experiment.function, len(entries), n, steps)
-    for group in group_entries(entries):
+    groups = group_entries(entries)
+    workers = _workers(entries, groups, runs * (steps + 1),
+                       hooks=recording is not None or reductions is not None)
+    shared = workers > 1
+    # Recorded time-major (each step writes one contiguous block) and handed out transposed:
+    # positions[r, t] is a view, never a copy of the (possibly gigabytes of) paths.
+    path = record_array((rows, runs, dim), shared=shared)
+    values = record_array((rows, runs), shared=shared)
+    # one schedule per entry, expanded per run on demand
+    lr = record_array((len(entries), steps), shared=shared) if shared else \
+        np.empty((len(entries), steps))
+    diverged = np.empty(runs, dtype=np.int64)
+    stopped_at = record_array((runs,), shared=True) if shared else None
+    total = len(entries) * steps
+    # entry-steps done by each worker (the calling process is worker 0)
+    done = record_array((workers,), shared=True) if shared else np.zeros(1)
+
+    def run_one(group: tuple[int, ...], worker: int) -> None:
         # A group of one keeps its entry's generator; larger groups are deterministic.
         rng = np.random.default_rng([experiment.seed, group[0]])
         configs = [entries[i] for i in group]
         first, contiguous = group[0], tuple(group) == tuple(range(group[0], group[-1] + 1))
         block_rows = slice(first * n, (group[-1] + 1) * n)
         out = (path[:, block_rows], values[:, block_rows]) if contiguous else None
+        base = float(done[worker])
         report = None
-        if progress is not None:
-            def report(t: int, base: int = done, weight: int = len(group)) -> None:
-                progress(base + weight * t, total)
+        if progress is not None or shared:
+            def report(t: int, weight: int = len(group)) -> None:
+                done[worker] = base + weight * t
+                if progress is not None and worker == 0:
+                    progress(int(done.sum()), total)
         record = None
         if recording is not None:
             record = recording.group(np.concatenate([np.arange(i * n, (i + 1) * n)
@@ -579,16 +690,28 @@ def simulate(
             configs, experiment.function, starts, steps, rng, out=out, progress=report,
             record_steps=kept, record=record,
             reduce=reductions.group(group) if reductions is not None else None)
-        done += len(group) * steps
-        if progress is not None:
-            progress(done, total)
+        done[worker] = base + len(group) * steps
+        if progress is not None and worker == 0:
+            progress(int(done.sum()), total)
         for member, i in enumerate(group):
             rows_i, block = slice(i * n, (i + 1) * n), slice(member * n, (member + 1) * n)
             if not contiguous:
                 path[:, rows_i] = group_path[:, block]
                 values[:, rows_i] = group_values[:, block]
             lr[i] = rates[member]
-            diverged[rows_i] = stopped[block]
+            if stopped_at is not None:
+                stopped_at[rows_i] = stopped[block]
+            else:
+                diverged[rows_i] = stopped[block]
+
+    if shared:
+        _run_forked(groups, workers, run_one)
+        diverged[:] = stopped_at
+        if progress is not None:
+            progress(total, total)
+    else:
+        for group in groups:
+            run_one(group, 0)
     run_optimizer = np.repeat(np.arange(len(entries), dtype=np.int64), n)
     return Trajectories(
         positions=path.transpose(1, 0, 2),
