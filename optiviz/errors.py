@@ -124,3 +124,15 @@ class UnknownNameError(ConfigError):
         self.kind = kind
         self.name = name
         self.valid = valid
+
+
+def refuse_unknown_keys(mapping: dict, valid: Iterable[str], path: KeyPath,
+                        what: str = "key") -> None:
+    """Raise ``unknown <what> (valid: ...)`` at the first key of ``mapping`` not in ``valid``,
+    with the nearest valid name as the suggestion."""
+    valid = list(valid)
+    for key in mapping:
+        if key not in valid:
+            guess = closest(str(key), valid)
+            raise ConfigError(f"unknown {what} (valid: {', '.join(valid)})", tuple(path) + (key,),
+                              suggestion=guess[0] if guess else None)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from optiviz.errors import ConfigError, KeyPath, closest
+from optiviz.errors import ConfigError, KeyPath, closest, refuse_unknown_keys
 from optiviz.registry import Param, Registry, as_float, positive, show_value
 from optiviz.sampling import _scipy_names
 from optiviz.sampling.moments import true_moments
@@ -477,11 +477,7 @@ def _components(value: list, path: KeyPath) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
             raise ConfigError(f"must be a mapping {{mean: [x, y], std: s, weight: w}}, got "
                               f"{show_value(item)}", where)
-        for key in item:
-            if key not in COMPONENT_KEYS:
-                guess = closest(str(key), COMPONENT_KEYS)
-                raise ConfigError(f"unknown component key (valid: {', '.join(COMPONENT_KEYS)})",
-                                  where + (key,), suggestion=guess[0] if guess else None)
+        refuse_unknown_keys(item, COMPONENT_KEYS, where, "component key")
         if "mean" not in item:
             raise ConfigError("missing 'mean' ([x, y])", where)
         component: dict[str, Any] = {"mean": _vector(item["mean"], where + ("mean",), 2)}

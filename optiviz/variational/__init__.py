@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from optiviz.errors import ConfigError, KeyPath, closest
+from optiviz.errors import ConfigError, KeyPath, closest, refuse_unknown_keys
 from optiviz.registry import Param, Registry, as_float, positive, show_value
 from optiviz.report import OptimizerSummary, number
 from optiviz.variational.objective import (
@@ -252,11 +252,7 @@ def _starts(value: Any, family: Family, target: Target, path: KeyPath) -> np.nda
         if not isinstance(item, dict):
             raise ConfigError(f"must be a mapping {{mean: .., log_std: ..}}, got "
                               f"{show_value(item)}", where)
-        for key in item:
-            if key not in START_KEYS:
-                guess = closest(str(key), START_KEYS)
-                raise ConfigError("unknown key (valid: mean, log_std)", where + (key,),
-                                  suggestion=guess[0] if guess else None)
+        refuse_unknown_keys(item, START_KEYS, where)
         mean = _numbers(item.get("mean", list(domain.mean(axis=1))), k, where + ("mean",))
         log_std = _numbers(item.get("log_std", [0.0] * k), k, where + ("log_std",))
         if any(abs(v) > 1e6 for v in mean):

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from optiviz.errors import ConfigError, KeyPath, closest
+from optiviz.errors import ConfigError, KeyPath, closest, refuse_unknown_keys
 from optiviz.registry import as_float, show_value
 
 Array = np.ndarray
@@ -103,11 +103,7 @@ def _mixture_1d_spec(value: dict, path: KeyPath) -> dict[str, Any]:
         if not isinstance(item, dict):
             raise ConfigError(f"must be a mapping {{mean: m, std: s, weight: w}}, got "
                               f"{show_value(item)}", where)
-        for key in item:
-            if key not in MIXTURE_1D_KEYS:
-                guess = closest(str(key), MIXTURE_1D_KEYS)
-                raise ConfigError(f"unknown component key (valid: {', '.join(MIXTURE_1D_KEYS)})",
-                                  where + (key,), suggestion=guess[0] if guess else None)
+        refuse_unknown_keys(item, MIXTURE_1D_KEYS, where, "component key")
         if "mean" not in item:
             raise ConfigError("missing 'mean' (a number)", where)
         mean = item["mean"]
