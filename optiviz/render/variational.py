@@ -20,6 +20,7 @@ import numpy as np
 from optiviz.render.animate import select_frames
 from optiviz.render.landscape import legend_below, run_colors, shown_values, start_styles
 from optiviz.render.panels import PanelContext, build_panels
+from optiviz.render.sampling import percent
 from optiviz.render.scene import ANIMATED_Z, CachedGlyphText, GrowingLine, freeze_layout, new_figure
 from optiviz.render.theme import font_size, get_theme, rc_params, style_axes
 
@@ -586,7 +587,8 @@ class GradientsPanel:
     """At q's current parameters (the block's first run), side by side on shared axes:
     single-draw reparam and score estimates of the reverse KL's gradient, the exact gradient
     as an arrow on both, and each estimator's variance (summed over the parameters). The axes
-    fit the clouds at the start, where q is farthest from p and the estimators differ most."""
+    fit the clouds at the start, where q is farthest from p and the estimators differ most;
+    the share of a frame's draws beyond them is written under the variance."""
 
     def __init__(self, ax: Any, context: PanelContext):
         result = context.trajectories
@@ -605,7 +607,9 @@ class GradientsPanel:
         lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)
         pad = 0.08 * np.maximum(hi - lo, 1e-9)
         palette = [c for c in theme.runs if c not in context.colors] or list(theme.runs)
-        self.clouds, self.arrows, self.notes = [], [], []
+        from matplotlib.transforms import ScaledTranslation
+
+        self.clouds, self.arrows, self.notes, self.beyond_notes = [], [], [], []
         for k, (axes, title) in enumerate(((ax, "reparam"), (twin, "score"))):
             axes.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
             axes.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
@@ -625,8 +629,22 @@ class GradientsPanel:
             self.notes.append(CachedGlyphText(axes, 0.04, 0.96, size=context.size * 0.7,
                                               color=theme.foreground, box_color=theme.panel,
                                               box_alpha=0.85, zorder=ANIMATED_Z + 2))
+            below = axes.transAxes + ScaledTranslation(0, -1.7 * context.size * 0.7 / 72,
+                                                       axes.figure.dpi_scale_trans)
+            self.beyond_notes.append(CachedGlyphText(axes, 0.04, 0.96, size=context.size * 0.7,
+                                                     color=theme.foreground,
+                                                     box_color=theme.panel, box_alpha=0.85,
+                                                     transform=below, zorder=ANIMATED_Z + 2))
         ax.set_ylabel(f"∂/∂{_greek(names[1])}", labelpad=1)
         twin.tick_params(labelleft=False)
+        # the axes hold the start's central 90 %: the draws beyond them are counted, not hidden
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        self.outside = []
+        for points in (self.reparam, self.score):
+            x, y = points[..., 0], points[..., 1]
+            with np.errstate(invalid="ignore"):
+                inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+            self.outside.append(1.0 - inside.mean(axis=1))
 
     def restage(self, stop: int) -> bool:
         return False
@@ -641,8 +659,10 @@ class GradientsPanel:
             self.clouds[k].set_data(points[:, 0], points[:, 1])
             if np.isfinite(exact).all():
                 self.arrows[k].set_UVC([exact[0]], [exact[1]])
+            beyond = self.outside[k][index]
             self.notes[k].set_text(f"Var {self.variance[index, k]:.3g}")
-            artists += [self.clouds[k], self.arrows[k], self.notes[k]]
+            self.beyond_notes[k].set_text(f"{percent(beyond)} outside" if beyond > 0 else "")
+            artists += [self.clouds[k], self.arrows[k], self.notes[k], self.beyond_notes[k]]
         return artists
 
 
