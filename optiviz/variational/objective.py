@@ -18,6 +18,7 @@ are the derivative of the same sum a torch loop would differentiate.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,8 +163,9 @@ def points(family: Family, params: Array, eps: Array) -> Array:
         mean[:, None, :] + np.einsum("nij,nmj->nmi", scale, eps)
 
 
-class Divergence:
-    """The reverse or forward KL between the family's q and the target, on (N, d) params."""
+class Divergence(ABC):
+    """The reverse or forward KL between the family's q and the target, on (N, d) params
+    (:class:`ReverseKL`, :class:`ForwardKL`)."""
 
     name = ""
 
@@ -175,24 +177,29 @@ class Divergence:
     def value(self, params: Array) -> Array:
         return self.parts(params)[0]
 
+    @abstractmethod
     def parts(self, params: Array) -> tuple[Array, Array, Array]:
         """(KL, cross-entropy, entropy) at each row: KL = cross − entropy."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def grad(self, params: Array) -> Array:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def estimate(self, params: Array, draws: Array, estimator: str) -> Array:
         """A Monte Carlo gradient from ``draws`` (N, K, k): ε for reverse, p's samples for
         forward."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def draw(self, rng: np.random.Generator, rows: int, samples: int) -> Array:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def spread(self, params: Array, samples: int) -> Array:
         """Standard deviation of the ``samples``-draw Monte Carlo estimate of the objective."""
-        raise NotImplementedError
+        ...
 
 
 class ReverseKL(Divergence):
