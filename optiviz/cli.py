@@ -92,6 +92,18 @@ def _warning_line(line: str) -> None:
     click.echo(line, err=True)
 
 
+# run (a basin map's starts) and batch (the jobs) reach a Dask scheduler alike
+DASK_TIMEOUT = click.option(
+    "--dask-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10,
+    show_default=True,
+    metavar="SECONDS",
+    envvar="OPTIVIZ_DASK_TIMEOUT",
+    help="Give up reaching the --dask scheduler after this long [env: OPTIVIZ_DASK_TIMEOUT].",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="optiviz")
 def cli() -> None:
@@ -134,15 +146,7 @@ def cli() -> None:
     default=None,
     help="Compute a basin map's starts on a Dask cluster (tcp://scheduler:8786, or local).",
 )
-@click.option(
-    "--dask-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=10,
-    show_default=True,
-    metavar="SECONDS",
-    envvar="OPTIVIZ_DASK_TIMEOUT",
-    help="Give up reaching the --dask scheduler after this long [env: OPTIVIZ_DASK_TIMEOUT].",
-)
+@DASK_TIMEOUT
 @click.option("--summary", "table", is_flag=True,
               help="Print a table per config on stdout: per optimizer the median and IQR of "
                    "the final loss, success rate and median steps to tolerance, diverged runs, "
@@ -273,15 +277,7 @@ def _check_stdin(configs: tuple[Path, ...]) -> None:
     metavar="SECONDS",
     help="Stop a config that runs longer and count it as failed.",
 )
-@click.option(
-    "--dask-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=10,
-    show_default=True,
-    metavar="SECONDS",
-    envvar="OPTIVIZ_DASK_TIMEOUT",
-    help="Give up reaching the --dask scheduler after this long [env: OPTIVIZ_DASK_TIMEOUT].",
-)
+@DASK_TIMEOUT
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @_user_errors
 def batch(

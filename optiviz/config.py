@@ -996,11 +996,10 @@ def check_map(experiment: Experiment) -> None:
     from optiviz.recording import check_overlay_view
     from optiviz.render.cloud import cloud_panels
     from optiviz.render.landscape import chosen_panels, domain_of, grid_points, landscape_grid
-    from optiviz.view import CLOUD_MIN_STARTS
+    from optiviz.view import cloud_experiment
 
     check_overlay_view(experiment)
-    if experiment.render.view == "contour" and (experiment.start_kind in ("random", "grid")
-                                               or len(experiment.starts) > CLOUD_MIN_STARTS):
+    if experiment.render.view == "contour" and cloud_experiment(experiment):
         cloud_panels(experiment)
         if experiment.render.trail is not None:
             raise ConfigError("not used by the particle-cloud view (many starts: each run is a "

@@ -536,6 +536,7 @@ def _run_forked(groups: Sequence[tuple[int, ...]], workers: int,
     running the groups one after another, bit for bit. The children die with this process
     (PR_SET_PDEATHSIG) and are killed if it stops early (an error, SIGINT, SIGTERM); a
     child's error is raised here."""
+    import contextlib
     import os
     import pickle
     import signal
@@ -590,7 +591,7 @@ def _run_forked(groups: Sequence[tuple[int, ...]], workers: int,
             raise failure
     finally:
         for pid, read in children.items():
-            with __import__("contextlib").suppress(OSError):
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             os.close(read)

@@ -182,14 +182,14 @@ def check_overlay_view(experiment: Any, starts: int | None = None) -> None:
     if not getattr(render, "overlay", ()):
         return
     from optiviz.errors import ConfigError
-    from optiviz.view import CLOUD_MIN_STARTS
+    from optiviz.view import CLOUD_MIN_STARTS, drawn_as_clouds
 
     if render.view == "surface":
         raise ConfigError("overlays are drawn on the contour view only (arrows on a 3-D "
                           "surface would hide it); remove 'view: surface' or the overlay",
                           ("render", "overlay"))
     count = len(experiment.starts) if starts is None else starts
-    if experiment.start_kind in ("random", "grid") or count > CLOUD_MIN_STARTS:
+    if drawn_as_clouds(experiment.start_kind, count):
         kind = "" if experiment.start_kind == "points" else f"{experiment.start_kind} "
         raise ConfigError(f"overlays are drawn at each path's head, but {count} {kind}starts "
                           f"are drawn as particle clouds (list at most {CLOUD_MIN_STARTS} "

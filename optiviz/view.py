@@ -29,17 +29,20 @@ MAX_STRETCH = 1.25  # a fitted view keeps its width/height within this factor of
 CLOUD_MIN_STARTS = 10  # more starts per optimizer than this: one particle cloud per optimizer
 
 
-def is_cloud(experiment: Any, trajectories: Any) -> bool:
-    """Whether the runs are drawn as particle clouds: random/grid starts, or more than
+def drawn_as_clouds(start_kind: str, starts: int) -> bool:
+    """The one rule: runs are drawn as particle clouds for random/grid starts, or more than
     ``CLOUD_MIN_STARTS`` starts per optimizer."""
-    starts = len(np.unique(trajectories.run_start))
-    return experiment.start_kind in ("random", "grid") or starts > CLOUD_MIN_STARTS
+    return start_kind in ("random", "grid") or starts > CLOUD_MIN_STARTS
+
+
+def is_cloud(experiment: Any, trajectories: Any) -> bool:
+    """Whether the runs are drawn as particle clouds (:func:`drawn_as_clouds`)."""
+    return drawn_as_clouds(experiment.start_kind, len(np.unique(trajectories.run_start)))
 
 
 def cloud_experiment(experiment: Any) -> bool:
     """:func:`is_cloud` before computing: the runs' starts are the experiment's."""
-    return experiment.start_kind in ("random", "grid") or \
-        len(experiment.starts) > CLOUD_MIN_STARTS
+    return drawn_as_clouds(experiment.start_kind, len(experiment.starts))
 
 
 def starts_domain(experiment: Any) -> Domain:
