@@ -34,7 +34,10 @@ chromium:
 		{ sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium; }
 
+# Benchmarks time the tool as installed: with its bytecode written (pip compiles an installed
+# package; an editable install under PYTHONDONTWRITEBYTECODE never would).
 bench: $(VENV)/.installed-test
+	$(BIN)/python -m compileall -q optiviz
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/sampling.py

@@ -9,6 +9,7 @@ code anywhere below raises :class:`ConfigError` with a key path only
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -966,15 +967,25 @@ def check_typeset(text: str | None, path: KeyPath) -> None:
     dollars = text.count("$") - text.count(r"\$")
     if dollars <= 0 or dollars % 2:
         return
+    reason = _typeset_problem(text)
+    if reason is not None:
+        shown = f"'{text}'" if len(text) <= 60 else f"'{text[:57]}...'"
+        raise ConfigError(f"{shown} {reason}", path)
+
+
+@functools.lru_cache(maxsize=256)
+def _typeset_problem(text: str) -> str | None:
+    """Why Matplotlib cannot typeset ``text``, or None. Remembered per text: a batch plans many
+    configs that share a function's formula, and each parse costs milliseconds."""
     from matplotlib.mathtext import MathTextParser
 
-    shown = f"'{text}'" if len(text) <= 60 else f"'{text[:57]}...'"
     try:
         MathTextParser("path").parse(text, dpi=72)
     except ValueError as exc:
-        raise ConfigError(f"{shown} cannot be typeset: {_mathtext_reason(exc)}", path) from None
+        return f"cannot be typeset: {_mathtext_reason(exc)}"
     except RecursionError:
-        raise ConfigError(f"{shown} nests too deeply to be typeset", path) from None
+        return "nests too deeply to be typeset"
+    return None
 
 
 def _mathtext_reason(exc: ValueError) -> str:

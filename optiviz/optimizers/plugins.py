@@ -159,7 +159,14 @@ class PluginRegistry(Registry[OptimizerSpec]):
                 continue
             Registry.add(self, point.name, spec)
 
+    def _built_in(self, name: object) -> bool:
+        """Whether ``name`` is a built-in optimizer, told without reading the entry points: a
+        built-in always wins over a plugin of its name, so the answer cannot change."""
+        return not self._discovered and Registry.__contains__(self, name)
+
     def spelling(self, name: str, path: KeyPath = ()) -> str:
+        if self._built_in(name):
+            return super().spelling(name, path)
         self._discover()
         if isinstance(name, str):
             for plugin, why in self.failed.items():
@@ -168,6 +175,8 @@ class PluginRegistry(Registry[OptimizerSpec]):
         return super().spelling(name, path)
 
     def __contains__(self, name: object) -> bool:
+        if self._built_in(name):
+            return True
         self._discover()
         return super().__contains__(name)
 
