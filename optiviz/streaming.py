@@ -470,9 +470,16 @@ def _forked_task(task: tuple[int, int]) -> tuple[int, int]:
 
 
 def _child_setup() -> None:
-    """A worker dies with its parent and leaves Ctrl-C to it (the parent stops the pool)."""
+    """A worker dies with its parent and leaves Ctrl-C to it (the parent stops the pool).
+
+    SIGTERM kills it outright (the system's default action), whatever Python handler the
+    parent had when it forked: ``Pool.terminate`` stops an idle worker with SIGTERM, and a
+    Python handler runs only between bytecodes, so a signal landing just before the worker
+    blocks on the task queue's lock was never acted on (the parent then waited for it
+    forever). A worker only writes into shared memory: it has nothing to clean up."""
     from optiviz.atomic import exit_with_parent
 
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     request = exit_with_parent(signal.SIGTERM)
     if request is not None:
         request()
@@ -488,15 +495,22 @@ def _run_forked(plan: Plan, tasks: list[tuple[int, int]], maps: _Maps, workers: 
     _FORKED = (plan, maps)
     context = multiprocessing.get_context("fork")
     pool = context.Pool(workers, initializer=_child_setup)
+    finished = False
     try:
         done = 0
         for task in pool.imap_unordered(_forked_task, tasks):
             done += plan.work(task)
             if progress is not None:
                 progress(done, total)
-        pool.close()
+        finished = True
     finally:
-        pool.terminate()
+        # done: every worker takes its end-of-work sentinel and exits by itself; stopped early
+        # (an error, Ctrl-C, SIGTERM): the workers are killed. Never both: terminate() right
+        # after close() drains the sentinels a worker may still be waiting for.
+        if finished:
+            pool.close()
+        else:
+            pool.terminate()
         pool.join()
         _FORKED = None
 

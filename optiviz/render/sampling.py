@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from optiviz.render.animate import select_frames
+from optiviz.render.heads import CurveHeads
 from optiviz.render.scene import ANIMATED_Z, fit_title, freeze_layout, new_figure
 from optiviz.render.theme import Theme, font_size, get_theme, log_ticks, rc_params, style_axes
 
@@ -469,17 +470,24 @@ class HistogramScene:
         self.caption = Readout(ax, theme, size, labels, notes, side=side)
         show_axes(kl_ax, theme, size, "samples n", "")
         kl_ax.set_title("KL(empirical ‖ true)", fontsize=size * 0.85)
-        kl = np.maximum(result.kl, 1e-6)
+        # a KL of exactly 0 (the empirical frequencies equal p: Bernoulli(0.3) at n = 10) has
+        # no place on a log axis: the curve breaks there and its head is a ▼ on the bottom edge
+        kl = np.where(result.kl > 0, result.kl, np.nan)
         kl_ax.set_xscale("log")
         kl_ax.set_yscale("log")
-        kl_ax.set_xlim(result.checkpoints[0], result.checkpoints[-1] * 1.3)
-        kl_ax.set_ylim(kl.min() / 2, kl.max() * 2)
+        kl_ax.set_xlim(result.checkpoints[0] / 1.3, result.checkpoints[-1] * 1.3)
+        positive = kl[np.isfinite(kl)]
+        kl_ax.set_ylim(*((positive.min() / 2, positive.max() * 2) if positive.size
+                         else (1e-6, 1.0)))
         log_ticks(kl_ax.xaxis)
         log_ticks(kl_ax.yaxis)
         kl_ax.grid(True, color=theme.muted, alpha=0.25, lw=0.5)
         (self.kl_line,) = kl_ax.plot([], [], color=theme.runs[1], lw=1.6, animated=True,
                                      zorder=ANIMATED_Z)
         self.kl = kl
+        self.kl_head = CurveHeads(kl_ax, [theme.runs[1]], theme, [result.kl[self.indices]],
+                                  label="KL = 0 (below any log axis)")
+        self.kl_head.add_to_key(None, loc="upper right", fontsize=size * 0.7)
         ax.set_ylim(0, top)
         # the caption must not cover the late bars or the true curve under it; lay out once to
         # measure it, then again with the final limits (tick labels change width)
@@ -504,6 +512,7 @@ class HistogramScene:
         self.bars.set_data(self.counts[frame] / (n * self.widths))
         above = self.above.update(frame)
         self.kl_line.set_data(r.checkpoints[: k + 1], self.kl[: k + 1])
+        kl_head = self.kl_head.update([(n, r.kl[k])])
         dist = r.distribution
         values = [f"{n:,}", moment_value(r.mean[k]), moment_value(r.var[k]), f"{r.kl[k]:.4f}"]
         if self.shows_outside:
@@ -513,7 +522,7 @@ class HistogramScene:
         if r.estimate is not None:
             values.append(f"{r.estimate[k]:.3f}")
         caption = self.caption.set(values)
-        return [self.bars, above, self.kl_line, caption]
+        return [self.bars, above, self.kl_line, *kl_head, caption]
 
 
 def display_bins(result: Any, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -683,7 +692,7 @@ class StratifiedScene:
             names=("plain", "stratified"))
         est_ax.set_xscale("log")
         c = result.checkpoints
-        est_ax.set_xlim(c[0], c[-1] * 1.2)
+        est_ax.set_xlim(c[0] / 1.3, c[-1] * 1.2)
         start = len(c) // 10
         spread = 2.5 * max(result.plain_se[start:].max(), result.stratified_se[start:].max())
         if np.isfinite(result.true_value):
@@ -706,7 +715,12 @@ class StratifiedScene:
             (line,) = est_ax.plot([], [], color=color, lw=1.5, label=label, animated=True,
                                   zorder=ANIMATED_Z + 1)
             self.curves.append((estimate, se, band, line))
-        est_ax.legend(loc="upper right", fontsize=size * 0.75)
+        self.heads = CurveHeads(est_ax, [plain_color, strat_color], theme,
+                                [result.plain_estimate[self.indices],
+                                 result.stratified_estimate[self.indices]],
+                                label="newest estimate beyond the panel")
+        self.heads.add_to_key(est_ax.legend(loc="upper right", fontsize=size * 0.75),
+                              fontsize=size * 0.75)
         log_ticks(est_ax.xaxis)
         # lower right: by then the estimates have settled at the centre of the axis
         self.caption = readout(est_ax, theme, size, x=0.98, y=0.03, ha="right", va="bottom")
@@ -736,6 +750,7 @@ class StratifiedScene:
                                             np.column_stack([c[::-1], lower[::-1]])])])
             line.set_data(c, estimate[: k + 1])
             artists += [band, line]
+        artists += self.heads.update([(n, r.plain_estimate[k]), (n, r.stratified_estimate[k])])
         truth = ("" if np.isfinite(r.true_value)
                  else f"\ntrue E[{r.estimate_text}] {true_text(r.true_value)}")
         self.caption.set_text(
@@ -823,7 +838,7 @@ class ImportanceScene:
                                        weight_outside / checkpoints[:, None])
         c = result.checkpoints
         est_ax.set_xscale("log")
-        est_ax.set_xlim(c[0], c[-1] * 1.2)
+        est_ax.set_xlim(c[0] / 1.3, c[-1] * 1.2)
         known = result.true_value is not None and np.isfinite(result.true_value)
         if known:
             est_ax.axhline(result.true_value, color=theme.foreground, lw=1.0, ls="--")
@@ -840,7 +855,12 @@ class ImportanceScene:
         (self.sn_line,) = est_ax.plot([], [], color=theme.runs[3], lw=1.5,
                                       label="self-normalized Σwf/Σw", animated=True,
                                       zorder=ANIMATED_Z)
-        est_ax.legend(loc="upper right", fontsize=size * 0.72)
+        self.heads = CurveHeads(est_ax, [theme.runs[0], theme.runs[3]], theme,
+                                [result.plain_estimate[self.indices],
+                                 result.self_normalized_estimate[self.indices]],
+                                label="newest estimate beyond the panel")
+        self.heads.add_to_key(est_ax.legend(loc="upper right", fontsize=size * 0.72),
+                              fontsize=size * 0.72)
         log_ticks(est_ax.xaxis)
         # lower right: by then the estimates have settled at the centre of the axis
         self.caption = readout(est_ax, theme, size, x=0.98, y=0.05, ha="right", va="bottom")
@@ -867,13 +887,15 @@ class ImportanceScene:
         c = r.checkpoints[: k + 1]
         self.plain_line.set_data(c, r.plain_estimate[: k + 1])
         self.sn_line.set_data(c, r.self_normalized_estimate[: k + 1])
+        heads = self.heads.update([(n, r.plain_estimate[k]),
+                                   (n, r.self_normalized_estimate[k])])
         truth = "" if r.true_value is None else f"   true {true_text(r.true_value, 4)}"
         self.caption.set_text(
             f"n = {n:,}   ESS = {r.ess[k]:,.0f} ({r.ess[k] / n:.0%}){truth}\n"
             f"plain {r.plain_estimate[k]:.4f}   self-normalized "
             f"{r.self_normalized_estimate[k]:.4f}")
         return [self.bars, above, self.rug, self.weight_bars, weight_above, self.plain_line,
-                self.sn_line,
+                self.sn_line, *heads,
                 *self.outside_note.update(frame), *self.weight_note.update(frame), self.caption]
 
 
@@ -1005,7 +1027,7 @@ class ChainScene:
         pdf = dist.pdf(y)
         if not dist.normalized:
             pdf = pdf / np.trapezoid(pdf, y)
-        hist_ax.plot(pdf, y, color=theme.foreground, lw=1.5, zorder=3)
+        hist_ax.plot(pdf, y, color=theme.foreground, lw=1.5, zorder=3, label="target")
         edges = np.linspace(lo, hi, 51)  # the trace's whole range: no draw is ever outside
         self.widths = np.diff(edges)
         kept, _ = self._kept_counts(values[:, :, None], edges, 0)
@@ -1015,7 +1037,10 @@ class ChainScene:
         hist_ax.set_xlim(0, 1.25 * max(pdf.max(), final.max()))
         self.bars = hist_ax.stairs(np.zeros(50), edges, orientation="horizontal", fill=True,
                                    color=theme.runs[0], alpha=0.55, animated=True,
-                                   zorder=ANIMATED_Z)
+                                   zorder=ANIMATED_Z,
+                                   label="draws after burn-in" if r.burn_in else "draws")
+        # the key explains the panel's two marks; the traces' colours are the chains (title)
+        hist_ax.legend(loc="upper right", fontsize=size * 0.72)
         self.caption = readout(trace_ax, theme, size, y=0.03, va="bottom")
 
     def _kept_totals(self) -> np.ndarray:

@@ -1,0 +1,142 @@
+"""A growing curve's newest point is always on show: a dot inside its panel, a ▲/▼ on the edge
+it is beyond (keyed), nothing for a NaN; a KL of exactly 0 breaks the log curve instead of
+being drawn at a made-up floor."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from matplotlib.figure import Figure
+
+from optiviz.cli import cli
+from optiviz.experiment import Experiment, RenderConfig
+from optiviz.render.heads import CurveHeads
+from optiviz.render.sampling import build_scene
+from optiviz.render.theme import get_theme
+from optiviz.sampling import run, validate
+
+SMALL = RenderConfig(width=320, height=180, frames=8, fps=10, hold=0)
+
+
+def scene_for(section: dict):
+    config = validate(section)
+    result = run(config)
+    experiment = Experiment(name="t", title=None, source=None, render=SMALL, sampling=config)
+    return build_scene(experiment, result), result
+
+
+def key_labels(ax) -> list[str]:
+    legend = ax.get_legend()
+    return [t.get_text() for t in legend.get_texts()] if legend else []
+
+
+def heads_on(yscale: str = "linear", ylim=(0.0, 1.0), values=()):
+    ax = Figure().add_subplot()
+    ax.set_yscale(yscale)
+    ax.set_ylim(*ylim)
+    return CurveHeads(ax, ["C0", "C1"], get_theme("light"), values)
+
+
+@pytest.mark.parametrize("y, dot, marker, at", [
+    (0.5, True, None, None),
+    (2.0, False, "^", 0.985),
+    (-1.0, False, "v", 0.015),
+    (np.inf, False, "^", 0.985),
+    (np.nan, False, None, None),
+])
+def test_a_head_is_a_dot_inside_and_an_edge_mark_beyond(y, dot, marker, at):
+    heads = heads_on()
+    heads.update([(3.0, y), (3.0, 0.25)])
+    xs, ys = heads.dots[0].get_data()
+    assert (len(xs) == 1) == dot
+    ex, ey = heads.edges[0].get_data()
+    if marker is None:
+        assert len(ex) == 0
+    else:
+        assert heads.edges[0].get_marker() == marker and list(ex) == [3.0] and list(ey) == [at]
+    assert list(heads.dots[1].get_data()[1]) == [0.25]  # the other curve is its own
+
+
+def test_zero_on_a_log_axis_is_below_it():
+    heads = heads_on("log", (1e-4, 1.0))
+    heads.update([(10.0, 0.0), (10.0, 1e-3)])
+    assert heads.edges[0].get_marker() == "v" and len(heads.dots[0].get_data()[0]) == 0
+    assert list(heads.dots[1].get_data()[1]) == [1e-3]
+
+
+def test_the_key_names_the_edge_marks_only_when_some_frame_needs_them():
+    inside = heads_on(values=[np.array([0.2, 0.9]), np.array([0.5])])
+    assert not inside.ever_beyond
+    ax = inside.ax
+    ax.plot([], [], label="curve")
+    legend = ax.legend()
+    assert inside.add_to_key(legend) is legend
+    beyond = heads_on(values=[np.array([0.2, 1.5]), np.array([0.5])])
+    assert beyond.ever_beyond
+    beyond.ax.plot([], [], label="curve")
+    keyed = beyond.add_to_key(beyond.ax.legend())
+    assert [t.get_text() for t in keyed.get_texts()] == ["curve", CurveHeads.LABEL]
+
+
+def test_importance_estimates_beyond_their_panel_are_marked_on_its_edge():
+    scene, result = scene_for({"distribution": "normal", "method": "importance",
+                               "proposal": {"name": "normal", "loc": 1, "scale": 2},
+                               "estimate": "x**2", "samples": 3000, "seed": 0})
+    est_ax = scene.plain_line.axes
+    low, high = est_ax.get_ylim()
+    seen_beyond = False
+    for frame in range(scene.n_frames):
+        scene.update(frame)
+        k = scene.indices[frame]
+        for value, dot, edge in zip((result.plain_estimate[k],
+                                     result.self_normalized_estimate[k]),
+                                    scene.heads.dots, scene.heads.edges, strict=True):
+            if low <= value <= high:
+                assert list(dot.get_data()[1]) == [value] and len(edge.get_data()[0]) == 0
+            else:
+                seen_beyond = True
+                assert edge.get_marker() == ("^" if value > high else "v")
+                assert list(edge.get_data()[0]) == [result.checkpoints[k]]
+    assert seen_beyond  # n = 1: the first weighted draw is far from E[x²] = 1
+    assert "newest estimate beyond the panel" in key_labels(est_ax)
+    # the first point is not on the axis's left edge (a dot there would be cut in half)
+    assert est_ax.get_xlim()[0] < result.checkpoints[0]
+
+
+def test_stratified_first_frame_shows_both_estimates():
+    scene, result = scene_for({"distribution": {"name": "exponential", "scale": 1},
+                               "method": "stratified", "strata": 10, "samples": 2000})
+    scene.update(0)  # one checkpoint: a curve of one point draws nothing without its head
+    shown = [len(d.get_data()[0]) + len(e.get_data()[0])
+             for d, e in zip(scene.heads.dots, scene.heads.edges, strict=True)]
+    assert shown == [1, 1]
+
+
+def test_a_kl_of_zero_breaks_the_log_curve_and_is_marked_below():
+    scene, result = scene_for({"distribution": {"name": "bernoulli", "p": 0.5},
+                               "samples": 400, "seed": 1})
+    zero = np.flatnonzero(result.kl == 0)
+    assert zero.size  # half heads, half tails: it happens
+    kl_ax = scene.kl_line.axes
+    assert np.isnan(scene.kl[zero]).all()  # no fake floor value
+    assert kl_ax.get_ylim()[0] <= result.kl[result.kl > 0].min()
+    frames = [f for f in range(scene.n_frames) if result.kl[scene.indices[f]] == 0]
+    if frames:
+        scene.update(frames[0])
+        assert scene.kl_head.edges[0].get_marker() == "v"
+        assert "KL = 0 (below any log axis)" in key_labels(kl_ax)
+
+
+def test_the_cli_renders_the_estimate_panels(tmp_path):
+    config = tmp_path / "i.yaml"
+    config.write_text("sampling: {distribution: normal, method: importance, proposal: "
+                      "{name: normal, loc: 1, scale: 2}, estimate: 'x**2', samples: 300}\n"
+                      "render: {output: i.gif, width: 320, height: 180, frames: 5, fps: 5}\n")
+    result = CliRunner().invoke(cli, ["run", str(config), "-q", "--out-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "i.gif").stat().st_size > 0
