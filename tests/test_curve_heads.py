@@ -62,6 +62,15 @@ def test_a_head_is_a_dot_inside_and_an_edge_mark_beyond(y, dot, marker, at):
     assert list(heads.dots[1].get_data()[1]) == [0.25]  # the other curve is its own
 
 
+def test_two_curves_beyond_one_edge_at_one_x_show_two_marks():
+    heads = heads_on()
+    heads.update([(3.0, 5.0), (3.0, 7.0)])
+    shown = [edge.get_transform().transform(np.column_stack(edge.get_data()))[0]
+             for edge in heads.edges]
+    assert abs(shown[0][0] - shown[1][0]) >= 5  # pixels apart, side by side
+    assert shown[0][1] == pytest.approx(shown[1][1])
+
+
 def test_zero_on_a_log_axis_is_below_it():
     heads = heads_on("log", (1e-4, 1.0))
     heads.update([(10.0, 0.0), (10.0, 1e-3)])
@@ -119,17 +128,18 @@ def test_stratified_first_frame_shows_both_estimates():
 
 def test_a_kl_of_zero_breaks_the_log_curve_and_is_marked_below():
     scene, result = scene_for({"distribution": {"name": "bernoulli", "p": 0.5},
-                               "samples": 400, "seed": 1})
+                               "samples": 400, "seed": 3})
     zero = np.flatnonzero(result.kl == 0)
     assert zero.size  # half heads, half tails: it happens
     kl_ax = scene.kl_line.axes
     assert np.isnan(scene.kl[zero]).all()  # no fake floor value
     assert kl_ax.get_ylim()[0] <= result.kl[result.kl > 0].min()
     frames = [f for f in range(scene.n_frames) if result.kl[scene.indices[f]] == 0]
-    if frames:
-        scene.update(frames[0])
-        assert scene.kl_head.edges[0].get_marker() == "v"
-        assert "KL = 0 (below any log axis)" in key_labels(kl_ax)
+    assert frames  # seed 3: 79 of each at n = 158, a frame
+    scene.update(frames[0])
+    assert scene.kl_head.edges[0].get_marker() == "v"
+    assert "KL = 0" in key_labels(kl_ax)
+    assert kl_ax.get_legend().legend_handles[0].get_marker() == "v"
 
 
 def test_the_cli_renders_the_estimate_panels(tmp_path):

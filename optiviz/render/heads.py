@@ -4,7 +4,8 @@ A curve that is one point long draws nothing, and one whose newest value lies be
 panel's y limits (an early estimate far from the truth the panel is scaled to, a KL of exactly
 0 on a log axis) leaves the panel without a trace: the readout says a number the picture does
 not show. :class:`CurveHeads` marks each curve's newest point with a dot where it lies inside
-the panel, and with a ▲ or ▼ on the top or bottom edge, at its x, where it lies above or below.
+the panel, and with a ▲ or ▼ on the top or bottom edge, at its x (each curve's a few points
+aside, so that two never stack into one), where it lies above or below.
 The panel's key gets one entry for the edge marks, only if some frame needs them.
 """
 
@@ -35,13 +36,20 @@ class CurveHeads:
         self.values = [np.asarray(v, dtype=float) for v in values]
         self.dots = []
         self.edges = []
-        for color in colors:
+        from matplotlib.transforms import offset_copy
+
+        for index, color in enumerate(colors):
+            # curves beyond the same edge at the same x would stack their marks into one:
+            # each curve's mark sits a few points aside of the others'
+            aside = (index - (len(colors) - 1) / 2) * 6.0
+            edge_transform = offset_copy(ax.get_xaxis_transform(), fig=ax.figure, x=aside,
+                                         units="points")
             (dot,) = ax.plot([], [], "o", markersize=4.5, color=color,
                              markeredgecolor=theme.background, markeredgewidth=0.6,
                              animated=True, zorder=ANIMATED_Z + 2)
             (edge,) = ax.plot([], [], linestyle="none", markersize=7, color=color,
                               markeredgecolor=theme.foreground, markeredgewidth=0.7,
-                              transform=ax.get_xaxis_transform(), clip_on=False,
+                              transform=edge_transform, clip_on=False,
                               animated=True, zorder=ANIMATED_Z + 3)
             dot.set_in_layout(False)
             edge.set_in_layout(False)
@@ -64,10 +72,11 @@ class CurveHeads:
         return any(np.any(self.sides(v) != 0) for v in self.values)
 
     def handle(self) -> Any:
-        """The key's entry for the edge marks (a ▲ in the foreground colour)."""
+        """The key's entry for the edge marks: a ▲ (a ▼ where no curve is ever above)."""
         from matplotlib.lines import Line2D
 
-        return Line2D([], [], marker="^", markersize=7, linestyle="none",
+        above = any(np.any(self.sides(v) > 0) for v in self.values)
+        return Line2D([], [], marker="^" if above else "v", markersize=7, linestyle="none",
                       color=self.theme.muted, markeredgecolor=self.theme.foreground,
                       markeredgewidth=0.7, label=self.label)
 

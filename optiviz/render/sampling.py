@@ -486,8 +486,9 @@ class HistogramScene:
                                      zorder=ANIMATED_Z)
         self.kl = kl
         self.kl_head = CurveHeads(kl_ax, [theme.runs[1]], theme, [result.kl[self.indices]],
-                                  label="KL = 0 (below any log axis)")
-        self.kl_head.add_to_key(None, loc="upper right", fontsize=size * 0.7)
+                                  label="KL = 0")
+        # lower left: small n, where the KL is still high
+        self.kl_head.add_to_key(None, loc="lower left", fontsize=size * 0.7)
         ax.set_ylim(0, top)
         # the caption must not cover the late bars or the true curve under it; lay out once to
         # measure it, then again with the final limits (tick labels change width)
