@@ -150,3 +150,70 @@ def test_the_cli_renders_the_estimate_panels(tmp_path):
     result = CliRunner().invoke(cli, ["run", str(config), "-q", "--out-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "i.gif").stat().st_size > 0
+
+
+VI_NARROW = """\
+title: a narrow start
+variational:
+  target: {name: normal, loc: 0, scale: 1}
+  divergence: reverse
+  gradient: exact
+  start: {mean: 0.5, log_std: -4.0}
+steps: 40
+optimizers:
+  - {name: adam, lr: 0.2}
+render: {width: 480, height: 320, frames: 6, fps: 5, hold: 0}
+"""
+
+
+def test_a_q_narrower_than_its_panel_is_marked_over_its_mode_and_keyed(tmp_path):
+    from optiviz import api
+    from optiviz.config import load
+    from optiviz.render.variational import DensityPanel, build_scene
+
+    path = tmp_path / "vi.yaml"
+    path.write_text(VI_NARROW)
+    experiment = load(path)
+    result = api.compute(experiment)
+    scene = build_scene(experiment, result)
+    panel = next(p for p in scene.parts if isinstance(p, DensityPanel))
+    top = panel.peaks.ax.get_ylim()[1]
+    panel.update(0)  # σ = e⁻⁴: a peak of 22 over p's 0.4
+    (edge,) = panel.peaks.edges
+    assert edge.get_marker() == "^" and list(edge.get_data()[0]) == [0.5]
+    assert 1 / (np.exp(-4.0) * np.sqrt(2 * np.pi)) > top
+    panel.update(result.steps)  # fitted: σ near 1, the whole curve inside
+    assert len(edge.get_data()[0]) == 0 and len(panel.peaks.dots[0].get_data()[0]) == 0
+    labels = [t.get_text() for t in scene.figure.legends[0].get_texts()]
+    assert DensityPanel.PEAK_LABEL in labels
+    out = tmp_path / "vi.gif"
+    run = CliRunner().invoke(cli, ["run", str(path), "-o", str(out), "-q"])
+    assert run.exit_code == 0, run.output
+
+
+def test_vi_objective_heads_and_a_run_leaving_the_landscape_are_marked(tmp_path):
+    from optiviz import api
+    from optiviz.config import load
+    from optiviz.render.landscape import left_view_handle
+    from optiviz.render.theme import get_theme as theme_of
+    from optiviz.render.variational import LandscapePanel, ObjectivePanel, build_scene
+
+    path = tmp_path / "vi.yaml"
+    path.write_text(VI_NARROW.replace("divergence: reverse", "divergence: forward")
+                    .replace("{name: adam, lr: 0.2}", "{name: adam, lr: 0.2}\n  - {name: sgd, "
+                             "lr: 0.003}"))
+    experiment = load(path)
+    result = api.compute(experiment)
+    scene = build_scene(experiment, result)
+    objective = next(p for p in scene.parts if isinstance(p, ObjectivePanel))
+    objective.update(0)  # one point per curve: only the heads show it
+    assert all(len(d.get_data()[0]) == 1 for d in objective.heads.dots)
+    assert objective.heads.ax.get_xlim()[0] < 0
+    landscape = next(p for p in scene.parts if isinstance(p, LandscapePanel))
+    assert landscape.left  # σ = e⁻⁴ under forward KL: SGD's first step flies off the grid
+    step = int(landscape.exits.exits.begin[0])
+    shown = [a for a in landscape.update(step) if a.get_visible() and hasattr(a, "get_marker")
+             and a in landscape.exits.arrows.values()]
+    assert shown
+    labels = [t.get_text() for t in scene.figure.legends[0].get_texts()]
+    assert left_view_handle(theme_of("light")).get_label() in labels

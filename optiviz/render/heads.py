@@ -29,8 +29,10 @@ class CurveHeads:
     LABEL = "newest value beyond the panel"
 
     def __init__(self, ax: Any, colors: Sequence[str], theme: Theme,
-                 values: Sequence[np.ndarray] = (), *, label: str | None = None):
+                 values: Sequence[np.ndarray] = (), *, label: str | None = None,
+                 dots: bool = True):
         self.ax = ax
+        self.show_dots = dots  # False: only the edge marks (a curve's peak, not its head)
         self.label = label or self.LABEL
         self.theme = theme
         self.values = [np.asarray(v, dtype=float) for v in values]
@@ -96,7 +98,7 @@ class CurveHeads:
         for (x, y), dot, edge in zip(points, self.dots, self.edges, strict=True):
             side = int(self.sides(y))
             if side == 0:  # inside, or a NaN: nothing to mark
-                shown = bool(np.isfinite(y))
+                shown = bool(np.isfinite(y)) and self.show_dots
                 dot.set_data([x] if shown else [], [y] if shown else [])
                 edge.set_data([], [])
             else:

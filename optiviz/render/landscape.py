@@ -319,11 +319,17 @@ def mark_handles(experiment: Any, theme: Theme, *, diverged: bool = False,
                               color=theme.muted, markeredgecolor=theme.background,
                               markeredgewidth=0.9, label="diverged"))
     if left:
-        handles.append(Line2D([], [], marker=arrow_marker(0.0), markersize=ARROW_SIZE,
-                              linestyle="none", color=theme.muted,
-                              markeredgecolor=theme.background, markeredgewidth=0.6,
-                              label="left the view"))
+        handles.append(left_view_handle(theme))
     return handles
+
+
+def left_view_handle(theme: Theme) -> Any:
+    """The key's entry for the arrow at the edge where a run left the view."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], marker=arrow_marker(0.0), markersize=ARROW_SIZE, linestyle="none",
+                  color=theme.muted, markeredgecolor=theme.background, markeredgewidth=0.6,
+                  label="left the view")
 
 
 ARROW_SIZE = 11  # points: the arrow at the edge where a run left the view
@@ -689,7 +695,8 @@ def runs_text(count: int, form: int = 0) -> str:
 class ExitMarks:
     """Where runs left the view: one animated arrow per run, at the edge where it left and
     pointing its way, shown while the run is outside (a diverged run's ✕ takes over); and a
-    note (``note``, a :class:`CachedGlyphText`) counting the runs that have left so far."""
+    note (``note``, a :class:`CachedGlyphText`; None: no note, for a map too small to hold one
+    clear of the arrows) counting the runs that have left so far."""
 
     def __init__(self, ax: Any, exits: Any, colors: Sequence[str], theme: Theme, runs: int, *,
                  note: Any):
@@ -721,12 +728,13 @@ class ExitMarks:
         box = ax.get_window_extent()
         # the longest note that fits on the map (a small frame gets "2 left"; none: no note)
         self.form = 3
-        for form in range(3):
+        for form in range(3 if self.note is not None else 0):
             self.note.set_text(runs_text(len(self.stretches), form))
             if self.note.get_window_extent().x1 <= box.x1 - 4:
                 self.form = form
                 break
-        self.note.set_text("")
+        if self.note is not None:
+            self.note.set_text("")
         radius = ARROW_SIZE * ax.figure.dpi / 72 / 2 + 1
         self.points = clip_to(self.exits.point, domain, (radius / box.width, radius / box.height))
         (x0, x1), (y0, y1) = domain
@@ -748,6 +756,8 @@ class ExitMarks:
                     arrow.set_marker(self.markers[index])
             arrow.set_visible(bool(shown))
             artists.append(arrow)
+        if self.note is None:
+            return artists
         left = int(np.count_nonzero((self.first >= 0) & (self.first <= step)))
         self.note.set_text(runs_text(left, self.form) if left and self.form < 3 else "")
         return [self.note, *artists]

@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from optiviz.render.animate import select_frames
-from optiviz.render.landscape import legend_below, run_colors, shown_values, start_styles
+from optiviz.render.heads import CurveHeads
+from optiviz.render.landscape import (
+    left_view_handle,
+    legend_below,
+    run_colors,
+    shown_values,
+    start_styles,
+)
 from optiviz.render.panels import PanelContext, build_panels
 from optiviz.render.sampling import percent
 from optiviz.render.scene import ANIMATED_Z, CachedGlyphText, GrowingLine, freeze_layout, new_figure
@@ -125,6 +132,12 @@ class VariationalScene:
                 axes = axes[1:]
             self.parts += build_panels(names, axes, "variational", context)
         handles = self._key(result, colors, theme, one_d)
+        handles += [part.peaks.handle() for part in self.parts
+                    if isinstance(part, DensityPanel) and part.peaks.ever_beyond][:1]
+        handles += [part.heads.handle() for part in self.parts
+                    if isinstance(part, ObjectivePanel) and part.heads.ever_beyond][:1]
+        if any(isinstance(part, LandscapePanel) and part.left for part in self.parts):
+            handles.append(left_view_handle(theme))
         legend = legend_below(figure, handles, {
             "fancybox": False, "framealpha": 1.0, "borderpad": 0.3, "handlelength": 1.8,
             "columnspacing": 1.2})
@@ -132,6 +145,9 @@ class VariationalScene:
         figure.get_layout_engine().execute(figure)  # lay out once to measure the titles,
         fit_titles(figure)  # fit them, and lay out again with their final sizes
         freeze_layout(figure)
+        for part in self.parts:
+            if isinstance(part, LandscapePanel):
+                part.place()
 
     def _key(self, result: Any, colors: Sequence[str], theme: Any, one_d: bool) -> list[Any]:
         from matplotlib.lines import Line2D
@@ -325,19 +341,30 @@ class DensityPanel:
                                      linestyles=list(linestyles or ["solid"] * len(runs)),
                                      zorder=ANIMATED_Z, path_effects=_halo(theme, run_colors, 1.8))
         ax.add_collection(self.curves, autolim=False)
+        # a q narrower than the panel allows is cut at the top: a ▲ over its mode says so
+        with np.errstate(all="ignore"):
+            peaks = [1 / (np.exp(self.positions[r, :, 1]) * np.sqrt(2 * np.pi)) for r in runs]
+        self.peaks = CurveHeads(ax, run_colors, theme, peaks, dots=False, label=self.PEAK_LABEL)
+
+    PEAK_LABEL = "q's peak above the panel"
 
     def restage(self, stop: int) -> bool:
         return False
 
     def update(self, step: int) -> list[Any]:
         segments = []
+        modes = []
+        low, high = self.x[0], self.x[-1]
         for r in self.runs:
             mu, log_sigma = self.positions[r, step, :2]
             finite = np.isfinite(mu) and np.isfinite(log_sigma)
             y = _gauss(self.x, mu, log_sigma) if finite else np.full_like(self.x, np.nan)
             segments.append(np.column_stack([self.x, y]))
+            shown = finite and low <= mu <= high
+            modes.append((mu, 1 / (np.exp(log_sigma) * np.sqrt(2 * np.pi))) if shown
+                         else (np.nan, np.nan))
         self.curves.set_segments(segments)
-        return [self.curves]
+        return [self.curves, *self.peaks.update(modes)]
 
 
 class LandscapePanel:
@@ -388,13 +415,31 @@ class LandscapePanel:
                                 c=run_colors, edgecolors=[theme.marker_edge_for(c)
                                                           for c in run_colors],
                                 linewidths=1.0, animated=True, zorder=ANIMATED_Z + 1)
+        # a run beyond the grid (a huge first step, σ blown up) has its head off the map: an
+        # arrow at the edge where it left, as on the optimizer views (the panel is too small
+        # for their count note to stay clear of the arrows; the key explains the arrow)
+        from optiviz.render.landscape import ExitMarks
+        from optiviz.view import exits
+
+        self.domain = ((float(mu[0]), float(mu[-1])), (float(log_sigma[0]), float(log_sigma[-1])))
+        self.exits = ExitMarks(ax, exits(positions[runs, :, :2], self.domain), run_colors, theme,
+                               len(runs), note=None)
+
+    @property
+    def left(self) -> bool:
+        """Whether some run of the panel leaves the map (the key then explains the arrow)."""
+        return len(self.exits.exits) > 0
+
+    def place(self) -> None:
+        """Once the layout is frozen: the exit arrows' places and angles on screen."""
+        self.exits.place(self.domain)
 
     def restage(self, stop: int) -> bool:
         return self.paths.fold(stop)
 
     def update(self, step: int) -> list[Any]:
         self.heads.set_offsets(self.positions[self.runs, step, :2])  # NaN: not drawn
-        return [self.paths.show(step + 1), self.heads]
+        return [self.paths.show(step + 1), self.heads, *self.exits.update(step)]
 
 
 class EllipsePanel:
@@ -516,7 +561,8 @@ class ObjectivePanel:
         self.has_band = bool(np.isfinite(band[0]).any())
         low, high = objective_limits(series + (band if self.has_band else []))
         pad = 0.06 * (high - low or 1.0)
-        ax.set_xlim(0, max(result.steps, 1))
+        # a little room left of step 0: its head (and the cursor) clear of the spine
+        ax.set_xlim(-0.015 * max(result.steps, 1), max(result.steps, 1))
         ax.set_ylim(low - pad, high + pad)
         ax.grid(True, color=theme.muted, linewidth=0.4, alpha=0.35)
         ax.set_xlabel("step", labelpad=1)
@@ -539,6 +585,11 @@ class ObjectivePanel:
                                         alpha=0.22, edgecolors="none", animated=True,
                                         zorder=ANIMATED_Z - 2)
             ax.add_collection(self.bands, autolim=False)
+        # each run's newest KL as a dot: the first frame's one-point curves draw nothing, and
+        # an outlier run (objective_limits) leaves the panel: a ▲/▼ on its edge then
+        self.objective = series[0]
+        self.heads = CurveHeads(ax, run_colors, theme, list(series[0]),
+                                label=self.BEYOND_LABEL)
         terms = TERMS[name]
         cross, entropy = (term.split(" ", 1)[1].replace(", ", ",") for term in terms[1:])
         ax.set_title(f"KL = {cross} − {entropy}", fontsize=ax.title.get_size() * 0.9,
@@ -562,7 +613,10 @@ class ObjectivePanel:
             self.bands.set_verts(polygons)
             artists.append(self.bands)
         artists.append(self.lines.show(step + 1))
+        artists += self.heads.update([(step, value) for value in self.objective[:, step]])
         return artists
+
+    BEYOND_LABEL = "newest KL beyond the panel"
 
 
 def objective_limits(series: Sequence[np.ndarray]) -> tuple[float, float]:
