@@ -492,9 +492,10 @@ def run_batch(
 
     ``jobs`` worker processes (default ``os.cpu_count()``, never more than there are jobs);
     ``dask`` a scheduler address to run the jobs on that cluster instead (connecting must
-    succeed within ``dask_timeout`` seconds). ``progress`` gets one line per finished config,
-    e.g. ``[3/12] ok   configs/beale.yaml -> out/beale.gif (1.2 s)``. With ``fail_fast`` the
-    first failure cancels the jobs not yet started ("cancelled"). A job running longer than
+    succeed within ``dask_timeout`` seconds), or ``"local"`` for a cluster on this machine.
+    ``progress`` gets one line per finished config, e.g.
+    ``[3/12] ok   configs/beale.yaml -> out/beale.gif (1.2 s)``. With ``fail_fast`` the first
+    failure cancels the jobs not yet started ("cancelled"). A job running longer than
     ``timeout`` seconds is stopped and fails.
 
     SIGINT, SIGTERM or SIGHUP cancel the queued jobs, stop the running ones (their temporary
@@ -504,23 +505,23 @@ def run_batch(
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    client = connect_dask(dask, dask_timeout) if dask else None
     created = not out_dir.exists()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with OutDirLock(out_dir), StopSignals() as signals:
-            return _run_locked(paths, out_dir, jobs=jobs, force=force, fail_fast=fail_fast,
-                               client=client, progress=progress, timeout=timeout,
-                               signals=signals, start=start)
-    except OptivizError:
-        if created:  # refused before computing: leave no trace, not even an empty out-dir
-            with contextlib.suppress(OSError):
-                out_dir.rmdir()
-        raise
-    finally:
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.close(timeout=dask_timeout)
+    with contextlib.ExitStack() as stack:
+        # "local": a LocalCluster on this machine for the batch's length, as `run --dask local`
+        from optiviz.streaming import dask_client
+
+        client = stack.enter_context(dask_client(dask, dask_timeout)) if dask else None
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            with OutDirLock(out_dir), StopSignals() as signals:
+                return _run_locked(paths, out_dir, jobs=jobs, force=force,
+                                   fail_fast=fail_fast, client=client, progress=progress,
+                                   timeout=timeout, signals=signals, start=start)
+        except OptivizError:
+            if created:  # refused before computing: leave no trace, not even an empty out-dir
+                with contextlib.suppress(OSError):
+                    out_dir.rmdir()
+            raise
 
 
 def _run_locked(

@@ -268,7 +268,8 @@ def _check_stdin(configs: tuple[Path, ...]) -> None:
     "--dask",
     metavar="ADDRESS",
     default=None,
-    help="Send the jobs to a Dask scheduler, e.g. tcp://scheduler:8786.",
+    help="Send the jobs to a Dask scheduler (tcp://scheduler:8786, or local: a cluster on "
+    "this machine for the batch).",
 )
 @click.option(
     "--timeout",

@@ -348,3 +348,19 @@ def test_jobs_that_took_longest_last_time_are_submitted_first(tmp_path):
         (str(tmp_path / "medium.yaml"), 3.0)]}
     order = [job.config.stem for _, job in longest_first(jobs, previous)]
     assert order == ["new", "slow", "medium", "quick"]
+
+
+def test_dask_local_starts_a_cluster_for_the_batch_like_run_does(real_batch):
+    pytest.importorskip("distributed")
+    root, paths, _, _ = real_batch
+    report = batch.run_batch(paths, out_dir=root / "local", dask="local")
+    assert report.count(batch.OK) == 3 and report.count(batch.FAILED) == 1
+    assert output_hashes(root / "local") == output_hashes(root / "out")
+    from click.testing import CliRunner
+
+    from optiviz.cli import cli
+
+    result = CliRunner().invoke(cli, ["batch", *map(str, paths), "--out-dir",
+                                      str(root / "cli-local"), "--dask", "local", "-q"])
+    assert result.exit_code == 1  # the broken config fails; the others are the same bytes
+    assert output_hashes(root / "cli-local") == output_hashes(root / "out")
