@@ -23,10 +23,10 @@ from optiviz.sampling import run, validate
 SMALL = RenderConfig(width=320, height=180, frames=8, fps=10, hold=0)
 
 
-def scene_for(section: dict):
+def scene_for(section: dict, render: RenderConfig = SMALL):
     config = validate(section)
     result = run(config)
-    experiment = Experiment(name="t", title=None, source=None, render=SMALL, sampling=config)
+    experiment = Experiment(name="t", title=None, source=None, render=render, sampling=config)
     return build_scene(experiment, result), result
 
 
@@ -217,3 +217,31 @@ def test_vi_objective_heads_and_a_run_leaving_the_landscape_are_marked(tmp_path)
     assert shown
     labels = [t.get_text() for t in scene.figure.legends[0].get_texts()]
     assert left_view_handle(theme_of("light")).get_label() in labels
+
+
+def test_a_biased_estimate_is_not_hidden_under_the_readout():
+    scene, result = scene_for({"distribution": "normal", "method": "importance",
+                               "proposal": {"name": "normal", "loc": 2, "scale": 0.5},
+                               "estimate": "x**2", "samples": 4000, "seed": 1},
+                              RenderConfig(width=960, height=540, frames=8, fps=10, hold=0))
+    ax = scene.plain_line.axes
+    scene.update(scene.n_frames - 1)  # the plain estimate sits near 0.5 of a true 1
+    renderer = ax.figure.canvas.get_renderer()
+    scene.caption.update_bbox_position_size(renderer)
+    for artist in (scene.caption.get_bbox_patch(), ax.get_legend()):
+        box = artist.get_window_extent(renderer)
+        n = result.checkpoints
+        late = n >= n[-1] / 30
+        xy = ax.transData.transform(np.column_stack([n[late], result.plain_estimate[late]]))
+        inside = ((xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1)
+                  & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1))
+        assert not inside.any()
+
+
+def test_settled_estimates_keep_the_key_upper_right_and_the_readout_lower_right():
+    scene, _ = scene_for({"distribution": "normal", "method": "importance",
+                          "proposal": {"name": "normal", "loc": 1, "scale": 2},
+                          "estimate": "x**2", "samples": 20000, "seed": 0})
+    ax = scene.plain_line.axes
+    assert ax.get_legend()._loc == 1  # upper right
+    assert scene.caption.get_position() == (0.98, 0.03)

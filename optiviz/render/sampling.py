@@ -103,6 +103,80 @@ def readout(ax: Any, theme: Theme, size: float, *, x: float = 0.02, y: float = 0
                    zorder=ANIMATED_Z + 2, bbox={**BOX, "facecolor": theme.panel})
 
 
+def place_key_and_readout(ax: Any, caption: Any, text: str, n: np.ndarray,
+                          curves: Sequence[np.ndarray]) -> None:
+    """Put an estimate panel's key and its readout (``caption``, whose widest text is
+    ``text``) in the two corners where they cover the least of the curves, judged on each
+    curve resampled evenly across the (log n) axis, measured boxes that must not overlap; ties
+    keep the key upper right and the readout lower right, where settled estimates leave room.
+    A biased estimate can run anywhere, not at the truth the panel is centred on. Call once
+    the layout is done (the boxes are measured in the axes' final size)."""
+    renderer = ax.figure.canvas.get_renderer()
+    to_axes = ax.transAxes.inverted()
+    legend = ax.get_legend()
+    n = np.asarray(n, dtype=float)
+    even = np.geomspace(n[0], n[-1], 240)
+    points = []
+    for curve in curves:
+        curve = np.asarray(curve, dtype=float)
+        keep = np.isfinite(curve)
+        if keep.sum() >= 2:
+            y = np.interp(np.log(even), np.log(n[keep]), curve[keep])
+            points.append(ax.transData.transform(np.column_stack([even, y])))
+    uv = to_axes.transform(np.concatenate(points)) if points else np.zeros((0, 2))
+
+    def box(artist: Any) -> np.ndarray:
+        extent = (artist.get_bbox_patch() if hasattr(artist, "get_bbox_patch")
+                  and artist.get_bbox_patch() is not None else artist).get_window_extent(renderer)
+        return to_axes.transform([(extent.x0, extent.y0), (extent.x1, extent.y1)]).ravel()
+
+    def covered(rect: np.ndarray) -> int:
+        u0, v0, u1, v1 = rect
+        return int(np.count_nonzero((uv[:, 0] >= u0) & (uv[:, 0] <= u1)
+                                    & (uv[:, 1] >= v0) & (uv[:, 1] <= v1)))
+
+    key_boxes, caption_boxes = {}, {}
+    caption.set_text(text)
+    for corner, (x, y, ha, va) in CORNERS.items():
+        if legend is not None:
+            legend.set_loc(corner)
+            key_boxes[corner] = box(legend)
+        caption.set_position((x, y))
+        caption.set_horizontalalignment(ha)
+        caption.set_verticalalignment(va)
+        caption.update_bbox_position_size(renderer)
+        caption_boxes[corner] = box(caption)
+    caption.set_text("")
+    order = ["upper right", "lower right", "upper left", "lower left"]
+    best = None
+    for rank_key, key in enumerate(order if legend is not None else ["upper right"]):
+        for rank_caption, corner in enumerate(["lower right", "upper right", "lower left",
+                                               "upper left"]):
+            if corner == key:
+                continue
+            rect = caption_boxes[corner]
+            if legend is not None:
+                other = key_boxes[key]
+                if not (rect[2] <= other[0] or other[2] <= rect[0] or rect[3] <= other[1]
+                        or other[3] <= rect[1]):
+                    continue  # the two boxes would overlap
+                cost = covered(rect) + covered(other)
+            else:
+                cost = covered(rect)
+            score = (cost, rank_key + rank_caption)
+            if best is None or score < best[0]:
+                best = (score, key, corner)
+    if best is None:  # no two corners keep them apart: the defaults
+        best = (None, "upper right", "lower right")
+    _, key, corner = best
+    if legend is not None:
+        legend.set_loc(key)
+    x, y, ha, va = CORNERS[corner]
+    caption.set_position((x, y))
+    caption.set_horizontalalignment(ha)
+    caption.set_verticalalignment(va)
+
+
 class Readout:
     """A table of live numbers: static labels and reference values drawn once, only the numbers
     animated (text is the most expensive thing a frame draws, so a frame draws as few glyphs as
@@ -723,7 +797,6 @@ class StratifiedScene:
         self.heads.add_to_key(est_ax.legend(loc="upper right", fontsize=size * 0.75),
                               fontsize=size * 0.75)
         log_ticks(est_ax.xaxis)
-        # lower right: by then the estimates have settled at the centre of the axis
         self.caption = readout(est_ax, theme, size, x=0.98, y=0.03, ha="right", va="bottom")
         figure.get_layout_engine().execute(figure)
         late = checkpoints >= checkpoints[-1] / 3
@@ -732,6 +805,8 @@ class StratifiedScene:
         centres = 0.5 * (edges[:-1] + edges[1:])
         self.outside_note.place([legend], np.concatenate([centres, centres, x]),
                                 np.concatenate([tallest, dist.pdf(x)]))
+        place_key_and_readout(est_ax, self.caption, self.caption_text(self.n_frames - 1), c,
+                              [result.plain_estimate, result.stratified_estimate])
         freeze_layout(figure)
 
     def update(self, frame: int) -> Sequence[Any]:
@@ -752,12 +827,18 @@ class StratifiedScene:
             line.set_data(c, estimate[: k + 1])
             artists += [band, line]
         artists += self.heads.update([(n, r.plain_estimate[k]), (n, r.stratified_estimate[k])])
+        self.caption.set_text(self.caption_text(frame))
+        return artists + [self.caption]
+
+    def caption_text(self, frame: int) -> str:
+        r = self.result
+        k = self.indices[frame]
+        n = r.checkpoints[k]
         truth = ("" if np.isfinite(r.true_value)
                  else f"\ntrue E[{r.estimate_text}] {true_text(r.true_value)}")
-        self.caption.set_text(
-            f"n = {n:,}\nplain      {r.plain_estimate[k]: .4f} ± {2 * r.plain_se[k]:.4f}\n"
-            f"stratified {r.stratified_estimate[k]: .4f} ± {2 * r.stratified_se[k]:.4f}{truth}")
-        return artists + [self.caption]
+        return (f"n = {n:,}\nplain      {r.plain_estimate[k]: .4f} ± {2 * r.plain_se[k]:.4f}\n"
+                f"stratified {r.stratified_estimate[k]: .4f} ± {2 * r.stratified_se[k]:.4f}"
+                f"{truth}")
 
 
 # importance sampling ------------------------------------------------------------------------------
@@ -863,13 +944,14 @@ class ImportanceScene:
         self.heads.add_to_key(est_ax.legend(loc="upper right", fontsize=size * 0.72),
                               fontsize=size * 0.72)
         log_ticks(est_ax.xaxis)
-        # lower right: by then the estimates have settled at the centre of the axis
         self.caption = readout(est_ax, theme, size, x=0.98, y=0.05, ha="right", va="bottom")
         figure.get_layout_engine().execute(figure)
         self.outside_note.place([legend])
         late = checkpoints >= checkpoints[-1] / 3
         self.weight_note.place([], np.concatenate([weight_edges[:-1], weight_edges[1:]]),
                                np.tile(self.weight_heights[late].max(axis=0), 2))
+        place_key_and_readout(est_ax, self.caption, self.caption_text(self.n_frames - 1), c,
+                              [result.plain_estimate, result.self_normalized_estimate])
         freeze_layout(figure)
 
     def update(self, frame: int) -> Sequence[Any]:
@@ -890,14 +972,19 @@ class ImportanceScene:
         self.sn_line.set_data(c, r.self_normalized_estimate[: k + 1])
         heads = self.heads.update([(n, r.plain_estimate[k]),
                                    (n, r.self_normalized_estimate[k])])
-        truth = "" if r.true_value is None else f"   true {true_text(r.true_value, 4)}"
-        self.caption.set_text(
-            f"n = {n:,}   ESS = {r.ess[k]:,.0f} ({r.ess[k] / n:.0%}){truth}\n"
-            f"plain {r.plain_estimate[k]:.4f}   self-normalized "
-            f"{r.self_normalized_estimate[k]:.4f}")
+        self.caption.set_text(self.caption_text(frame))
         return [self.bars, above, self.rug, self.weight_bars, weight_above, self.plain_line,
                 self.sn_line, *heads,
                 *self.outside_note.update(frame), *self.weight_note.update(frame), self.caption]
+
+    def caption_text(self, frame: int) -> str:
+        r = self.result
+        k = self.indices[frame]
+        n = r.checkpoints[k]
+        truth = "" if r.true_value is None else f"   true {true_text(r.true_value, 4)}"
+        return (f"n = {n:,}   ESS = {r.ess[k]:,.0f} ({r.ess[k] / n:.0%}){truth}\n"
+                f"plain {r.plain_estimate[k]:.4f}   self-normalized "
+                f"{r.self_normalized_estimate[k]:.4f}")
 
 
 # Metropolis–Hastings ------------------------------------------------------------------------------
