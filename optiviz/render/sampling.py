@@ -103,6 +103,14 @@ def readout(ax: Any, theme: Theme, size: float, *, x: float = 0.02, y: float = 0
                    zorder=ANIMATED_Z + 2, bbox={**BOX, "facecolor": theme.panel})
 
 
+def _move_legend(legend: Any, corner: str) -> None:
+    """``legend.set_loc(corner)`` (Matplotlib 3.8+), or its location code before that."""
+    if hasattr(legend, "set_loc"):
+        legend.set_loc(corner)
+    else:  # pragma: no cover - Matplotlib 3.7
+        legend._loc = legend.codes[corner]
+
+
 def place_key_and_readout(ax: Any, caption: Any, text: str, n: np.ndarray,
                           curves: Sequence[np.ndarray]) -> None:
     """Put an estimate panel's key and its readout (``caption``, whose widest text is
@@ -139,7 +147,7 @@ def place_key_and_readout(ax: Any, caption: Any, text: str, n: np.ndarray,
     caption.set_text(text)
     for corner, (x, y, ha, va) in CORNERS.items():
         if legend is not None:
-            legend.set_loc(corner)
+            _move_legend(legend, corner)
             key_boxes[corner] = box(legend)
         caption.set_position((x, y))
         caption.set_horizontalalignment(ha)
@@ -170,7 +178,7 @@ def place_key_and_readout(ax: Any, caption: Any, text: str, n: np.ndarray,
         best = (None, "upper right", "lower right")
     _, key, corner = best
     if legend is not None:
-        legend.set_loc(key)
+        _move_legend(legend, key)
     x, y, ha, va = CORNERS[corner]
     caption.set_position((x, y))
     caption.set_horizontalalignment(ha)
