@@ -20,6 +20,14 @@ from optiviz.render.scene import ANIMATED_Z
 from optiviz.render.theme import Theme
 
 
+def key_with(ax: Any, legend: Any, handle: Any, **style: Any) -> Any:
+    """``ax``'s key ``legend`` made again in its place with one more entry, ``handle`` (its
+    label is the entry's text); ``style``: the key's own (a new legend takes none of the old)."""
+    handles = [*legend.legend_handles, handle]
+    labels = [t.get_text() for t in legend.get_texts()] + [handle.get_label()]
+    return ax.legend(handles, labels, loc=legend._loc, **style)
+
+
 class CurveHeads:
     """Heads for ``len(colors)`` curves of one panel. Call :meth:`update` each frame with each
     curve's newest ``(x, y)``; ``values`` (curves × anything) is every y a curve will take, to
@@ -59,15 +67,12 @@ class CurveHeads:
             self.edges.append(edge)
 
     def sides(self, y: Any) -> np.ndarray:
-        """Per value: -1 below the panel (or not drawable on it: 0 or less on a log axis, -inf),
-        +1 above (+inf), 0 inside; a NaN is nowhere (0)."""
+        """Per value: -1 below the panel (-inf; 0 or less on a log axis, whose lower limit is
+        positive), +1 above (+inf), 0 inside; a NaN is nowhere (0)."""
         y = np.asarray(y, dtype=float)
         low, high = sorted(self.ax.get_ylim())
-        if self.ax.get_yscale() == "log":
-            low = max(low, 0.0)
         with np.errstate(invalid="ignore"):
-            below = (y < low) | ((y <= 0) & (self.ax.get_yscale() == "log"))
-            return np.where(below, -1, np.where(y > high, 1, 0))
+            return np.where(y < low, -1, np.where(y > high, 1, 0))
 
     @property
     def ever_beyond(self) -> bool:
@@ -89,9 +94,7 @@ class CurveHeads:
             return legend
         if legend is None:
             return self.ax.legend(handles=[self.handle()], **style)
-        handles = [*legend.legend_handles, self.handle()]
-        labels = [t.get_text() for t in legend.get_texts()] + [self.label]
-        return self.ax.legend(handles, labels, loc=legend._loc, **style)
+        return key_with(self.ax, legend, self.handle(), **style)
 
     def update(self, points: Sequence[tuple[float, float]]) -> list[Any]:
         """Place each curve's head at its newest ``(x, y)``; the artists to draw."""

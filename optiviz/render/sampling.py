@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from optiviz.render.animate import select_frames
-from optiviz.render.heads import CurveHeads
+from optiviz.render.heads import CurveHeads, key_with
 from optiviz.render.scene import ANIMATED_Z, fit_title, freeze_layout, new_figure
 from optiviz.render.theme import Theme, font_size, get_theme, log_ticks, rc_params, style_axes
 
@@ -124,18 +124,16 @@ def place_key_and_readout(ax: Any, caption: Any, text: str, n: np.ndarray,
     legend = ax.get_legend()
     n = np.asarray(n, dtype=float)
     even = np.geomspace(n[0], n[-1], 240)
-    points = []
+    points = [np.zeros((0, 2))]
     for curve in curves:
         curve = np.asarray(curve, dtype=float)
         keep = np.isfinite(curve)
         if keep.sum() >= 2:
             y = np.interp(np.log(even), np.log(n[keep]), curve[keep])
-            points.append(ax.transData.transform(np.column_stack([even, y])))
-    uv = to_axes.transform(np.concatenate(points)) if points else np.zeros((0, 2))
+            points.append(to_axes.transform(ax.transData.transform(np.column_stack([even, y]))))
+    uv = np.concatenate(points)
 
-    def box(artist: Any) -> np.ndarray:
-        extent = (artist.get_bbox_patch() if hasattr(artist, "get_bbox_patch")
-                  and artist.get_bbox_patch() is not None else artist).get_window_extent(renderer)
+    def box(extent: Any) -> np.ndarray:
         return to_axes.transform([(extent.x0, extent.y0), (extent.x1, extent.y1)]).ravel()
 
     def covered(rect: np.ndarray) -> int:
@@ -143,46 +141,35 @@ def place_key_and_readout(ax: Any, caption: Any, text: str, n: np.ndarray,
         return int(np.count_nonzero((uv[:, 0] >= u0) & (uv[:, 0] <= u1)
                                     & (uv[:, 1] >= v0) & (uv[:, 1] <= v1)))
 
-    key_boxes, caption_boxes = {}, {}
-    caption.set_text(text)
-    for corner, (x, y, ha, va) in CORNERS.items():
-        if legend is not None:
-            _move_legend(legend, corner)
-            key_boxes[corner] = box(legend)
+    def put_caption(corner: str) -> None:
+        x, y, ha, va = CORNERS[corner]
         caption.set_position((x, y))
         caption.set_horizontalalignment(ha)
         caption.set_verticalalignment(va)
+
+    key_boxes, caption_boxes = {}, {}
+    caption.set_text(text)
+    for corner in CORNERS:
+        _move_legend(legend, corner)
+        key_boxes[corner] = box(legend.get_window_extent(renderer))
+        put_caption(corner)
         caption.update_bbox_position_size(renderer)
-        caption_boxes[corner] = box(caption)
+        caption_boxes[corner] = box(caption.get_bbox_patch().get_window_extent(renderer))
     caption.set_text("")
-    order = ["upper right", "lower right", "upper left", "lower left"]
-    best = None
-    for rank_key, key in enumerate(order if legend is not None else ["upper right"]):
+    best = (None, "upper right", "lower right")  # no two corners keep them apart: these
+    for rank_key, key in enumerate(["upper right", "lower right", "upper left", "lower left"]):
         for rank_caption, corner in enumerate(["lower right", "upper right", "lower left",
                                                "upper left"]):
-            if corner == key:
-                continue
-            rect = caption_boxes[corner]
-            if legend is not None:
-                other = key_boxes[key]
-                if not (rect[2] <= other[0] or other[2] <= rect[0] or rect[3] <= other[1]
-                        or other[3] <= rect[1]):
-                    continue  # the two boxes would overlap
-                cost = covered(rect) + covered(other)
-            else:
-                cost = covered(rect)
-            score = (cost, rank_key + rank_caption)
-            if best is None or score < best[0]:
+            rect, other = caption_boxes[corner], key_boxes[key]
+            if corner == key or not (rect[2] <= other[0] or other[2] <= rect[0]
+                                     or rect[3] <= other[1] or other[3] <= rect[1]):
+                continue  # one corner, or boxes that would overlap
+            score = (covered(rect) + covered(other), rank_key + rank_caption)
+            if best[0] is None or score < best[0]:
                 best = (score, key, corner)
-    if best is None:  # no two corners keep them apart: the defaults
-        best = (None, "upper right", "lower right")
     _, key, corner = best
-    if legend is not None:
-        _move_legend(legend, key)
-    x, y, ha, va = CORNERS[corner]
-    caption.set_position((x, y))
-    caption.set_horizontalalignment(ha)
-    caption.set_verticalalignment(va)
+    _move_legend(legend, key)
+    put_caption(corner)
 
 
 class Readout:
@@ -458,11 +445,7 @@ class AboveTop:
 def with_above_top(ax: Any, legend: Any, marks: Sequence[AboveTop], **style: Any) -> Any:
     """``legend`` again with the ▲ entry added when some bar of ``marks`` ever runs above."""
     extra = [m.handle() for m in marks if m.ever][:1]
-    if not extra:
-        return legend
-    handles = [*legend.legend_handles, *extra]
-    labels = [t.get_text() for t in legend.get_texts()] + [AboveTop.LABEL]
-    return ax.legend(handles, labels, loc=legend._loc, **style)
+    return key_with(ax, legend, extra[0], **style) if extra else legend
 
 
 def box_span(ax: Any, artist: Any) -> tuple[float, tuple[float, float]]:

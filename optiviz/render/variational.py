@@ -305,6 +305,11 @@ def _halo(theme: Any, colors: Sequence[str], width: float) -> Any:
                 None)
 
 
+def _peak(log_sigma: Any) -> Any:
+    """N(μ, σ²)'s density at its mode, 1/(σ√(2π)), from log σ (a number or an array)."""
+    return 1 / (np.exp(log_sigma) * np.sqrt(2 * np.pi))
+
+
 def _gauss(x: np.ndarray, mu: float, log_sigma: float) -> np.ndarray:
     sigma = np.exp(log_sigma)
     return np.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
@@ -321,12 +326,12 @@ class DensityPanel:
         self.positions = result.positions
         ax.fill_between(x, 0, p, color=theme.muted, alpha=0.45, linewidth=0, zorder=1)
         ax.plot(x, p, color=theme.muted, linewidth=1.0, zorder=2)
-        peaks = [p.max()]
+        # each run's q peak at every step (NaN where q is not finite)
         with np.errstate(all="ignore"):
-            for r in runs:
-                finite = np.isfinite(self.positions[r]).all(axis=1)
-                heights = 1 / (np.exp(self.positions[r, finite, 1]) * np.sqrt(2 * np.pi))
-                peaks.append(float(heights.max()) if heights.size else 0.0)
+            heights = [np.where(np.isfinite(self.positions[r]).all(axis=1),
+                                _peak(self.positions[r, :, 1]), np.nan) for r in runs]
+        peaks = [p.max(), *(float(np.nanmax(h)) if np.isfinite(h).any() else 0.0
+                            for h in heights)]
         top = min(max(peaks), 6.0 * p.max())  # a q far narrower than p may leave the top
         ax.set_xlim(x[0], x[-1])
         ax.set_ylim(0, 1.12 * top)
@@ -342,9 +347,8 @@ class DensityPanel:
                                      zorder=ANIMATED_Z, path_effects=_halo(theme, run_colors, 1.8))
         ax.add_collection(self.curves, autolim=False)
         # a q narrower than the panel allows is cut at the top: a ▲ over its mode says so
-        with np.errstate(all="ignore"):
-            peaks = [1 / (np.exp(self.positions[r, :, 1]) * np.sqrt(2 * np.pi)) for r in runs]
-        self.peaks = CurveHeads(ax, run_colors, theme, peaks, dots=False, label=self.PEAK_LABEL)
+        self.peaks = CurveHeads(ax, run_colors, theme, heights, dots=False,
+                                label=self.PEAK_LABEL)
 
     PEAK_LABEL = "q's peak above the panel"
 
@@ -361,8 +365,7 @@ class DensityPanel:
             y = _gauss(self.x, mu, log_sigma) if finite else np.full_like(self.x, np.nan)
             segments.append(np.column_stack([self.x, y]))
             shown = finite and low <= mu <= high
-            modes.append((mu, 1 / (np.exp(log_sigma) * np.sqrt(2 * np.pi))) if shown
-                         else (np.nan, np.nan))
+            modes.append((mu, _peak(log_sigma)) if shown else (np.nan, np.nan))
         self.curves.set_segments(segments)
         return [self.curves, *self.peaks.update(modes)]
 
