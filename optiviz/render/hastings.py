@@ -101,7 +101,9 @@ class HastingsScene:
                 show_axes(hist_ax, theme, size, "density" if s == settings - 1 else "", "")
                 hist_ax.tick_params(labelleft=False)
                 trace_ax.set_xlim(0, result.steps)
-                trace_ax.set_ylim(lo - 0.3 * (hi - lo), hi)  # a band below for the readout
+                # a band below for the readout, and a little room above the highest draw so a
+                # spike never reads as cut by the edge (as ChainScene's trace)
+                trace_ax.set_ylim(lo - 0.3 * (hi - lo), hi + 0.04 * (hi - lo))
                 if burn:
                     from matplotlib.transforms import offset_copy
 
